@@ -1,0 +1,118 @@
+//! `workspace-regex` and `branch-regex`: compiled filters with Atlantis' semantics.
+
+use std::ops::Range;
+
+use regex::Regex;
+
+/// A compiled filter. Matching is unanchored (a substring search, as Go's
+/// `regexp.MatchString`), and the empty pattern matches everything.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pattern: String,
+    regex: Option<Regex>,
+}
+
+/// Why a pattern does not compile, shaped for a located diagnostic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegexProblem {
+    /// `error parsing regexp: <explanation>: `<pattern>``, Atlantis' prefix first.
+    pub message: String,
+    /// The pattern and a caret under the offending position.
+    pub notes: Vec<String>,
+    /// Character offset of the problem within the pattern.
+    pub offset: usize,
+}
+
+impl Filter {
+    /// The filter that matches everything (an unset key).
+    pub fn any() -> Self {
+        Self {
+            pattern: String::new(),
+            regex: None,
+        }
+    }
+
+    /// Compiles `pattern`.
+    ///
+    /// # Errors
+    /// A [`RegexProblem`] with the regex crate's explanation and the position.
+    pub fn compile(pattern: &str) -> Result<Self, RegexProblem> {
+        if pattern.is_empty() {
+            return Ok(Self::any());
+        }
+        // regex-syntax gives the kind and span of a syntax error separately, which the
+        // `regex` crate only offers as pre-formatted text.
+        if let Err(e) = regex_syntax::Parser::new().parse(pattern) {
+            let (kind, span) = match &e {
+                regex_syntax::Error::Parse(e) => (e.kind().to_string(), *e.span()),
+                regex_syntax::Error::Translate(e) => (e.kind().to_string(), *e.span()),
+                _ => (e.to_string(), regex_syntax::ast::Span::splat(regex_syntax::ast::Position::new(0, 1, 1))),
+            };
+            let offset = pattern[..span.start.offset.min(pattern.len())].chars().count();
+            return Err(RegexProblem {
+                message: format!("error parsing regexp: {kind}: `{pattern}`"),
+                notes: vec![pattern.to_string(), format!("{}^", " ".repeat(offset))],
+                offset,
+            });
+        }
+        let regex = Regex::new(pattern).map_err(|e| RegexProblem {
+            message: format!("error parsing regexp: {}: `{pattern}`", one_line(&e.to_string())),
+            notes: Vec::new(),
+            offset: 0,
+        })?;
+        Ok(Self {
+            pattern: pattern.to_string(),
+            regex: Some(regex),
+        })
+    }
+
+    /// The pattern as written (empty when unset).
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    /// True when the filter lets everything through.
+    pub fn is_any(&self) -> bool {
+        self.regex.is_none()
+    }
+
+    /// Whether `value` passes.
+    pub fn is_match(&self, value: &str) -> bool {
+        self.regex.as_ref().is_none_or(|r| r.is_match(value))
+    }
+
+    /// The first matched span in `value`; `Some(0..0)` for the empty pattern.
+    pub fn find(&self, value: &str) -> Option<Range<usize>> {
+        match &self.regex {
+            None => Some(0..0),
+            Some(r) => r.find(value).map(|m| m.range()),
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.lines().last().unwrap_or(s).trim_start_matches("error: ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unanchored_and_empty() {
+        let f = Filter::compile("prod").expect("ok");
+        assert!(f.is_match("preprod"));
+        assert_eq!(f.find("preprod"), Some(3..7));
+        assert!(Filter::compile("").expect("ok").is_match("anything"));
+        assert!(!Filter::compile("^prod$").expect("ok").is_match("preprod"));
+    }
+
+    #[test]
+    fn syntax_error_has_prefix_and_caret() {
+        let p = Filter::compile("ab(").expect_err("bad");
+        assert_eq!(p.message, "error parsing regexp: unclosed group: `ab(`");
+        assert_eq!(p.notes, vec!["ab(".to_string(), "  ^".to_string()]);
+        let p = Filter::compile("x{2,1}").expect_err("bad");
+        assert!(p.message.starts_with("error parsing regexp: "), "{}", p.message);
+    }
+}

@@ -1,0 +1,281 @@
+//! Loading an Atlantis server config (or Helm values) into herald's webhook list.
+//!
+//! The file is the one Atlantis reads with `--config`: top-level keys are server flag names
+//! (herald ignores those it has no use for), `webhooks:` is the list, and `slack-token` and
+//! `webhook-http-headers` may be keys too. A Helm values file, where the same YAML sits in a
+//! `config: |` string, loads as well. Every problem is collected and reported at once with
+//! its position ([`Report`]); a config with an error is never half-loaded.
+
+mod diag;
+pub mod filter;
+pub mod headers;
+mod load;
+mod validate;
+pub mod yaml_pos;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use diag::{Diagnostic, Location, Report, Severity};
+pub use filter::Filter;
+pub use headers::Headers;
+pub use load::{default_path, load, load_str};
+pub use validate::parse_duration;
+
+use crate::secret::Secret;
+
+/// The two events Atlantis sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// An apply finished (successfully or not).
+    Apply,
+    /// A drift detection run finished.
+    Drift,
+}
+
+impl EventKind {
+    /// `apply` or `drift`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Apply => "apply",
+            EventKind::Drift => "drift",
+        }
+    }
+}
+
+/// Where a webhook sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `kind: slack` with a `channel`: Slack's `chat.postMessage` with the bot token.
+    SlackChannel(String),
+    /// `kind: slack` with a `url` and no channel: a Slack incoming webhook, whose URL is
+    /// itself the credential.
+    SlackIncoming(Secret),
+    /// `kind: http`: a POST of the Atlantis JSON.
+    Http(String),
+}
+
+impl Target {
+    /// `slack` or `http`, as in the config.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::SlackChannel(_) | Target::SlackIncoming(_) => "slack",
+            Target::Http(_) => "http",
+        }
+    }
+
+    /// The destination as it may be shown: a channel, or a URL with its secrets masked.
+    pub fn display(&self) -> String {
+        match self {
+            Target::SlackChannel(c) => c.clone(),
+            Target::SlackIncoming(u) => crate::redact::url_masked(u.expose()),
+            Target::Http(u) => crate::redact::url_masked(u),
+        }
+    }
+}
+
+/// How often and how long a failing delivery is retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// Waits before the 2nd, 3rd, ... attempt; the last one repeats when there are more
+    /// attempts than entries.
+    pub schedule: Vec<Duration>,
+}
+
+impl Default for RetryPolicy {
+    /// Six attempts over about 15 minutes: waits of 10 s, 30 s, 90 s, 4.5 min and 8 min
+    /// (tripling, capped), so a receiver restarting or a short outage is ridden out while
+    /// a dead one is given up on within a quarter of an hour.
+    fn default() -> Self {
+        Self {
+            max_attempts: 6,
+            schedule: [10, 30, 90, 270, 480]
+                .into_iter()
+                .map(Duration::from_secs)
+                .collect(),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait after attempt number `attempt` (1-based) failed, before jitter; `None` when
+    /// no attempt is left.
+    pub fn delay_after(&self, attempt: u32) -> Option<Duration> {
+        if attempt >= self.max_attempts {
+            return None;
+        }
+        let i = (attempt as usize).saturating_sub(1);
+        Some(
+            self.schedule
+                .get(i)
+                .or(self.schedule.last())
+                .copied()
+                .unwrap_or(Duration::from_secs(10)),
+        )
+    }
+}
+
+/// The default time one attempt may take.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One entry of `webhooks:`, validated.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    /// 0-based position in the list; `--webhook 0` selects the first.
+    pub index: usize,
+    /// herald's optional `name:`, usable instead of the index.
+    pub name: Option<String>,
+    /// Which event it is for.
+    pub event: EventKind,
+    /// Where it sends.
+    pub target: Target,
+    /// `workspace-regex` (apply only; drift entries always match).
+    pub workspace_regex: Filter,
+    /// `branch-regex`, tested against the PR's base branch (apply only).
+    pub branch_regex: Filter,
+    /// herald's per-webhook `headers:`, sent after the global ones.
+    pub headers: Headers,
+    /// herald's `secret:`; when set, requests carry a Standard Webhooks signature.
+    pub secret: Option<Secret>,
+    /// Time allowed for one attempt.
+    pub timeout: Duration,
+    /// Retry schedule.
+    pub retry: RetryPolicy,
+    /// Line of the entry in the file, for messages.
+    pub line: usize,
+}
+
+impl Webhook {
+    /// `name` when set, otherwise `#index`: how the webhook is named in output.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(n) => n.clone(),
+            None => format!("#{}", self.index),
+        }
+    }
+}
+
+/// herald-only settings from the top-level `herald:` map.
+#[derive(Debug, Clone, Default)]
+pub struct HeraldSettings {
+    /// Bearer token required on the ingest API.
+    pub ingest_token: Option<Secret>,
+    /// Secret of env0's `x-env0-signature`.
+    pub env0_secret: Option<Secret>,
+    /// Journal rows older than this are pruned.
+    pub retention_max_age: Option<Duration>,
+    /// At most this many events are kept.
+    pub retention_max_events: Option<u64>,
+    /// Console theme name or file.
+    pub theme: Option<String>,
+}
+
+/// A loaded, valid configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from, if any.
+    pub path: Option<PathBuf>,
+    /// The webhooks in file order.
+    pub webhooks: Vec<Webhook>,
+    /// Slack bot token (flag, then environment, then file).
+    pub slack_token: Option<Secret>,
+    /// Where the token came from, for messages about it.
+    pub slack_token_location: Option<Location>,
+    /// Headers sent on every HTTP webhook.
+    pub http_headers: Headers,
+    /// Slack Web API base URL, without a trailing slash.
+    pub slack_api_url: String,
+    /// herald-only settings.
+    pub herald: HeraldSettings,
+}
+
+impl Config {
+    /// Every secret value in the config, for scrubbing them out of texts from outside
+    /// (error messages, response bodies that echo a request).
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        out.extend(self.slack_token.iter().map(|s| s.expose().to_string()));
+        for (_, values) in &self.http_headers {
+            out.extend(values.iter().cloned());
+        }
+        for w in &self.webhooks {
+            for (_, values) in &w.headers {
+                out.extend(values.iter().cloned());
+            }
+            out.extend(w.secret.iter().map(|s| s.expose().to_string()));
+            if let Target::SlackIncoming(u) = &w.target {
+                out.push(u.expose().to_string());
+            }
+        }
+        out.extend(self.herald.ingest_token.iter().map(|s| s.expose().to_string()));
+        out.extend(self.herald.env0_secret.iter().map(|s| s.expose().to_string()));
+        out.retain(|s| !s.is_empty());
+        out
+    }
+
+    /// Finds a webhook by `name` or 0-based index.
+    pub fn select(&self, sel: &str) -> Option<&Webhook> {
+        self.webhooks
+            .iter()
+            .find(|w| w.name.as_deref() == Some(sel))
+            .or_else(|| sel.parse::<usize>().ok().and_then(|i| self.webhooks.get(i)))
+    }
+}
+
+/// What the command line and environment add to the file.
+#[derive(Clone)]
+pub struct LoadOptions {
+    /// The config file; `None` loads an empty config.
+    pub path: Option<PathBuf>,
+    /// `--slack-token` / `ATLANTIS_SLACK_TOKEN`, with where it came from.
+    pub slack_token: Option<(String, Location)>,
+    /// `--webhook-http-headers` / `ATLANTIS_WEBHOOK_HTTP_HEADERS`, with where it came from.
+    pub http_headers: Option<(String, Location)>,
+    /// `--slack-api-url` / `HERALD_SLACK_API_URL`.
+    pub slack_api_url: Option<String>,
+    /// How `${VAR}` is looked up; the process environment unless a test says otherwise.
+    pub vars: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            path: None,
+            slack_token: None,
+            http_headers: None,
+            slack_api_url: None,
+            vars: Arc::new(|name| std::env::var(name).ok()),
+        }
+    }
+}
+
+impl std::fmt::Debug for LoadOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadOptions")
+            .field("path", &self.path)
+            .field("slack_token", &self.slack_token.as_ref().map(|_| "<redacted>"))
+            .field("http_headers", &self.http_headers.as_ref().map(|_| "<redacted>"))
+            .field("slack_api_url", &self.slack_api_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The public Slack Web API.
+pub const SLACK_API_URL: &str = "https://slack.com/api";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_retry_is_six_attempts_in_about_fifteen_minutes() {
+        let p = RetryPolicy::default();
+        let total: Duration = (1..p.max_attempts).filter_map(|a| p.delay_after(a)).sum();
+        assert_eq!(p.delay_after(6), None);
+        assert!(total > Duration::from_secs(13 * 60) && total < Duration::from_secs(16 * 60));
+    }
+}

@@ -1,0 +1,254 @@
+//! Delivering an event to its webhooks: concurrently, each attempt bounded by its timeout,
+//! failures retried with backoff and jitter, Slack posts to one channel paced.
+//!
+//! This is the in-memory delivery loop used by `herald fire`; the same pieces (routing,
+//! [`notify::prepare`], [`notify::send`], [`backoff`]) serve the journal-driven engine.
+
+mod pacer;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+pub use pacer::Pacer;
+
+use crate::config::{Config, RetryPolicy, Target, Webhook};
+use crate::event::Event;
+use crate::notify::{self, Attempt, Outcome};
+use crate::route;
+
+/// Why the dispatcher could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// The HTTP client could not be built.
+    #[error("cannot set up the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// Which webhooks get an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Atlantis' routing rules decide.
+    Route,
+    /// These webhooks (by index), whatever their filters say.
+    Only(Vec<usize>),
+}
+
+/// How hard to try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Options {
+    /// Caps the attempts of every delivery (1 = no retry); `None` follows each webhook's
+    /// retry policy.
+    pub max_attempts: Option<u32>,
+}
+
+/// What happened to one delivery.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The webhook's index.
+    pub webhook: usize,
+    /// Its name or `#index`.
+    pub label: String,
+    /// `slack` or `http`.
+    pub kind: &'static str,
+    /// Where it went (secrets masked).
+    pub target: String,
+    /// The delivery id (`X-Herald-Delivery`).
+    pub delivery_id: String,
+    /// The final outcome.
+    pub outcome: Outcome,
+    /// Every attempt in order.
+    pub attempts: Vec<Attempt>,
+}
+
+/// Something the caller may show while deliveries run.
+#[derive(Debug, Clone)]
+pub enum Progress<'a> {
+    /// An attempt ended; `retry_in` is the wait before the next one, if any.
+    Attempted {
+        /// The webhook.
+        webhook: &'a Webhook,
+        /// 1-based attempt number.
+        number: u32,
+        /// The attempt.
+        attempt: &'a Attempt,
+        /// Wait before the next attempt.
+        retry_in: Option<Duration>,
+    },
+}
+
+/// Sends events to webhooks.
+#[derive(Clone)]
+pub struct Dispatcher {
+    config: Arc<Config>,
+    client: reqwest::Client,
+    pacer: Pacer,
+}
+
+impl Dispatcher {
+    /// A dispatcher for `config`.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(config: Arc<Config>) -> Result<Self, DispatchError> {
+        Ok(Self {
+            config,
+            client: notify::client()?,
+            pacer: Pacer::new(Duration::from_secs(1)),
+        })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The webhooks that get `event`.
+    pub fn targets<'a>(&'a self, event: &Event, selection: &Selection) -> Vec<&'a Webhook> {
+        match selection {
+            Selection::Route => self
+                .config
+                .webhooks
+                .iter()
+                .filter(|w| route::matches(w, event))
+                .collect(),
+            Selection::Only(indexes) => indexes.iter().filter_map(|&i| self.config.webhooks.get(i)).collect(),
+        }
+    }
+
+    /// Delivers `event` to every selected webhook at once and waits for all of them.
+    pub async fn dispatch(
+        &self,
+        event: &Event,
+        selection: &Selection,
+        options: Options,
+        progress: &(dyn Fn(Progress<'_>) + Sync),
+    ) -> Vec<Report> {
+        let targets: Vec<(&Webhook, String)> = self
+            .targets(event, selection)
+            .into_iter()
+            .map(|w| (w, new_delivery_id()))
+            .collect();
+        futures::future::join_all(
+            targets
+                .iter()
+                .map(|(w, id)| self.deliver(w, event, id, options, progress)),
+        )
+        .await
+    }
+
+    /// Delivers `event` to one webhook, retrying as its policy (or `options`) allows.
+    pub async fn deliver(
+        &self,
+        webhook: &Webhook,
+        event: &Event,
+        delivery_id: &str,
+        options: Options,
+        progress: &(dyn Fn(Progress<'_>) + Sync),
+    ) -> Report {
+        let mut report = Report {
+            webhook: webhook.index,
+            label: webhook.label(),
+            kind: webhook.target.kind(),
+            target: webhook.target.display(),
+            delivery_id: delivery_id.to_string(),
+            outcome: Outcome::Failed,
+            attempts: Vec::new(),
+        };
+        let policy = match options.max_attempts {
+            Some(n) => RetryPolicy {
+                max_attempts: n.max(1),
+                ..webhook.retry.clone()
+            },
+            None => webhook.retry.clone(),
+        };
+        let request = match notify::prepare(&self.config, webhook, event, delivery_id, unix_now()) {
+            Ok(r) => r,
+            Err(e) => {
+                report.attempts.push(Attempt {
+                    outcome: Outcome::Failed,
+                    status: None,
+                    error: Some(e.to_string()),
+                    hint: None,
+                    retry_after: None,
+                    response: String::new(),
+                    latency: Duration::ZERO,
+                });
+                return report;
+            }
+        };
+        let pace_key = match &webhook.target {
+            Target::SlackChannel(c) => Some(format!("{}#{c}", self.config.slack_api_url)),
+            Target::SlackIncoming(u) => Some(u.expose().to_string()),
+            Target::Http(_) => None,
+        };
+        for number in 1..=policy.max_attempts {
+            if let Some(key) = &pace_key {
+                self.pacer.wait(key).await;
+            }
+            let attempt = notify::send(&self.client, &request).await;
+            let outcome = attempt.outcome;
+            let retry_in = match outcome {
+                Outcome::Retryable => policy
+                    .delay_after(number)
+                    .map(|d| backoff(d, attempt.retry_after)),
+                _ => None,
+            };
+            progress(Progress::Attempted {
+                webhook,
+                number,
+                attempt: &attempt,
+                retry_in,
+            });
+            report.attempts.push(attempt);
+            report.outcome = outcome;
+            match retry_in {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => break,
+            }
+        }
+        if report.outcome == Outcome::Retryable {
+            // Out of attempts: a retryable failure is final now.
+            report.outcome = Outcome::Failed;
+        }
+        report
+    }
+}
+
+/// The wait before the next attempt: the scheduled delay with ±20 % jitter (so that many
+/// deliveries failing together do not retry together), but never less than what the
+/// destination asked for with `Retry-After`.
+pub fn backoff(scheduled: Duration, retry_after: Option<Duration>) -> Duration {
+    let jittered = scheduled.mul_f64(0.8 + fastrand::f64() * 0.4);
+    match retry_after {
+        Some(ra) if ra > jittered => ra + Duration::from_millis(fastrand::u64(0..250)),
+        _ => jittered,
+    }
+}
+
+/// A new delivery id: a UUID v7, so ids sort by time.
+pub fn new_delivery_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_jitters_and_honours_retry_after() {
+        for _ in 0..100 {
+            let d = backoff(Duration::from_secs(10), None);
+            assert!(d >= Duration::from_secs(8) && d <= Duration::from_secs(12));
+            let d = backoff(Duration::from_millis(100), Some(Duration::from_secs(2)));
+            assert!(d >= Duration::from_secs(2));
+        }
+    }
+}

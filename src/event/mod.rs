@@ -1,0 +1,288 @@
+//! The events herald receives: Atlantis apply results, Atlantis drift reports and env0
+//! webhooks, read into one [`Event`] type that routing and delivery work on.
+
+pub mod apply;
+pub mod drift;
+pub mod env0;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use apply::ApplyResult;
+pub use drift::{DriftProject, DriftResult};
+pub use env0::{Env0Context, Env0Event};
+
+use crate::config::EventKind;
+
+/// A drift report: Atlantis' `DriftResult`, plus env0's details when it came from env0.
+/// It serialises as the Atlantis JSON, with an extra `env0` member only for env0 reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DriftReport {
+    /// The Atlantis-shaped report.
+    #[serde(flatten)]
+    pub result: DriftResult,
+    /// env0 details, when the report came from env0.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub env0: Option<Env0Context>,
+}
+
+/// An event ready to route and deliver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// An Atlantis apply result.
+    Apply(ApplyResult),
+    /// A drift report (from Atlantis or env0).
+    Drift(DriftReport),
+}
+
+impl Event {
+    /// Which webhooks it is for.
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Event::Apply(_) => EventKind::Apply,
+            Event::Drift(_) => EventKind::Drift,
+        }
+    }
+
+    /// The body an HTTP webhook receives: the Atlantis JSON.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Event::Apply(a) => serde_json::to_value(a),
+            Event::Drift(d) => serde_json::to_value(d),
+        }
+        .unwrap_or(Value::Null)
+    }
+
+    /// One line saying what happened, for lists, logs and Slack's notification text.
+    pub fn summary(&self) -> String {
+        match self {
+            Event::Apply(a) => {
+                let verb = if a.success { "succeeded" } else { "failed" };
+                let mut s = format!("Apply {verb} for {}", a.repo.full_name);
+                let project = if a.project_name.is_empty() {
+                    drift::display_dir(&a.directory)
+                } else {
+                    a.project_name.clone()
+                };
+                s.push_str(&format!(" ({project}, workspace {}", a.workspace));
+                if a.pull.num > 0 {
+                    s.push_str(&format!(", PR #{}", a.pull.num));
+                }
+                s.push(')');
+                s
+            }
+            Event::Drift(d) => {
+                let r = &d.result;
+                let name = d
+                    .env0
+                    .as_ref()
+                    .filter(|e| !e.environment.is_empty())
+                    .map(|e| format!("{} ({})", r.repository, e.environment))
+                    .unwrap_or_else(|| r.repository.clone());
+                if r.projects_with_drift > 0 {
+                    format!(
+                        "Drift detected in {name}: {} of {} projects drifted",
+                        r.projects_with_drift, r.total_projects
+                    )
+                } else {
+                    format!("No drift in {name} ({} projects checked)", r.total_projects)
+                }
+            }
+        }
+    }
+
+    /// The apply's workspace (what `workspace-regex` is tested against).
+    pub fn workspace(&self) -> Option<&str> {
+        match self {
+            Event::Apply(a) => Some(&a.workspace),
+            Event::Drift(_) => None,
+        }
+    }
+
+    /// The PR's base branch (what `branch-regex` is tested against).
+    pub fn base_branch(&self) -> Option<&str> {
+        match self {
+            Event::Apply(a) => Some(&a.pull.base_branch),
+            Event::Drift(_) => None,
+        }
+    }
+}
+
+/// Why a body is not a valid event; `detail` names the field or the line and column.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
+pub struct EventError {
+    /// What is wrong.
+    pub message: String,
+    /// Where: a JSON path such as `Pull.Num`, or `line 3, column 7`.
+    pub detail: String,
+}
+
+impl EventError {
+    fn missing(field: &str) -> Self {
+        Self {
+            message: format!("missing field `{field}`"),
+            detail: field.to_string(),
+        }
+    }
+
+    fn from_json(e: &serde_path_to_error::Error<serde_json::Error>) -> Self {
+        let inner = e.inner();
+        let path = e.path().to_string();
+        let detail = if path == "." || path.is_empty() {
+            format!("line {}, column {}", inner.line(), inner.column())
+        } else {
+            path
+        };
+        let message = match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                format!("invalid JSON: {inner}")
+            }
+            _ => strip_position(&inner.to_string()),
+        };
+        Self { message, detail }
+    }
+}
+
+fn strip_position(s: &str) -> String {
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_string(),
+        None => s.to_string(),
+    }
+}
+
+/// The three shapes herald accepts on `POST /events`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// Atlantis `ApplyResult`.
+    Apply,
+    /// Atlantis drift payload.
+    Drift,
+    /// env0 webhook envelope.
+    Env0,
+}
+
+/// Tells the shape of a JSON body by its keys.
+pub fn detect(body: &Value) -> Option<Shape> {
+    let obj = body.as_object()?;
+    if obj.get("type").and_then(Value::as_str).is_some_and(|t| t.starts_with("com.env0.")) || (obj.contains_key("type") && obj.contains_key("data")) {
+        Some(Shape::Env0)
+    } else if obj.contains_key("Workspace") || obj.contains_key("Pull") || obj.contains_key("Success") {
+        Some(Shape::Apply)
+    } else if obj.contains_key("detection_id") || obj.contains_key("projects_with_drift") || obj.contains_key("projects") {
+        Some(Shape::Drift)
+    } else {
+        None
+    }
+}
+
+/// Reads an Atlantis apply result; clone-URL passwords are redacted on the way in.
+///
+/// # Errors
+/// Bad JSON or a missing or mistyped field, named.
+pub fn parse_apply(body: &[u8]) -> Result<ApplyResult, EventError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let mut a: ApplyResult = serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))?;
+    a.redact();
+    Ok(a)
+}
+
+/// Reads an Atlantis drift payload.
+///
+/// # Errors
+/// Bad JSON or a missing or mistyped field, named.
+pub fn parse_drift(body: &[u8]) -> Result<DriftReport, EventError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let result: DriftResult = serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))?;
+    Ok(DriftReport { result, env0: None })
+}
+
+/// Reads an env0 webhook body.
+///
+/// # Errors
+/// Bad JSON, a body without `type`, or a drift event without `data`.
+pub fn parse_env0(body: &[u8], header_id: Option<&str>) -> Result<Env0Event, EventError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let value: Value = serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))?;
+    if !value.is_object() {
+        return Err(EventError {
+            message: "an env0 webhook body must be a JSON object".into(),
+            detail: ".".into(),
+        });
+    }
+    env0::parse(&value, header_id)
+}
+
+/// Reads a body of any of the three shapes (as `POST /events` and `fire --payload` do).
+///
+/// # Errors
+/// Bad JSON, an unknown shape, or the shape's own errors.
+pub fn parse_any(body: &[u8]) -> Result<Inbound, EventError> {
+    let value: Value = {
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))?
+    };
+    match detect(&value) {
+        Some(Shape::Apply) => parse_apply(body).map(|a| Inbound::Event(Event::Apply(a))),
+        Some(Shape::Drift) => parse_drift(body).map(|d| Inbound::Event(Event::Drift(d))),
+        Some(Shape::Env0) => env0::parse(&value, None).map(Inbound::from),
+        None => Err(EventError {
+            message: "not an Atlantis apply result (Workspace, Pull, ...), an Atlantis drift payload \
+                      (repository, detection_id, projects, ...) or an env0 webhook (type, data)"
+                .into(),
+            detail: ".".into(),
+        }),
+    }
+}
+
+/// What a received body amounts to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inbound {
+    /// An event to route.
+    Event(Event),
+    /// env0's test event: acknowledged, not dispatched.
+    Env0Test {
+        /// The envelope id.
+        id: String,
+    },
+    /// An env0 event type herald does not notify about.
+    Ignored {
+        /// Its type.
+        kind: String,
+    },
+}
+
+impl From<Env0Event> for Inbound {
+    fn from(e: Env0Event) -> Self {
+        match e {
+            Env0Event::Drift(d) => Inbound::Event(Event::Drift(d)),
+            Env0Event::Test { id } => Inbound::Env0Test { id },
+            Env0Event::Other { kind, .. } => Inbound::Ignored { kind },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_and_mistyped_fields_are_named() {
+        let e = parse_apply(br#"{"Workspace":"w","Pull":{"Num":"x"},"Success":true}"#).expect_err("bad");
+        assert_eq!(e.detail, "Pull.Num");
+        let e = parse_apply(br#"{"Workspace":"w","Pull":{}}"#).expect_err("bad");
+        assert!(e.message.contains("Success"), "{e}");
+        let e = parse_apply(b"{\n  \"Workspace\": ,").expect_err("bad");
+        assert!(e.message.starts_with("invalid JSON"), "{e}");
+        assert!(e.detail.starts_with("line 2"), "{e}");
+    }
+
+    #[test]
+    fn clone_url_password_is_redacted_on_read() {
+        let a = parse_apply(br#"{"Workspace":"w","Repo":{"CloneURL":"https://u:tok@h/o/r.git"},"Pull":{"BaseRepo":{"CloneURL":"https://u:tok@h/o/r.git"}},"Success":true}"#)
+            .expect("ok");
+        assert_eq!(a.repo.clone_url, "https://u:<redacted>@h/o/r.git");
+        assert_eq!(a.pull.base_repo.clone_url, "https://u:<redacted>@h/o/r.git");
+        assert!(!serde_json::to_string(&a).expect("json").contains("tok@"));
+    }
+}

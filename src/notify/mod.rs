@@ -1,0 +1,502 @@
+//! Building and sending one request to one webhook, and judging the answer.
+//!
+//! [`prepare`] turns an event and a webhook into the exact request (so `fire --dry-run`
+//! shows precisely what [`send`] would send), and [`send`] makes one attempt and classifies
+//! the result as delivered, worth retrying, or failed for good. Retrying itself is the
+//! dispatcher's job.
+
+pub mod render;
+pub mod sign;
+pub mod slack;
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::{Config, Target, Webhook};
+use crate::event::Event;
+use crate::redact;
+
+/// The most of a response body kept for the record.
+pub const RESPONSE_EXCERPT: usize = 4096;
+
+/// Which protocol a request speaks, which decides how its answer is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// Slack Web API `chat.postMessage`: 200 with `ok:false` is still a failure.
+    SlackApi,
+    /// Slack incoming webhook: success is 200 with the body `ok`.
+    SlackIncoming,
+    /// Plain HTTP: any 2xx is success.
+    Http,
+}
+
+/// One request, ready to send.
+#[derive(Clone)]
+pub struct Request {
+    /// How to read the answer.
+    pub protocol: Protocol,
+    /// Destination (may carry credentials: never print it as is).
+    pub url: String,
+    /// Header lines in send order; a name may repeat.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Time allowed for the attempt.
+    pub timeout: Duration,
+    /// Values that must not appear in anything shown (header values, tokens, the URL).
+    secrets: Vec<String>,
+    /// Header names whose values are secret.
+    secret_headers: Vec<String>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("protocol", &self.protocol)
+            .field("url", &redact::url_masked(&self.url))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request as it may be shown: URL and secret header values masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ShownRequest {
+    /// Method (always POST).
+    pub method: &'static str,
+    /// URL with credentials masked.
+    pub url: String,
+    /// Headers, secret values masked.
+    pub headers: Vec<(String, String)>,
+    /// The body (JSON).
+    pub body: Value,
+}
+
+impl Request {
+    /// The request with its secrets masked.
+    pub fn shown(&self) -> ShownRequest {
+        let headers = self
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                let secret = self.secret_headers.iter().any(|s| s.eq_ignore_ascii_case(k));
+                let v = if k.eq_ignore_ascii_case("authorization") {
+                    match v.split_once(' ') {
+                        Some((scheme, token)) => format!("{scheme} {}", crate::secret::mask(token)),
+                        None => redact::REDACTED.to_string(),
+                    }
+                } else if secret {
+                    redact::REDACTED.to_string()
+                } else {
+                    v.clone()
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        ShownRequest {
+            method: "POST",
+            url: redact::url_masked(&self.url),
+            headers,
+            body: serde_json::from_slice(&self.body).unwrap_or(Value::Null),
+        }
+    }
+
+    /// Scrubs this request's secrets (and URLs) out of a text.
+    pub fn sanitize(&self, text: &str) -> String {
+        let refs: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        redact::sanitize(text, &refs)
+    }
+}
+
+/// Why a request could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrepareError {
+    /// A Slack channel webhook without a token.
+    #[error("no Slack token: set --slack-token, ATLANTIS_SLACK_TOKEN or slack-token in the config")]
+    NoSlackToken,
+}
+
+/// Builds the request that delivers `event` to `webhook`. `delivery_id` is sent as
+/// `X-Herald-Delivery` (the same on every retry) and as the signature's message id.
+///
+/// # Errors
+/// [`PrepareError`] when the config lacks what the webhook needs.
+pub fn prepare(
+    config: &Config,
+    webhook: &Webhook,
+    event: &Event,
+    delivery_id: &str,
+    timestamp: i64,
+) -> Result<Request, PrepareError> {
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut secrets: Vec<String> = Vec::new();
+    let mut secret_headers: Vec<String> = Vec::new();
+    let user_agent = format!("herald/{}", crate::VERSION);
+    let (protocol, url, body) = match &webhook.target {
+        Target::SlackChannel(channel) => {
+            let token = config.slack_token.as_ref().ok_or(PrepareError::NoSlackToken)?;
+            secrets.push(token.expose().to_string());
+            headers.push(("Content-Type".into(), "application/json; charset=utf-8".into()));
+            headers.push(("Authorization".into(), format!("Bearer {}", token.expose())));
+            let body = slack::api_body(channel, &slack::message(event));
+            (Protocol::SlackApi, format!("{}/chat.postMessage", config.slack_api_url), body)
+        }
+        Target::SlackIncoming(url) => {
+            secrets.push(url.expose().to_string());
+            headers.push(("Content-Type".into(), "application/json".into()));
+            let body = slack::incoming_body(&slack::message(event));
+            (Protocol::SlackIncoming, url.expose().to_string(), body)
+        }
+        Target::Http(url) => {
+            headers.push(("Content-Type".into(), "application/json".into()));
+            for (name, values) in config.http_headers.iter().chain(webhook.headers.iter()) {
+                secret_headers.push(name.clone());
+                for v in values {
+                    secrets.push(v.clone());
+                    headers.push((name.clone(), v.clone()));
+                }
+            }
+            (Protocol::Http, url.clone(), event.to_json())
+        }
+    };
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    headers.push(("User-Agent".into(), user_agent));
+    if protocol == Protocol::Http {
+        headers.push(("X-Herald-Event".into(), event.kind().as_str().into()));
+        headers.push(("X-Herald-Delivery".into(), delivery_id.into()));
+        if let Some(secret) = &webhook.secret {
+            secrets.push(secret.expose().to_string());
+            headers.push(("webhook-id".into(), delivery_id.into()));
+            headers.push(("webhook-timestamp".into(), timestamp.to_string()));
+            headers.push((
+                "webhook-signature".into(),
+                sign::signature(secret.expose(), delivery_id, timestamp, &body),
+            ));
+        }
+    }
+    // URL credentials and query tokens are secrets too.
+    if let Ok(u) = reqwest::Url::parse(&url) {
+        if let Some(p) = u.password() {
+            secrets.push(p.to_string());
+        }
+        if !u.username().is_empty() && u.password().is_none() {
+            secrets.push(u.username().to_string());
+        }
+        secrets.extend(u.query_pairs().map(|(_, v)| v.into_owned()).filter(|v| v.len() >= 8));
+    }
+    secrets.retain(|s| !s.is_empty());
+    Ok(Request {
+        protocol,
+        url,
+        headers,
+        body,
+        timeout: webhook.timeout,
+        secrets,
+        secret_headers,
+    })
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// The destination accepted it.
+    Delivered,
+    /// It failed in a way another attempt may fix (timeout, 5xx, 429, rate limit).
+    Retryable,
+    /// It failed in a way another attempt cannot fix (4xx, Slack `not_in_channel`, ...).
+    Failed,
+}
+
+/// The record of one attempt. Every text in it is already free of secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attempt {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// HTTP status, when an answer came.
+    pub status: Option<u16>,
+    /// What went wrong (a Slack error code such as `not_in_channel`, or a sentence).
+    pub error: Option<String>,
+    /// What to do about it, for common failures.
+    pub hint: Option<String>,
+    /// How long the destination asked to wait (`Retry-After`).
+    #[serde(with = "opt_secs")]
+    pub retry_after: Option<Duration>,
+    /// The start of the response body.
+    pub response: String,
+    /// Time from sending to the answer (or the failure).
+    #[serde(with = "millis")]
+    pub latency: Duration,
+}
+
+mod millis {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+}
+
+mod opt_secs {
+    use std::time::Duration;
+
+    #[allow(clippy::ref_option)]
+    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_f64(d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+/// The HTTP client every delivery uses: rustls with *ring*, no redirects (a redirect that
+/// turns a POST into a GET silently drops the event, so a 3xx is reported instead), and no
+/// global timeout (each attempt sets its own).
+///
+/// # Errors
+/// When the TLS stack cannot be set up.
+pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+    crate::install_crypto_provider();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(format!("herald/{}", crate::VERSION))
+        .build()
+}
+
+/// Makes one attempt.
+pub async fn send(client: &reqwest::Client, req: &Request) -> Attempt {
+    let started = Instant::now();
+    let mut builder = client.post(&req.url).timeout(req.timeout).body(req.body.clone());
+    for (name, value) in &req.headers {
+        builder = builder.header(name, value);
+    }
+    let response = match builder.send().await {
+        Ok(r) => r,
+        Err(e) => return transport_failure(req, &e, started.elapsed()),
+    };
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .map(parse_retry_after);
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(redact::url_origin);
+    let body = match read_excerpt(response, req.timeout.saturating_sub(started.elapsed())).await {
+        Ok(b) => b,
+        Err(e) => return transport_failure(req, &e, started.elapsed()),
+    };
+    let latency = started.elapsed();
+    let text = req.sanitize(&String::from_utf8_lossy(&body));
+    let mut attempt = Attempt {
+        outcome: Outcome::Failed,
+        status: Some(status),
+        error: None,
+        hint: None,
+        retry_after: None,
+        response: text,
+        latency,
+    };
+    match req.protocol {
+        Protocol::Http => classify_http(req, &mut attempt, retry_after, location),
+        Protocol::SlackApi => classify_slack_api(&mut attempt, retry_after),
+        Protocol::SlackIncoming => classify_slack_incoming(&mut attempt, retry_after),
+    }
+    attempt
+}
+
+/// Reads at most [`RESPONSE_EXCERPT`] bytes of the body, so a huge or endless answer
+/// neither fills memory nor holds the attempt past its timeout.
+async fn read_excerpt(mut response: reqwest::Response, time_left: Duration) -> Result<Vec<u8>, reqwest::Error> {
+    let mut out = Vec::new();
+    let read = async {
+        while let Some(chunk) = response.chunk().await? {
+            let room = RESPONSE_EXCERPT.saturating_sub(out.len());
+            out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if out.len() >= RESPONSE_EXCERPT {
+                break;
+            }
+        }
+        Ok::<(), reqwest::Error>(())
+    };
+    // A body that trickles past the deadline is cut where it stands; the status has
+    // already decided the outcome.
+    let _timed_out = tokio::time::timeout(time_left.max(Duration::from_millis(100)), read).await;
+    Ok(out)
+}
+
+/// `Retry-After` in seconds; an HTTP date or garbage counts as one second, Slack's minimum.
+fn parse_retry_after(v: &str) -> Duration {
+    v.trim()
+        .parse::<u64>()
+        .map_or(Duration::from_secs(1), |s| Duration::from_secs(s.clamp(1, 3600)))
+}
+
+fn transport_failure(req: &Request, e: &reqwest::Error, latency: Duration) -> Attempt {
+    let origin = redact::url_origin(&req.url);
+    let what = if e.is_timeout() {
+        format!("timed out after {}", humantime::format_duration(req.timeout))
+    } else if e.is_connect() {
+        format!("could not connect: {}", root_cause(e))
+    } else {
+        root_cause(e)
+    };
+    let verb = match req.protocol {
+        Protocol::Http => "sending webhook to",
+        _ => "posting to Slack at",
+    };
+    Attempt {
+        outcome: Outcome::Retryable,
+        status: None,
+        error: Some(req.sanitize(&format!("{verb} \"{origin}\": {what}"))),
+        hint: e.is_connect().then(|| "is the receiver running and reachable from here?".to_string()),
+        retry_after: None,
+        response: String::new(),
+        latency,
+    }
+}
+
+/// The innermost cause of an error, without the URL reqwest puts in its own message.
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut source: &dyn std::error::Error = e;
+    while let Some(next) = source.source() {
+        source = next;
+    }
+    source.to_string()
+}
+
+fn classify_http(req: &Request, a: &mut Attempt, retry_after: Option<Duration>, location: Option<String>) {
+    let status = a.status.unwrap_or(0);
+    let origin = redact::url_origin(&req.url);
+    if (200..300).contains(&status) {
+        a.outcome = Outcome::Delivered;
+        return;
+    }
+    let excerpt: String = a.response.chars().take(200).collect();
+    let mut msg = format!("sending webhook to \"{origin}\": returned status {status}");
+    if !excerpt.trim().is_empty() {
+        msg.push_str(&format!(": {}", excerpt.trim()));
+    }
+    a.error = Some(msg);
+    if status == 408 || status == 429 || status >= 500 {
+        a.outcome = Outcome::Retryable;
+        a.retry_after = retry_after;
+    } else if (300..400).contains(&status) {
+        a.hint = Some(format!(
+            "the receiver redirects{}; herald does not follow redirects (a POST would become a GET): configure the final URL",
+            location.map(|l| format!(" to {l}")).unwrap_or_default()
+        ));
+    }
+}
+
+fn classify_slack_api(a: &mut Attempt, retry_after: Option<Duration>) {
+    let status = a.status.unwrap_or(0);
+    if status == 429 {
+        a.outcome = Outcome::Retryable;
+        let wait = retry_after.unwrap_or(Duration::from_secs(1));
+        a.retry_after = Some(wait);
+        a.error = Some(format!("ratelimited: slack rate limit exceeded, retry after {}s", wait.as_secs()));
+        a.hint = slack::hint("ratelimited", &Value::Null);
+        return;
+    }
+    if status != 200 {
+        // Slack sends HTML with its 5xx: the status line is all there is to say.
+        let reason = reqwest::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        a.error = Some(format!("slack server error: {status} {reason}").trim_end().to_string());
+        a.outcome = if status >= 500 || status == 408 { Outcome::Retryable } else { Outcome::Failed };
+        return;
+    }
+    let Ok(json) = serde_json::from_str::<Value>(&a.response) else {
+        a.error = Some("invalid response from Slack: the body is not JSON".to_string());
+        a.outcome = Outcome::Failed;
+        return;
+    };
+    if json.get("ok").and_then(Value::as_bool) == Some(true) {
+        a.outcome = Outcome::Delivered;
+        return;
+    }
+    let code = json.get("error").and_then(Value::as_str).unwrap_or("unknown_error").to_string();
+    a.outcome = if slack::is_retryable_error(&code) { Outcome::Retryable } else { Outcome::Failed };
+    a.hint = slack::hint(&code, &json);
+    a.error = Some(code);
+}
+
+fn classify_slack_incoming(a: &mut Attempt, retry_after: Option<Duration>) {
+    let status = a.status.unwrap_or(0);
+    let body = a.response.trim().to_string();
+    match status {
+        200 if body == "ok" => a.outcome = Outcome::Delivered,
+        200 => {
+            a.outcome = Outcome::Failed;
+            a.error = Some("invalid response from the Slack incoming webhook (expected \"ok\")".to_string());
+        }
+        429 => {
+            a.outcome = Outcome::Retryable;
+            a.retry_after = Some(retry_after.unwrap_or(Duration::from_secs(1)));
+            a.error = Some("ratelimited".to_string());
+        }
+        s => {
+            a.outcome = if s >= 500 || s == 408 { Outcome::Retryable } else { Outcome::Failed };
+            let code: String = body.chars().take(100).collect();
+            a.hint = slack::hint(&code, &Value::Null);
+            a.error = Some(if code.is_empty() || code.starts_with('<') {
+                format!("slack incoming webhook returned status {s}")
+            } else {
+                code
+            });
+        }
+    }
+}
+
+/// What Slack's `auth.test` says about a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthInfo {
+    /// Workspace name.
+    pub team: String,
+    /// The bot user's name.
+    pub user: String,
+}
+
+/// Calls Slack's `auth.test` once for a token.
+///
+/// # Errors
+/// The Slack error code (`invalid_auth`), the HTTP status line, or the transport error,
+/// free of the token.
+pub async fn auth_test(client: &reqwest::Client, api_url: &str, token: &str) -> Result<AuthInfo, String> {
+    let response = client
+        .post(format!("{api_url}/auth.test"))
+        .timeout(crate::config::DEFAULT_TIMEOUT)
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .map_err(|e| redact::sanitize(&root_cause(&e), &[token]))?;
+    let status = response.status();
+    if status.as_u16() == 429 {
+        return Err("slack rate limit exceeded".to_string());
+    }
+    if !status.is_success() {
+        return Err(format!("slack server error: {status}"));
+    }
+    let json: Value = response
+        .json()
+        .await
+        .map_err(|_| "invalid response from Slack: the body is not JSON".to_string())?;
+    if json.get("ok").and_then(Value::as_bool) == Some(true) {
+        let s = |k: &str| json.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        Ok(AuthInfo {
+            team: s("team"),
+            user: s("user"),
+        })
+    } else {
+        Err(json.get("error").and_then(Value::as_str).unwrap_or("unknown_error").to_string())
+    }
+}

@@ -1,0 +1,264 @@
+//! Slack messages, built exactly as Atlantis builds them, and Slack's answers classified.
+//!
+//! Atlantis posts one legacy attachment (colour bar, text, short fields) with an empty
+//! `text`. herald keeps that attachment field for field and adds what Atlantis lacks: a
+//! plain `text`/`fallback` summary for notifications and screen readers, `&`, `<` and `>`
+//! escaped, and, for drift, the drifted projects with their counts.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::event::{DriftReport, Event, drift::display_dir};
+
+/// The longest PR description shown, in grapheme clusters (Atlantis' limit).
+pub const DESCRIPTION_LIMIT: usize = 1000;
+/// At most this many drifted projects get a field of their own.
+pub const MAX_PROJECT_FIELDS: usize = 20;
+
+/// One attachment field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Field {
+    /// Title, shown bold.
+    pub title: String,
+    /// Value (Slack mrkdwn).
+    pub value: String,
+    /// Side by side with its neighbour.
+    pub short: bool,
+}
+
+/// The legacy attachment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Attachment {
+    /// Plain summary for notifications.
+    pub fallback: String,
+    /// `good` or `danger`.
+    pub color: String,
+    /// The headline.
+    pub text: String,
+    /// The fields, in Atlantis' order.
+    pub fields: Vec<Field>,
+}
+
+/// A message: summary text plus one attachment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    /// Plain summary (Slack's notification text).
+    pub text: String,
+    /// The attachment.
+    pub attachment: Attachment,
+}
+
+/// Escapes the three characters Slack treats as markup.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// Cuts a PR description the way Atlantis does: more than 1000 grapheme clusters become
+/// the first 999 plus `…`, never splitting a cluster.
+pub fn truncate_description(body: &str) -> String {
+    let mut graphemes = body.grapheme_indices(true);
+    match graphemes.nth(DESCRIPTION_LIMIT) {
+        None => body.to_string(),
+        Some(_) => {
+            let cut = body
+                .grapheme_indices(true)
+                .nth(DESCRIPTION_LIMIT - 1)
+                .map_or(body.len(), |(i, _)| i);
+            format!("{}…", &body[..cut])
+        }
+    }
+}
+
+fn field(title: &str, value: impl Into<String>, short: bool) -> Field {
+    Field {
+        title: title.to_string(),
+        value: value.into(),
+        short,
+    }
+}
+
+/// The message for an event.
+pub fn message(event: &Event) -> Message {
+    let summary = escape(&event.summary());
+    let attachment = match event {
+        Event::Apply(a) => {
+            let verb = if a.success { "succeeded" } else { "failed" };
+            let mut fields = vec![
+                field("Workspace", escape(&a.workspace), true),
+                field("Branch", escape(&a.pull.head_branch), true),
+                field("User", escape(&a.user.username), true),
+                field("Directory", escape(&display_dir_exact(&a.directory)), true),
+            ];
+            if !a.pull.body.is_empty() {
+                fields.push(field("Description", escape(&truncate_description(&a.pull.body)), false));
+            }
+            Attachment {
+                fallback: summary.clone(),
+                color: if a.success { "good" } else { "danger" }.to_string(),
+                text: format!(
+                    "Apply {verb} for <{}|{}>",
+                    escape(&a.pull.url),
+                    escape(&a.repo.full_name)
+                ),
+                fields,
+            }
+        }
+        Event::Drift(d) => drift_attachment(d, summary.clone()),
+    };
+    Message {
+        text: summary,
+        attachment,
+    }
+}
+
+/// Atlantis rewrites exactly `.` to `/` in Slack's Directory field (an empty directory
+/// stays empty there).
+fn display_dir_exact(dir: &str) -> String {
+    if dir == "." { "/".to_string() } else { dir.to_string() }
+}
+
+fn drift_attachment(d: &DriftReport, fallback: String) -> Attachment {
+    let r = &d.result;
+    let drifted = r.projects_with_drift > 0;
+    let mut fields = vec![
+        field("Repository", escape(&r.repository), true),
+        field("Ref", escape(&r.git_ref), true),
+        field(
+            "Projects with drift",
+            format!("{} / {}", r.projects_with_drift, r.total_projects),
+            true,
+        ),
+        field("Detection ID", escape(&r.detection_id), true),
+    ];
+    let drifted_projects: Vec<_> = r.projects.iter().filter(|p| p.has_drift).collect();
+    for p in drifted_projects.iter().take(MAX_PROJECT_FIELDS) {
+        let mut value = format!(
+            "{} to add, {} to change, {} to destroy",
+            p.to_add, p.to_change, p.to_destroy
+        );
+        if p.to_import > 0 {
+            value.push_str(&format!(", {} to import", p.to_import));
+        }
+        if p.to_forget > 0 {
+            value.push_str(&format!(", {} to forget", p.to_forget));
+        }
+        let dir = display_dir(&p.path);
+        if !p.project_name.is_empty() && dir != "/" {
+            value.push_str(&format!(" ({})", escape(&dir)));
+        }
+        fields.push(field(&escape(&p.label()), value, true));
+    }
+    if drifted_projects.len() > MAX_PROJECT_FIELDS {
+        fields.push(field(
+            "More",
+            format!("…and {} more drifted projects", drifted_projects.len() - MAX_PROJECT_FIELDS),
+            false,
+        ));
+    }
+    if let Some(e) = &d.env0 {
+        if !e.environment.is_empty() {
+            let env = if e.url.is_empty() {
+                escape(&e.environment)
+            } else {
+                format!("<{}|{}>", escape(&e.url), escape(&e.environment))
+            };
+            fields.push(field("env0 environment", env, true));
+        }
+        if !e.cause.is_empty() {
+            fields.push(field("Cause", escape(&e.cause), true));
+        }
+    }
+    Attachment {
+        fallback,
+        color: if drifted { "danger" } else { "good" }.to_string(),
+        text: if drifted {
+            format!("Drift detected in {}", escape(&r.repository))
+        } else {
+            format!("No drift in {}", escape(&r.repository))
+        },
+        fields,
+    }
+}
+
+/// The JSON body of `chat.postMessage`.
+pub fn api_body(channel: &str, m: &Message) -> Value {
+    json!({
+        "channel": channel,
+        "text": m.text,
+        "attachments": [m.attachment],
+        "unfurl_links": false,
+        "unfurl_media": false,
+    })
+}
+
+/// The JSON body of an incoming-webhook post (the channel is fixed by the URL).
+pub fn incoming_body(m: &Message) -> Value {
+    json!({
+        "text": m.text,
+        "attachments": [m.attachment],
+        "unfurl_links": false,
+        "unfurl_media": false,
+    })
+}
+
+/// Slack error codes worth another try (rate limits and Slack's own transient failures).
+/// Everything else is a configuration or payload problem that a retry cannot fix.
+pub fn is_retryable_error(code: &str) -> bool {
+    matches!(
+        code,
+        "ratelimited" | "rate_limited" | "internal_error" | "service_unavailable" | "request_timeout"
+    )
+}
+
+/// What to do about a Slack error, for the common ones.
+pub fn hint(code: &str, detail: &Value) -> Option<String> {
+    let h = match code {
+        "not_in_channel" => "the bot is not in the channel: invite it (/invite @your-bot) or add the chat:write.public scope",
+        "channel_not_found" => "Slack cannot see that channel: use the channel ID (such as C0123456789, under the channel's name > About) and, for a private channel, invite the bot",
+        "is_archived" => "the channel is archived: unarchive it or choose another channel",
+        "invalid_auth" | "not_authed" | "token_revoked" | "token_expired" | "account_inactive" => {
+            "the slack-token is wrong, revoked or expired: copy the Bot User OAuth Token (xoxb-...) again"
+        }
+        "missing_scope" => {
+            let needed = detail.get("needed").and_then(Value::as_str).unwrap_or("chat:write");
+            return Some(format!(
+                "the token lacks the scope {needed}: add it under OAuth & Permissions and reinstall the app"
+            ));
+        }
+        "no_service" | "invalid_token" | "no_team" | "team_disabled" => {
+            "the incoming-webhook URL was revoked or is wrong: create a new one"
+        }
+        "channel_is_archived" => "the webhook's channel is archived",
+        "ratelimited" | "rate_limited" => "Slack is rate limiting this app: herald waits and retries",
+        "msg_too_long" | "attachment_payload_limit_exceeded" => "the message is too long for Slack",
+        _ => return None,
+    };
+    Some(h.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_counts_grapheme_clusters() {
+        let long = "a".repeat(1500);
+        let cut = truncate_description(&long);
+        assert_eq!(cut.graphemes(true).count(), 1000);
+        assert!(cut.ends_with('…'));
+        let exact = "a".repeat(1000);
+        assert_eq!(truncate_description(&exact), exact);
+        let technologist = "\u{1F9D1}\u{200D}\u{1F4BB}";
+        let body = format!("{}{technologist}bc", "a".repeat(998));
+        let cut = truncate_description(&body);
+        assert_eq!(cut.graphemes(true).count(), 1000);
+        assert!(cut.ends_with(&format!("{technologist}…")));
+        assert!(!cut.contains('b'));
+    }
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escape("a & <b>"), "a &amp; &lt;b&gt;");
+    }
+}
