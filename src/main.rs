@@ -1,1 +1,29 @@
-fn main(){}
+//! The `herald` binary: argument parsing and wiring only; the work is in the library.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory as _, FromArgMatches as _};
+
+fn main() -> ExitCode {
+    let matches = cli::Cli::command().get_matches();
+    let cli = match cli::Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("herald: error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli, &matches)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("herald: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -58,17 +58,18 @@ impl Event {
         match self {
             Event::Apply(a) => {
                 let verb = if a.success { "succeeded" } else { "failed" };
-                let mut s = format!("Apply {verb} for {}", a.repo.full_name);
                 let project = if a.project_name.is_empty() {
-                    drift::display_dir(&a.directory)
+                    format!("dir {}", drift::display_dir(&a.directory))
                 } else {
-                    a.project_name.clone()
+                    format!("project {}", a.project_name)
                 };
-                s.push_str(&format!(" ({project}, workspace {}", a.workspace));
+                let mut s = format!(
+                    "Apply {verb} for {}: {project}, workspace {}",
+                    a.repo.full_name, a.workspace
+                );
                 if a.pull.num > 0 {
                     s.push_str(&format!(", PR #{}", a.pull.num));
                 }
-                s.push(')');
                 s
             }
             Event::Drift(d) => {
@@ -129,16 +130,19 @@ impl EventError {
     fn from_json(e: &serde_path_to_error::Error<serde_json::Error>) -> Self {
         let inner = e.inner();
         let path = e.path().to_string();
-        let detail = if path == "." || path.is_empty() {
+        let syntax = matches!(
+            inner.classify(),
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+        );
+        let detail = if syntax || path == "." || path.is_empty() {
             format!("line {}, column {}", inner.line(), inner.column())
         } else {
             path
         };
-        let message = match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                format!("invalid JSON: {inner}")
-            }
-            _ => strip_position(&inner.to_string()),
+        let message = if syntax {
+            format!("invalid JSON: {}", strip_position(&inner.to_string()))
+        } else {
+            strip_position(&inner.to_string())
         };
         Self { message, detail }
     }

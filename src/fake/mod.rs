@@ -1,1 +1,6 @@
-//! placeholder
+//! Loopback stand-ins for the services herald delivers to, for tests, the example
+//! `fake_slack` program and `herald demo`. They never leave 127.0.0.1.
+
+pub mod slack;
+
+pub use slack::{FakeSlack, Received, Scenario};

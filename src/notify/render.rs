@@ -42,13 +42,53 @@ pub fn plain(mrkdwn: &str) -> String {
     s.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }
 
+/// `s` cut or padded to exactly `width` columns, `…` marking a cut.
 fn pad(s: &str, width: usize) -> String {
     let n = s.graphemes(true).count();
-    if n >= width {
-        s.graphemes(true).take(width).collect()
+    if n > width {
+        let mut out: String = s.graphemes(true).take(width.saturating_sub(1)).collect();
+        out.push('…');
+        out
     } else {
         format!("{s}{}", " ".repeat(width - n))
     }
+}
+
+/// Breaks a paragraph into lines of at most `width` graphemes, at spaces where it can.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut lines = Vec::new();
+    for para in text.split('\n') {
+        let mut line = String::new();
+        let mut len = 0;
+        for word in para.split(' ') {
+            let wlen = word.graphemes(true).count();
+            if len > 0 && len + 1 + wlen > width {
+                lines.push(std::mem::take(&mut line));
+                len = 0;
+            }
+            if len > 0 {
+                line.push(' ');
+                len += 1;
+            }
+            if wlen > width {
+                // A word longer than a line is cut into pieces.
+                for g in word.graphemes(true) {
+                    if len == width {
+                        lines.push(std::mem::take(&mut line));
+                        len = 0;
+                    }
+                    line.push_str(g);
+                    len += 1;
+                }
+            } else {
+                line.push_str(word);
+                len += wlen;
+            }
+        }
+        lines.push(line);
+    }
+    lines
 }
 
 /// Lays out a `chat.postMessage` or incoming-webhook body for a column `width` wide.
@@ -65,7 +105,7 @@ pub fn render(body: &Value, width: usize) -> Rendered {
     };
     let mut lines = Vec::new();
     if let Some(t) = att.get("text").and_then(Value::as_str) {
-        lines.extend(plain(t).lines().map(str::to_string));
+        lines.extend(wrap(&plain(t), width));
     }
     let fields: Vec<(String, String, bool)> = att
         .get("fields")
@@ -85,12 +125,12 @@ pub fn render(body: &Value, width: usize) -> Rendered {
         let (t1, v1, short1) = &fields[i];
         let pair = fields.get(i + 1).filter(|(_, _, s2)| *short1 && *s2);
         if let Some((t2, v2, _)) = pair {
-            lines.push(format!("{}{}", pad(t1, col), t2));
-            lines.push(format!("{}{}", pad(v1, col), v2));
+            lines.push(format!("{}  {}", pad(t1, col - 2), pad(t2, col - 2).trim_end()));
+            lines.push(format!("{}  {}", pad(v1, col - 2), pad(v2, col - 2).trim_end()));
             i += 2;
         } else {
             lines.push(t1.clone());
-            lines.extend(v1.lines().map(str::to_string));
+            lines.extend(wrap(v1, width));
             i += 1;
         }
     }

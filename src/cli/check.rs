@@ -1,0 +1,91 @@
+//! `herald check`: every problem of the config at once, located, and the Slack token
+//! tested once.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{ArgMatches, Args};
+
+use herald::config::{self, Config, Diagnostic, EventKind, Location, Report, Target};
+use herald::notify;
+
+use super::{Global, load_options};
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Do not call Slack's auth.test
+    #[arg(long)]
+    offline: bool,
+    /// Exit 1 on warnings too
+    #[arg(long)]
+    strict: bool,
+}
+
+pub async fn run(global: &Global, matches: &ArgMatches, args: &CheckArgs) -> Result<ExitCode> {
+    let opts = load_options(global, matches);
+    if opts.path.is_none() {
+        anyhow::bail!("no config to check: give --config FILE (or HERALD_CONFIG), or create ./herald.yaml");
+    }
+    let (config, mut report) = match config::load(&opts) {
+        Ok((c, r)) => (Some(c), r),
+        Err(r) => (None, r),
+    };
+    if let (Some(config), false) = (&config, args.offline) {
+        if let Some(d) = test_slack_token(config).await {
+            report.push(d);
+        }
+    }
+    print!("{report}");
+    let summary = match &config {
+        Some(c) if report.errors() == 0 => format!("{}: {}", report.file, describe(c)),
+        _ => report.file.clone(),
+    };
+    println!("{summary}: {}", counts(&report));
+    let failed = report.errors() > 0 || (args.strict && report.warnings() > 0);
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Calls `auth.test` once for the token, when a webhook needs it. Atlantis calls it once
+/// per Slack apply entry and never for drift entries; once per token is enough and covers
+/// both.
+async fn test_slack_token(config: &Config) -> Option<Diagnostic> {
+    let token = config.slack_token.as_ref()?;
+    let first = config
+        .webhooks
+        .iter()
+        .find(|w| matches!(w.target, Target::SlackChannel(_)))?;
+    let client = match notify::client() {
+        Ok(c) => c,
+        Err(e) => return Some(Diagnostic::error(Location::Flag("herald".into()), format!("cannot set up HTTP: {e}"))),
+    };
+    let result = notify::auth_test(&client, &config.slack_api_url, token.expose()).await;
+    let err = result.err()?;
+    let location = config.slack_token_location.clone().unwrap_or(Location::File(config::yaml_pos::Pos {
+        line: first.line,
+        col: 1,
+    }));
+    Some(Diagnostic::error(
+        location,
+        format!("testing slack authentication: {err}. Verify your slack-token is valid"),
+    ))
+}
+
+fn describe(c: &Config) -> String {
+    let n = c.webhooks.len();
+    let apply = c.webhooks.iter().filter(|w| w.event == EventKind::Apply).count();
+    format!(
+        "{n} webhook{} ({apply} apply, {} drift)",
+        if n == 1 { "" } else { "s" },
+        n - apply
+    )
+}
+
+fn counts(r: &Report) -> String {
+    let (e, w) = (r.errors(), r.warnings());
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    if e == 0 && w == 0 {
+        "OK".to_string()
+    } else {
+        format!("{}, {}", plural(e, "error"), plural(w, "warning"))
+    }
+}

@@ -1,0 +1,187 @@
+//! `herald fire`: send a payload through the dispatcher, or show exactly what would be sent.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use clap::{ArgMatches, Args};
+
+use herald::config::Config;
+use herald::dispatch::{self, Dispatcher, Options, Progress, Selection};
+use herald::event::{self, Env0Event, Event};
+use herald::notify::{self, Outcome};
+
+use super::{EventArg, Global, fixtures, load_config, read_payload};
+
+#[derive(Debug, Args)]
+pub struct FireArgs {
+    /// Which event
+    #[arg(long, value_enum)]
+    event: EventArg,
+    /// The payload [default: the bundled fixture for the event]
+    #[arg(long, value_name = "FILE")]
+    payload: Option<PathBuf>,
+    /// Send to this webhook (name or 0-based index) whatever its filters; repeatable
+    #[arg(long = "webhook", value_name = "SEL")]
+    webhooks: Vec<String>,
+    /// Print the exact requests (secrets masked) and send nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Print JSON
+    #[arg(long)]
+    json: bool,
+    /// Retry failed deliveries as each webhook's retry policy says (default: one attempt)
+    #[arg(long)]
+    retry: bool,
+}
+
+pub async fn run(global: &Global, matches: &ArgMatches, args: &FireArgs) -> Result<ExitCode> {
+    let config = Arc::new(load_config(global, matches)?);
+    let Some(event) = read_event(args)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    let selection = select(&config, &args.webhooks)?;
+    let dispatcher = Dispatcher::new(config.clone())?;
+    let targets = dispatcher.targets(&event, &selection);
+    if targets.is_empty() {
+        eprintln!(
+            "herald: no webhook takes this {} event; `herald match` shows why, --webhook SEL sends regardless",
+            event.kind().as_str()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    if args.dry_run {
+        let shown: Vec<_> = targets
+            .iter()
+            .map(|w| {
+                notify::prepare(&config, w, &event, &dispatch::new_delivery_id(), 0)
+                    .map(|r| (w.label(), r.shown()))
+            })
+            .collect::<Result<_, _>>()?;
+        if args.json {
+            let list: Vec<_> = shown
+                .iter()
+                .map(|(label, r)| serde_json::json!({"webhook": label, "request": r}))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&list)?);
+        } else {
+            for (label, r) in shown {
+                println!("# webhook {label}");
+                println!("{} {}", r.method, r.url);
+                for (k, v) in &r.headers {
+                    println!("{k}: {v}");
+                }
+                println!("\n{}\n", serde_json::to_string_pretty(&r.body)?);
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let options = Options {
+        max_attempts: if args.retry { None } else { Some(1) },
+    };
+    let quiet = args.json;
+    let progress = move |p: Progress<'_>| {
+        let Progress::Attempted { webhook, number, attempt, retry_in } = p;
+        if quiet || attempt.outcome == Outcome::Delivered {
+            return;
+        }
+        if let Some(wait) = retry_in {
+            eprintln!(
+                "{} attempt {number}: {}; retrying in {}",
+                webhook.label(),
+                attempt.error.as_deref().unwrap_or("failed"),
+                humantime::format_duration(std::time::Duration::from_secs(wait.as_secs().max(1)))
+            );
+        }
+    };
+    let reports = dispatcher.dispatch(&event, &selection, options, &progress).await;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+    } else {
+        for r in &reports {
+            let last = r.attempts.last();
+            let tries = if r.attempts.len() > 1 { format!(", {} attempts", r.attempts.len()) } else { String::new() };
+            match (r.outcome, last) {
+                (Outcome::Delivered, Some(a)) => println!(
+                    "ok     {} {} {}: delivered ({}, {} ms{tries})",
+                    r.label,
+                    r.kind,
+                    r.target,
+                    a.status.map_or("-".to_string(), |s| s.to_string()),
+                    a.latency.as_millis()
+                ),
+                (_, a) => {
+                    println!(
+                        "FAILED {} {} {}: {}{tries}",
+                        r.label,
+                        r.kind,
+                        r.target,
+                        a.and_then(|a| a.error.clone()).unwrap_or_else(|| "failed".into())
+                    );
+                    if let Some(h) = a.and_then(|a| a.hint.clone()) {
+                        println!("       hint: {h}");
+                    }
+                }
+            }
+        }
+    }
+    let all_ok = reports.iter().all(|r| r.outcome == Outcome::Delivered);
+    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The event to send, or `None` for env0's test event (acknowledged, nothing to send).
+fn read_event(args: &FireArgs) -> Result<Option<Event>> {
+    let bytes = match &args.payload {
+        Some(p) => read_payload(p)?,
+        None => match args.event {
+            EventArg::Apply => fixtures::APPLY_SUCCESS,
+            EventArg::Drift => fixtures::DRIFT,
+            EventArg::Env0 => fixtures::ENV0_DRIFT,
+        }
+        .as_bytes()
+        .to_vec(),
+    };
+    let name = args
+        .payload
+        .as_ref()
+        .map_or_else(|| "the bundled fixture".to_string(), |p| p.display().to_string());
+    let event = match args.event {
+        EventArg::Apply => event::parse_apply(&bytes).map(Event::Apply),
+        EventArg::Drift => event::parse_drift(&bytes).map(Event::Drift),
+        EventArg::Env0 => match event::parse_env0(&bytes, None) {
+            Ok(Env0Event::Drift(d)) => Ok(Event::Drift(d)),
+            Ok(Env0Event::Test { .. }) => {
+                eprintln!("herald: {name} is env0's test event: herald acknowledges it and sends nothing");
+                return Ok(None);
+            }
+            Ok(Env0Event::Other { kind, .. }) => bail!("{name} is an env0 {kind} event, which herald does not send"),
+            Err(e) => Err(e),
+        },
+    };
+    event
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("{name} is not a valid {:?} payload: {e}", args.event).context("reading the payload"))
+}
+
+fn select(config: &Config, sels: &[String]) -> Result<Selection> {
+    if sels.is_empty() {
+        return Ok(Selection::Route);
+    }
+    let mut indexes = Vec::new();
+    for sel in sels {
+        match config.select(sel) {
+            Some(w) => indexes.push(w.index),
+            None => {
+                let known: Vec<String> = config.webhooks.iter().map(|w| w.label()).collect();
+                bail!(
+                    "no webhook {sel:?}: use a name or an index from 0 to {} ({})",
+                    config.webhooks.len().saturating_sub(1),
+                    known.join(", ")
+                );
+            }
+        }
+    }
+    Ok(Selection::Only(indexes))
+}

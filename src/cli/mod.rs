@@ -1,0 +1,133 @@
+//! The command line: flags shared by every command, and one module per command.
+
+mod check;
+mod fire;
+mod fixtures;
+mod matching;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, Parser, Subcommand, ValueEnum};
+
+use herald::config::{self, Config, Location, LoadOptions, Report};
+
+/// herald: Atlantis and env0 notifications, delivered and on screen.
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes: flag, then environment variable, then config-file key.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Atlantis server config (or Helm values with `config: |`) [default: ./herald.yaml]
+    #[arg(short, long, env = "HERALD_CONFIG", global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Slack bot token (xoxb-...)
+    #[arg(long, env = "ATLANTIS_SLACK_TOKEN", global = true, hide_env_values = true, value_name = "T")]
+    pub slack_token: Option<String>,
+    /// JSON object of headers sent on every HTTP webhook; values a string or an array of strings
+    #[arg(long, env = "ATLANTIS_WEBHOOK_HTTP_HEADERS", global = true, hide_env_values = true, value_name = "JSON")]
+    pub webhook_http_headers: Option<String>,
+    /// Slack Web API base URL
+    #[arg(long, env = "HERALD_SLACK_API_URL", global = true, value_name = "URL")]
+    pub slack_api_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the config: every problem as FILE:LINE:COL, Slack token tested once
+    Check(check::CheckArgs),
+    /// Show, for each webhook, whether an event would be sent to it and why
+    Match(matching::MatchArgs),
+    /// Send a payload (a bundled fixture by default) through the dispatcher
+    Fire(fire::FireArgs),
+}
+
+/// The `--event` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventArg {
+    /// An Atlantis apply result.
+    Apply,
+    /// An Atlantis drift report.
+    Drift,
+    /// An env0 webhook (drift detected or test).
+    Env0,
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Check(args) => check::run(&cli.global, matches, args).await,
+        Command::Match(args) => matching::run(&cli.global, matches, args),
+        Command::Fire(args) => fire::run(&cli.global, matches, args).await,
+    }
+}
+
+/// Where a global option's value came from, looked up in the subcommand's matches too
+/// (clap propagates global options there).
+fn origin(matches: &ArgMatches, id: &str, flag: &str, env: &str) -> Location {
+    let source = matches
+        .subcommand()
+        .and_then(|(_, sub)| sub.value_source(id))
+        .or_else(|| matches.value_source(id));
+    match source {
+        Some(ValueSource::EnvVariable) => Location::Env(env.to_string()),
+        _ => Location::Flag(flag.to_string()),
+    }
+}
+
+/// The load options the flags and environment give.
+pub fn load_options(global: &Global, matches: &ArgMatches) -> LoadOptions {
+    LoadOptions {
+        path: global.config.clone().or_else(config::default_path),
+        slack_token: global
+            .slack_token
+            .clone()
+            .map(|t| (t, origin(matches, "slack_token", "--slack-token", "ATLANTIS_SLACK_TOKEN"))),
+        http_headers: global.webhook_http_headers.clone().map(|h| {
+            (
+                h,
+                origin(matches, "webhook_http_headers", "--webhook-http-headers", "ATLANTIS_WEBHOOK_HTTP_HEADERS"),
+            )
+        }),
+        slack_api_url: global.slack_api_url.clone(),
+        ..LoadOptions::default()
+    }
+}
+
+/// Loads the config for a command that needs a valid one; on errors prints them (to
+/// stderr) and fails. Warnings are printed too, since they explain surprising routing.
+pub fn load_config(global: &Global, matches: &ArgMatches) -> Result<Config> {
+    let opts = load_options(global, matches);
+    if opts.path.is_none() {
+        anyhow::bail!("no config: give --config FILE (or HERALD_CONFIG), or create ./herald.yaml");
+    }
+    match config::load(&opts) {
+        Ok((config, report)) => {
+            eprint!("{report}");
+            Ok(config)
+        }
+        Err(report) => {
+            eprint!("{report}");
+            Err(anyhow::anyhow!(errors_summary(&report)))
+        }
+    }
+}
+
+fn errors_summary(report: &Report) -> String {
+    let n = report.errors();
+    format!("{}: {n} error{} in the config (see above)", report.file, if n == 1 { "" } else { "s" })
+}
+
+/// Reads a payload file.
+pub fn read_payload(path: &PathBuf) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read the payload {}", path.display()))
+}

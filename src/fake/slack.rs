@@ -1,0 +1,359 @@
+//! A fake Slack Web API: `auth.test`, `chat.postMessage` and `conversations.info`, plus
+//! incoming webhooks under `/services/...`.
+//!
+//! It checks what real Slack checks (the bearer token, a JSON body with `attachments` as
+//! an array), records every message, prints it as Slack would show it if asked to, and can
+//! be told to answer with the failures users meet: `not_in_channel`, `channel_not_found`,
+//! `invalid_auth`, 429 with `Retry-After`, a 500 with an HTML body, Slack's transient
+//! errors, or no answer at all.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use serde_json::{Value, json};
+
+use crate::notify::render;
+
+/// How the fake answers a post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scenario {
+    /// `{"ok": true, "ts": ...}`.
+    Ok,
+    /// `{"ok": false, "error": CODE}` with HTTP 200, Slack's way of failing.
+    Error(String),
+    /// HTTP 429 with `Retry-After: N` and `{"ok":false,"error":"ratelimited"}`.
+    RateLimited(u64),
+    /// HTTP 500 with an HTML body, as Slack's front end sends.
+    ServerError,
+    /// Never answers (the connection stays open).
+    Hang,
+}
+
+impl FromStr for Scenario {
+    type Err = String;
+
+    /// `ok`, `hang`, `500`, `429` or `429:N` (Retry-After seconds), or any Slack error
+    /// code such as `not_in_channel`, `channel_not_found`, `invalid_auth`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        Ok(match s {
+            "" => return Err("empty scenario".to_string()),
+            "ok" => Scenario::Ok,
+            "hang" => Scenario::Hang,
+            "500" | "html" => Scenario::ServerError,
+            "429" | "ratelimited" => Scenario::RateLimited(1),
+            _ => match s.strip_prefix("429:") {
+                Some(n) => Scenario::RateLimited(n.parse().map_err(|_| format!("bad Retry-After in {s:?}"))?),
+                None if s.chars().all(|c| c.is_ascii_lowercase() || c == '_') => Scenario::Error(s.to_string()),
+                None => return Err(format!("unknown scenario {s:?} (ok, hang, 500, 429[:N] or a Slack error code)")),
+            },
+        })
+    }
+}
+
+/// A message the fake received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// `chat.postMessage` channel, or the `/services/...` path for an incoming webhook.
+    pub channel: String,
+    /// The JSON body.
+    pub body: Value,
+    /// When it arrived.
+    pub at: Instant,
+    /// What the fake answered.
+    pub answered: Scenario,
+}
+
+#[derive(Debug)]
+struct Inner {
+    token: Option<String>,
+    default: Scenario,
+    queue: VecDeque<Scenario>,
+    received: Vec<Received>,
+    auth_tests: usize,
+    print: Option<bool>,
+    seq: u64,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+fn lock(s: &Shared) -> std::sync::MutexGuard<'_, Inner> {
+    s.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A running fake Slack on a loopback port; stops when dropped.
+pub struct FakeSlack {
+    addr: SocketAddr,
+    state: Shared,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeSlack {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// How to start the fake.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    pub port: u16,
+    /// The only token `auth.test` and posts accept; `None` accepts any non-empty token.
+    pub token: Option<String>,
+    /// The answer when no queued answer is left.
+    pub default: Scenario,
+    /// Print each message as Slack shows it: `Some(color)`.
+    pub print: Option<bool>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            token: None,
+            default: Scenario::Ok,
+            print: None,
+        }
+    }
+}
+
+impl FakeSlack {
+    /// Starts the fake.
+    ///
+    /// # Errors
+    /// When the port cannot be bound.
+    pub async fn start(options: Options) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
+        let addr = listener.local_addr()?;
+        let state: Shared = Arc::new(Mutex::new(Inner {
+            token: options.token,
+            default: options.default,
+            queue: VecDeque::new(),
+            received: Vec::new(),
+            auth_tests: 0,
+            print: options.print,
+            seq: 0,
+        }));
+        let app = Router::new()
+            .route("/api/auth.test", post(auth_test))
+            .route("/api/chat.postMessage", post(post_message))
+            .route("/api/conversations.info", any(conversations_info))
+            .route("/services/{*path}", post(incoming))
+            .route("/_fake/next", post(control_next))
+            .route("/_fake/default", post(control_default))
+            .with_state(state.clone());
+        let task = tokio::spawn(async move {
+            let _stopped = axum::serve(listener, app).await;
+        });
+        Ok(Self { addr, state, task })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The Web API base to give herald as `--slack-api-url`.
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api", self.addr)
+    }
+
+    /// An incoming-webhook URL served by the fake.
+    pub fn incoming_url(&self) -> String {
+        format!("http://{}/services/T000/B000/fakesecretpath", self.addr)
+    }
+
+    /// Queues answers for the next posts, in order.
+    pub fn push(&self, scenarios: impl IntoIterator<Item = Scenario>) {
+        lock(&self.state).queue.extend(scenarios);
+    }
+
+    /// Changes the answer given when the queue is empty.
+    pub fn set_default(&self, s: Scenario) {
+        lock(&self.state).default = s;
+    }
+
+    /// Every message received so far.
+    pub fn received(&self) -> Vec<Received> {
+        lock(&self.state).received.clone()
+    }
+
+    /// How many `auth.test` calls arrived.
+    pub fn auth_tests(&self) -> usize {
+        lock(&self.state).auth_tests
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"))],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn slack_error(code: &str) -> Response {
+    json_response(StatusCode::OK, &json!({"ok": false, "error": code}))
+}
+
+/// `Ok(())` when the request carries the token the fake accepts.
+fn check_token(state: &Shared, headers: &HeaderMap) -> Result<(), &'static str> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|t| !t.is_empty());
+    let Some(given) = given else { return Err("not_authed") };
+    match &lock(state).token {
+        Some(expected) if expected != given => Err("invalid_auth"),
+        _ => Ok(()),
+    }
+}
+
+async fn auth_test(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    lock(&state).auth_tests += 1;
+    if let Err(code) = check_token(&state, &headers) {
+        return slack_error(code);
+    }
+    json_response(
+        StatusCode::OK,
+        &json!({"ok": true, "url": "https://example.slack.com/", "team": "Example", "user": "herald-bot",
+                "team_id": "T0G9PQBBK", "user_id": "U23456789", "bot_id": "BZYBOTHED"}),
+    )
+}
+
+async fn conversations_info(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    if let Err(code) = check_token(&state, &headers) {
+        return slack_error(code);
+    }
+    json_response(
+        StatusCode::OK,
+        &json!({"ok": true, "channel": {"id": "C0123456789", "name": "infra-alerts", "is_private": false, "is_archived": false, "is_member": true}}),
+    )
+}
+
+/// Takes the next answer and records the message.
+fn next_answer(state: &Shared, channel: String, body: Value) -> (Scenario, u64) {
+    let mut inner = lock(state);
+    let answer = inner.queue.pop_front().unwrap_or_else(|| inner.default.clone());
+    inner.seq += 1;
+    let seq = inner.seq;
+    if let Some(color) = inner.print {
+        let shown = render::render(&body, 72).to_terminal(color);
+        println!("── {channel} ── answered {answer:?}\n{shown}");
+    }
+    inner.received.push(Received {
+        channel,
+        body,
+        at: Instant::now(),
+        answered: answer.clone(),
+    });
+    (answer, seq)
+}
+
+async fn answer(scenario: Scenario, ok: Response) -> Response {
+    match scenario {
+        Scenario::Ok => ok,
+        Scenario::Error(code) => slack_error(&code),
+        Scenario::RateLimited(secs) => {
+            let mut r = json_response(StatusCode::TOO_MANY_REQUESTS, &json!({"ok": false, "error": "ratelimited"}));
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
+        Scenario::ServerError => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><body><h1>500 Internal Server Error</h1></body></html>",
+        )
+            .into_response(),
+        Scenario::Hang => std::future::pending().await,
+    }
+}
+
+async fn post_message(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(code) = check_token(&state, &headers) {
+        return slack_error(code);
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return slack_error("invalid_post_type");
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return slack_error("invalid_json");
+    };
+    let channel = body.get("channel").and_then(Value::as_str).unwrap_or_default().to_string();
+    if channel.is_empty() {
+        return slack_error("channel_not_found");
+    }
+    let has_content = body.get("text").and_then(Value::as_str).is_some_and(|t| !t.is_empty())
+        || body.get("attachments").is_some_and(Value::is_array);
+    if !has_content {
+        return slack_error("no_text");
+    }
+    if body.get("attachments").is_some_and(|a| !a.is_array()) {
+        return slack_error("invalid_attachments");
+    }
+    let (scenario, seq) = next_answer(&state, channel.clone(), body.clone());
+    let ts = format!("1503435956.{seq:06}");
+    let ok = json_response(
+        StatusCode::OK,
+        &json!({"ok": true, "channel": channel, "ts": ts,
+                "message": {"type": "message", "subtype": "bot_message", "text": body.get("text"), "bot_id": "BZYBOTHED", "ts": ts}}),
+    );
+    answer(scenario, ok).await
+}
+
+async fn incoming(State(state): State<Shared>, axum::extract::Path(path): axum::extract::Path<String>, body: Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
+    };
+    let (scenario, _) = next_answer(&state, format!("/services/{path}"), body);
+    match scenario {
+        Scenario::Error(code) => {
+            let status = match code.as_str() {
+                "no_service" | "channel_not_found" | "no_team" => StatusCode::NOT_FOUND,
+                "invalid_token" | "action_prohibited" => StatusCode::FORBIDDEN,
+                "channel_is_archived" | "team_disabled" => StatusCode::GONE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            (status, code).into_response()
+        }
+        other => answer(other, (StatusCode::OK, "ok").into_response()).await,
+    }
+}
+
+async fn control_next(State(state): State<Shared>, body: String) -> Response {
+    match body.split(',').map(Scenario::from_str).collect::<Result<Vec<_>, _>>() {
+        Ok(list) => {
+            lock(&state).queue.extend(list);
+            (StatusCode::OK, "queued\n").into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    }
+}
+
+async fn control_default(State(state): State<Shared>, body: String) -> Response {
+    match Scenario::from_str(&body) {
+        Ok(s) => {
+            lock(&state).default = s;
+            (StatusCode::OK, "set\n").into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    }
+}
