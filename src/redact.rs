@@ -89,24 +89,26 @@ pub fn clone_url(url: &str) -> String {
 /// every configured secret value is removed, every URL is reduced to its origin (with
 /// `<redacted>@` where it carried credentials), and `token=`-style values are masked.
 pub fn sanitize(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_string();
+    // URLs first, while their credentials are intact enough to be recognised as URLs.
+    let mut out = URL_IN_TEXT
+        .replace_all(text, |caps: &regex::Captures<'_>| {
+            let url = &caps[0];
+            let had_userinfo = split_url(url).is_some_and(|(_, a, _)| a.contains('@'));
+            let origin = url_origin(url);
+            if had_userinfo {
+                origin.replacen("://", &format!("://{REDACTED}@"), 1)
+            } else {
+                origin
+            }
+        })
+        .into_owned();
     for secret in secrets {
-        // Very short values would mask ordinary words; herald never accepts such secrets
-        // silently (config validation warns), so skipping them here is safe.
+        // Very short values would mask ordinary words; herald warns about such secrets
+        // in the config, so skipping them here is safe.
         if secret.len() >= 4 {
             out = out.replace(secret, REDACTED);
         }
     }
-    let out = URL_IN_TEXT.replace_all(&out, |caps: &regex::Captures<'_>| {
-        let url = &caps[0];
-        let had_userinfo = split_url(url).is_some_and(|(_, a, _)| a.contains('@'));
-        let origin = url_origin(url);
-        if had_userinfo {
-            origin.replacen("://", &format!("://{REDACTED}@"), 1)
-        } else {
-            origin
-        }
-    });
     SECRET_PARAM
         .replace_all(&out, format!("${{1}}={REDACTED}"))
         .into_owned()

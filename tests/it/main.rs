@@ -1,0 +1,10 @@
+//! herald's integration tests: one test binary (they build faster as one), one module per
+//! area. Everything talks to real servers on 127.0.0.1: the fake Slack of `herald::fake`
+//! and the HTTP receiver of `support`.
+
+mod atlantis_config;
+mod cli;
+mod events;
+mod http_delivery;
+mod slack;
+mod support;

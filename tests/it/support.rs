@@ -1,0 +1,233 @@
+//! Test helpers: a scriptable HTTP receiver, config loading, and running the real binary.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Output;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+use herald::config::{self, Config, LoadOptions, Location, Report};
+
+/// How the receiver answers one request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// This status and body.
+    Status(u16, &'static str),
+    /// 429 with `Retry-After: N`.
+    RetryAfter(u64),
+    /// Never answers.
+    Hang,
+}
+
+/// A request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub uri: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub at: Instant,
+}
+
+impl Recorded {
+    /// All values of a header, in order.
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.to_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("body is JSON")
+    }
+}
+
+struct Inner {
+    default: Reply,
+    queue: VecDeque<Reply>,
+    got: Vec<Recorded>,
+}
+
+/// An HTTP receiver on 127.0.0.1 that records every request and answers as scripted.
+pub struct Receiver {
+    pub addr: SocketAddr,
+    inner: Arc<Mutex<Inner>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn handle(State(inner): State<Arc<Mutex<Inner>>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let reply = {
+        let mut i = inner.lock().expect("lock");
+        i.got.push(Recorded {
+            uri: uri.to_string(),
+            headers,
+            body,
+            at: Instant::now(),
+        });
+        i.queue.pop_front().unwrap_or_else(|| i.default.clone())
+    };
+    match reply {
+        Reply::Status(code, body) => (StatusCode::from_u16(code).expect("status"), body).into_response(),
+        Reply::RetryAfter(secs) => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", secs.to_string())], "slow down").into_response(),
+        Reply::Hang => std::future::pending().await,
+    }
+}
+
+impl Receiver {
+    pub async fn start(default: Reply) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let inner = Arc::new(Mutex::new(Inner {
+            default,
+            queue: VecDeque::new(),
+            got: Vec::new(),
+        }));
+        let app = Router::new().fallback(handle).with_state(inner.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { addr, inner, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn push(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.inner.lock().expect("lock").queue.extend(replies);
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.inner.lock().expect("lock").got.clone()
+    }
+}
+
+/// Loads a config from text, with a fixed environment for `${VAR}`.
+pub fn load(text: &str, token: Option<&str>, headers: Option<&str>) -> Result<(Config, Report), Report> {
+    let opts = LoadOptions {
+        slack_token: token.map(|t| (t.to_string(), Location::Flag("--slack-token".into()))),
+        http_headers: headers.map(|h| (h.to_string(), Location::Flag("--webhook-http-headers".into()))),
+        vars: Arc::new(|name| match name {
+            "TEST_TOKEN" => Some("xoxb-from-env".to_string()),
+            _ => None,
+        }),
+        ..LoadOptions::default()
+    };
+    config::load_str(text, "test.yaml", &opts)
+}
+
+/// Loads a config that must be valid.
+pub fn load_ok(text: &str, token: Option<&str>, headers: Option<&str>) -> Config {
+    match load(text, token, headers) {
+        Ok((c, _)) => c,
+        Err(r) => panic!("config should load:\n{r}"),
+    }
+}
+
+/// The error messages of a config that must be invalid.
+pub fn load_errors(text: &str, token: Option<&str>) -> Vec<String> {
+    match load(text, token, None) {
+        Ok(_) => panic!("config should not load:\n{text}"),
+        Err(r) => r
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == config::Severity::Error)
+            .map(|d| d.message.clone())
+            .collect(),
+    }
+}
+
+/// Runs the real `herald` binary with a clean environment.
+pub async fn herald(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"));
+    cmd.args(args).env("NO_COLOR", "1");
+    for var in [
+        "ATLANTIS_SLACK_TOKEN",
+        "ATLANTIS_WEBHOOK_HTTP_HEADERS",
+        "HERALD_CONFIG",
+        "HERALD_SLACK_API_URL",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("herald finished within 60 s")
+        .expect("herald ran")
+}
+
+/// Writes `text` to a temporary config file.
+pub fn config_file(text: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("herald.yaml");
+    std::fs::write(&path, text).expect("write config");
+    (dir, path)
+}
+
+/// The repository's own file, for fixtures and example configs.
+pub fn repo_file(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The Atlantis test fixture: workspace `production`, repo `runatlantis/atlantis`, PR 1 with
+/// URL `url`, base branch `main`, user `lkysow`, success.
+pub fn apply_fixture() -> herald::event::Event {
+    let json = r#"{"Workspace":"production","Repo":{"FullName":"runatlantis/atlantis","Owner":"runatlantis","Name":"atlantis"},
+        "Pull":{"Num":1,"URL":"url","HeadBranch":"feature-branch","BaseBranch":"main"},"User":{"Username":"lkysow"},
+        "Success":true,"Directory":"."}"#;
+    herald::event::Event::Apply(herald::event::parse_apply(json.as_bytes()).expect("fixture"))
+}
+
+/// The Atlantis drift fixture: `owner/repo`, ref `main`, id `det-123`, 1 of 2 projects drifted.
+pub fn drift_fixture(drifted: u64, total: u64) -> herald::event::Event {
+    let mut projects = vec![serde_json::json!({"project_name": "project1", "path": "infra/project1", "workspace": "default",
+        "has_drift": drifted > 0, "to_add": 1, "to_change": 2, "to_destroy": 0, "to_import": 0, "to_forget": 0,
+        "summary": "Plan: 1 to add, 2 to change, 0 to destroy."})];
+    for i in 1..total {
+        projects.push(serde_json::json!({"project_name": format!("project{}", i + 1), "path": format!("infra/project{}", i + 1),
+            "workspace": "default", "has_drift": false, "to_add": 0, "to_change": 0, "to_destroy": 0, "to_import": 0,
+            "to_forget": 0, "summary": "No changes. Your infrastructure matches the configuration."}));
+    }
+    let body = serde_json::json!({"repository": "owner/repo", "ref": "main", "detection_id": "det-123",
+        "projects_with_drift": drifted, "total_projects": total, "projects": projects});
+    herald::event::Event::Drift(herald::event::parse_drift(body.to_string().as_bytes()).expect("fixture"))
+}
+
+/// Delivers with no retry and no progress output.
+pub async fn fire(
+    config: Config,
+    event: &herald::event::Event,
+) -> Vec<herald::dispatch::Report> {
+    let d = herald::dispatch::Dispatcher::new(Arc::new(config)).expect("dispatcher");
+    d.dispatch(
+        event,
+        &herald::dispatch::Selection::Route,
+        herald::dispatch::Options { max_attempts: Some(1) },
+        &|_| {},
+    )
+    .await
+}
