@@ -24,7 +24,11 @@ static SECRET_PARAM: LazyLock<Regex> = LazyLock::new(|| {
 /// that even an unparsable URL can be reduced safely.
 fn split_url(url: &str) -> Option<(&str, &str, &str)> {
     let (scheme, after) = url.split_once("://")?;
-    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)) {
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+    {
         return None;
     }
     let end = after.find(['/', '?', '#']).unwrap_or(after.len());
@@ -59,12 +63,27 @@ pub fn url_masked(url: &str) -> String {
         },
         None => authority.to_string(),
     };
-    let rest = if authority.eq_ignore_ascii_case("hooks.slack.com") && rest.starts_with("/services/") {
-        format!("/services/{REDACTED}")
-    } else {
-        SECRET_PARAM.replace_all(rest, format!("${{1}}={REDACTED}")).into_owned()
-    };
+    let rest =
+        if authority.eq_ignore_ascii_case("hooks.slack.com") && rest.starts_with("/services/") {
+            format!("/services/{REDACTED}")
+        } else {
+            SECRET_PARAM
+                .replace_all(rest, format!("${{1}}={REDACTED}"))
+                .into_owned()
+        };
     format!("{scheme}://{authority}{rest}")
+}
+
+/// A Slack incoming-webhook URL as it may be shown: its path is the credential, so only
+/// the origin (and Slack's `/services/` prefix) is kept.
+pub fn secret_path_url(url: &str) -> String {
+    let origin = url_origin(url);
+    let services = split_url(url.trim()).is_some_and(|(_, _, rest)| rest.starts_with("/services/"));
+    if services {
+        format!("{origin}/services/{REDACTED}")
+    } else {
+        format!("{origin}/{REDACTED}")
+    }
 }
 
 /// Replaces the password of a clone URL with `<redacted>`, exactly as Atlantis builds its
@@ -155,7 +174,12 @@ mod tests {
     fn sanitize_removes_everything_secret() {
         let text = r#"Post "https://user:secret@example.com/hooks/sensitive?access_token=super-secret": refused; header Bearer sk-live-9999"#;
         let clean = sanitize(text, &["sk-live-9999"]);
-        for bad in ["user:secret", "super-secret", "/hooks/sensitive", "sk-live-9999"] {
+        for bad in [
+            "user:secret",
+            "super-secret",
+            "/hooks/sensitive",
+            "sk-live-9999",
+        ] {
             assert!(!clean.contains(bad), "{bad} left in {clean}");
         }
         assert!(clean.contains("https://<redacted>@example.com"));

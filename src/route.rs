@@ -63,14 +63,34 @@ pub struct Decision {
 /// Decides for one webhook.
 pub fn decide(webhook: &Webhook, event: &Event) -> Decision {
     let (matched, reason) = if webhook.event != event.kind() {
-        (false, Reason::OtherEvent { webhook: webhook.event })
+        (
+            false,
+            Reason::OtherEvent {
+                webhook: webhook.event,
+            },
+        )
     } else {
         match event {
             Event::Drift(_) => (true, Reason::Drift),
             Event::Apply(a) => {
-                let ws = test("workspace-regex", "workspace", &webhook.workspace_regex, &a.workspace);
-                let br = test("branch-regex", "base branch", &webhook.branch_regex, &a.pull.base_branch);
-                (ws.matched && br.matched, Reason::Filters { tests: vec![ws, br] })
+                let ws = test(
+                    "workspace-regex",
+                    "workspace",
+                    &webhook.workspace_regex,
+                    &a.workspace,
+                );
+                let br = test(
+                    "branch-regex",
+                    "base branch",
+                    &webhook.branch_regex,
+                    &a.pull.base_branch,
+                );
+                (
+                    ws.matched && br.matched,
+                    Reason::Filters {
+                        tests: vec![ws, br],
+                    },
+                )
             }
         }
     };
@@ -93,7 +113,8 @@ pub fn matches(webhook: &Webhook, event: &Event) -> bool {
         && match event {
             Event::Drift(_) => true,
             Event::Apply(a) => {
-                webhook.workspace_regex.is_match(&a.workspace) && webhook.branch_regex.is_match(&a.pull.base_branch)
+                webhook.workspace_regex.is_match(&a.workspace)
+                    && webhook.branch_regex.is_match(&a.pull.base_branch)
             }
         }
 }

@@ -24,16 +24,18 @@ pub struct CheckArgs {
 pub async fn run(global: &Global, matches: &ArgMatches, args: &CheckArgs) -> Result<ExitCode> {
     let opts = load_options(global, matches);
     if opts.path.is_none() {
-        anyhow::bail!("no config to check: give --config FILE (or HERALD_CONFIG), or create ./herald.yaml");
+        anyhow::bail!(
+            "no config to check: give --config FILE (or HERALD_CONFIG), or create ./herald.yaml"
+        );
     }
     let (config, mut report) = match config::load(&opts) {
         Ok((c, r)) => (Some(c), r),
         Err(r) => (None, r),
     };
-    if let (Some(config), false) = (&config, args.offline) {
-        if let Some(d) = test_slack_token(config).await {
-            report.push(d);
-        }
+    if let (Some(config), false) = (&config, args.offline)
+        && let Some(d) = test_slack_token(config).await
+    {
+        report.push(d);
     }
     print!("{report}");
     let summary = match &config {
@@ -42,7 +44,11 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &CheckArgs) -> Res
     };
     println!("{summary}: {}", counts(&report));
     let failed = report.errors() > 0 || (args.strict && report.warnings() > 0);
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Calls `auth.test` once for the token, when a webhook needs it. Atlantis calls it once
@@ -56,14 +62,22 @@ async fn test_slack_token(config: &Config) -> Option<Diagnostic> {
         .find(|w| matches!(w.target, Target::SlackChannel(_)))?;
     let client = match notify::client() {
         Ok(c) => c,
-        Err(e) => return Some(Diagnostic::error(Location::Flag("herald".into()), format!("cannot set up HTTP: {e}"))),
+        Err(e) => {
+            return Some(Diagnostic::error(
+                Location::Flag("herald".into()),
+                format!("cannot set up HTTP: {e}"),
+            ));
+        }
     };
     let result = notify::auth_test(&client, &config.slack_api_url, token.expose()).await;
     let err = result.err()?;
-    let location = config.slack_token_location.clone().unwrap_or(Location::File(config::yaml_pos::Pos {
-        line: first.line,
-        col: 1,
-    }));
+    let location = config
+        .slack_token_location
+        .clone()
+        .unwrap_or(Location::File(config::yaml_pos::Pos {
+            line: first.line,
+            col: 1,
+        }));
     Some(Diagnostic::error(
         location,
         format!("testing slack authentication: {err}. Verify your slack-token is valid"),
@@ -72,7 +86,11 @@ async fn test_slack_token(config: &Config) -> Option<Diagnostic> {
 
 fn describe(c: &Config) -> String {
     let n = c.webhooks.len();
-    let apply = c.webhooks.iter().filter(|w| w.event == EventKind::Apply).count();
+    let apply = c
+        .webhooks
+        .iter()
+        .filter(|w| w.event == EventKind::Apply)
+        .count();
     format!(
         "{n} webhook{} ({apply} apply, {} drift)",
         if n == 1 { "" } else { "s" },

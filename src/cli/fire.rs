@@ -83,7 +83,12 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &FireArgs) -> Resu
     };
     let quiet = args.json;
     let progress = move |p: Progress<'_>| {
-        let Progress::Attempted { webhook, number, attempt, retry_in } = p;
+        let Progress::Attempted {
+            webhook,
+            number,
+            attempt,
+            retry_in,
+        } = p;
         if quiet || attempt.outcome == Outcome::Delivered {
             return;
         }
@@ -96,13 +101,19 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &FireArgs) -> Resu
             );
         }
     };
-    let reports = dispatcher.dispatch(&event, &selection, options, &progress).await;
+    let reports = dispatcher
+        .dispatch(&event, &selection, options, &progress)
+        .await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
     } else {
         for r in &reports {
             let last = r.attempts.last();
-            let tries = if r.attempts.len() > 1 { format!(", {} attempts", r.attempts.len()) } else { String::new() };
+            let tries = if r.attempts.len() > 1 {
+                format!(", {} attempts", r.attempts.len())
+            } else {
+                String::new()
+            };
             match (r.outcome, last) {
                 (Outcome::Delivered, Some(a)) => println!(
                     "ok     {} {} {}: delivered ({}, {} ms{tries})",
@@ -118,7 +129,8 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &FireArgs) -> Resu
                         r.label,
                         r.kind,
                         r.target,
-                        a.and_then(|a| a.error.clone()).unwrap_or_else(|| "failed".into())
+                        a.and_then(|a| a.error.clone())
+                            .unwrap_or_else(|| "failed".into())
                     );
                     if let Some(h) = a.and_then(|a| a.hint.clone()) {
                         println!("       hint: {h}");
@@ -128,7 +140,11 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &FireArgs) -> Resu
         }
     }
     let all_ok = reports.iter().all(|r| r.outcome == Outcome::Delivered);
-    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// The event to send, or `None` for env0's test event (acknowledged, nothing to send).
@@ -143,26 +159,31 @@ fn read_event(args: &FireArgs) -> Result<Option<Event>> {
         .as_bytes()
         .to_vec(),
     };
-    let name = args
-        .payload
-        .as_ref()
-        .map_or_else(|| "the bundled fixture".to_string(), |p| p.display().to_string());
+    let name = args.payload.as_ref().map_or_else(
+        || "the bundled fixture".to_string(),
+        |p| p.display().to_string(),
+    );
     let event = match args.event {
         EventArg::Apply => event::parse_apply(&bytes).map(Event::Apply),
         EventArg::Drift => event::parse_drift(&bytes).map(Event::Drift),
         EventArg::Env0 => match event::parse_env0(&bytes, None) {
             Ok(Env0Event::Drift(d)) => Ok(Event::Drift(d)),
             Ok(Env0Event::Test { .. }) => {
-                eprintln!("herald: {name} is env0's test event: herald acknowledges it and sends nothing");
+                eprintln!(
+                    "herald: {name} is env0's test event: herald acknowledges it and sends nothing"
+                );
                 return Ok(None);
             }
-            Ok(Env0Event::Other { kind, .. }) => bail!("{name} is an env0 {kind} event, which herald does not send"),
+            Ok(Env0Event::Other { kind, .. }) => {
+                bail!("{name} is an env0 {kind} event, which herald does not send")
+            }
             Err(e) => Err(e),
         },
     };
-    event
-        .map(Some)
-        .map_err(|e| anyhow::anyhow!("{name} is not a valid {:?} payload: {e}", args.event).context("reading the payload"))
+    event.map(Some).map_err(|e| {
+        anyhow::anyhow!("{name} is not a valid {:?} payload: {e}", args.event)
+            .context("reading the payload")
+    })
 }
 
 fn select(config: &Config, sels: &[String]) -> Result<Selection> {

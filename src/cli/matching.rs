@@ -42,16 +42,23 @@ pub fn run(global: &Global, matches: &ArgMatches, args: &MatchArgs) -> Result<Ex
     let event = build_event(args)?;
     let decisions = route::decide_all(&config.webhooks, &event);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({
-            "event": event.kind(),
-            "workspace": event.workspace(),
-            "base_branch": event.base_branch(),
-            "webhooks": decisions,
-        }))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "event": event.kind(),
+                "workspace": event.workspace(),
+                "base_branch": event.base_branch(),
+                "webhooks": decisions,
+            }))?
+        );
     } else {
         print!("{}", explain(&config, &event, &decisions));
     }
-    Ok(if decisions.iter().any(|d| d.matched) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if decisions.iter().any(|d| d.matched) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn build_event(args: &MatchArgs) -> Result<Event> {
@@ -62,13 +69,23 @@ fn build_event(args: &MatchArgs) -> Result<Event> {
     let event = match &args.payload {
         Some(path) => match event::parse_any(&read_payload(path)?)? {
             Inbound::Event(e) => e,
-            Inbound::Env0Test { .. } => bail!("{} is env0's test event, which is never sent to webhooks", path.display()),
-            Inbound::Ignored { kind } => bail!("{} is an env0 {kind} event, which herald does not send", path.display()),
+            Inbound::Env0Test { .. } => bail!(
+                "{} is env0's test event, which is never sent to webhooks",
+                path.display()
+            ),
+            Inbound::Ignored { kind } => bail!(
+                "{} is an env0 {kind} event, which herald does not send",
+                path.display()
+            ),
         },
         None => match want {
             EventKind::Apply => {
-                let mut a: ApplyResult = serde_json::from_str(r#"{"Workspace":"","Pull":{},"Success":true}"#)?;
-                a.workspace = args.workspace.clone().unwrap_or_else(|| "default".to_string());
+                let mut a: ApplyResult =
+                    serde_json::from_str(r#"{"Workspace":"","Pull":{},"Success":true}"#)?;
+                a.workspace = args
+                    .workspace
+                    .clone()
+                    .unwrap_or_else(|| "default".to_string());
                 a.pull.base_branch = args.branch.clone().unwrap_or_else(|| "main".to_string());
                 Event::Apply(a)
             }
@@ -86,7 +103,11 @@ fn build_event(args: &MatchArgs) -> Result<Event> {
         },
     };
     if event.kind() != want {
-        bail!("the payload is {} event, not {}", article(event.kind()), article(want));
+        bail!(
+            "the payload is {} event, not {}",
+            article(event.kind()),
+            article(want)
+        );
     }
     Ok(event)
 }
@@ -122,17 +143,31 @@ fn explain(config: &Config, event: &Event, decisions: &[Decision]) -> String {
         ));
         match &d.reason {
             Reason::OtherEvent { webhook } => {
-                out.push_str(&format!("    this webhook is for {} events\n", webhook.as_str()));
+                out.push_str(&format!(
+                    "    this webhook is for {} events\n",
+                    webhook.as_str()
+                ));
             }
-            Reason::Drift => out.push_str("    drift webhooks receive every drift report (filters do not apply)\n"),
+            Reason::Drift => out
+                .push_str("    drift webhooks receive every drift report (filters do not apply)\n"),
             Reason::Filters { tests } => {
                 for t in tests {
                     let line = if t.pattern.is_empty() {
                         format!("{} is unset: matches every {}", t.key, t.subject)
                     } else if t.matched {
-                        format!("{} {:?} matched {} {:?} at {}", t.key, t.pattern, t.subject, t.value, t.marked())
+                        format!(
+                            "{} {:?} matched {} {:?} at {}",
+                            t.key,
+                            t.pattern,
+                            t.subject,
+                            t.value,
+                            t.marked()
+                        )
                     } else {
-                        format!("{} {:?} did not match {} {:?}", t.key, t.pattern, t.subject, t.value)
+                        format!(
+                            "{} {:?} did not match {} {:?}",
+                            t.key, t.pattern, t.subject, t.value
+                        )
                     };
                     out.push_str(&format!("    {line}\n"));
                 }

@@ -12,7 +12,7 @@ use anyhow::{Context as _, Result};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, Parser, Subcommand, ValueEnum};
 
-use herald::config::{self, Config, Location, LoadOptions, Report};
+use herald::config::{self, Config, LoadOptions, Location, Report};
 
 /// herald: Atlantis and env0 notifications, delivered and on screen.
 #[derive(Debug, Parser)]
@@ -31,10 +31,22 @@ pub struct Global {
     #[arg(short, long, env = "HERALD_CONFIG", global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Slack bot token (xoxb-...)
-    #[arg(long, env = "ATLANTIS_SLACK_TOKEN", global = true, hide_env_values = true, value_name = "T")]
+    #[arg(
+        long,
+        env = "ATLANTIS_SLACK_TOKEN",
+        global = true,
+        hide_env_values = true,
+        value_name = "T"
+    )]
     pub slack_token: Option<String>,
     /// JSON object of headers sent on every HTTP webhook; values a string or an array of strings
-    #[arg(long, env = "ATLANTIS_WEBHOOK_HTTP_HEADERS", global = true, hide_env_values = true, value_name = "JSON")]
+    #[arg(
+        long,
+        env = "ATLANTIS_WEBHOOK_HTTP_HEADERS",
+        global = true,
+        hide_env_values = true,
+        value_name = "JSON"
+    )]
     pub webhook_http_headers: Option<String>,
     /// Slack Web API base URL
     #[arg(long, env = "HERALD_SLACK_API_URL", global = true, value_name = "URL")]
@@ -88,14 +100,26 @@ fn origin(matches: &ArgMatches, id: &str, flag: &str, env: &str) -> Location {
 pub fn load_options(global: &Global, matches: &ArgMatches) -> LoadOptions {
     LoadOptions {
         path: global.config.clone().or_else(config::default_path),
-        slack_token: global
-            .slack_token
-            .clone()
-            .map(|t| (t, origin(matches, "slack_token", "--slack-token", "ATLANTIS_SLACK_TOKEN"))),
+        slack_token: global.slack_token.clone().map(|t| {
+            (
+                t,
+                origin(
+                    matches,
+                    "slack_token",
+                    "--slack-token",
+                    "ATLANTIS_SLACK_TOKEN",
+                ),
+            )
+        }),
         http_headers: global.webhook_http_headers.clone().map(|h| {
             (
                 h,
-                origin(matches, "webhook_http_headers", "--webhook-http-headers", "ATLANTIS_WEBHOOK_HTTP_HEADERS"),
+                origin(
+                    matches,
+                    "webhook_http_headers",
+                    "--webhook-http-headers",
+                    "ATLANTIS_WEBHOOK_HTTP_HEADERS",
+                ),
             )
         }),
         slack_api_url: global.slack_api_url.clone(),
@@ -124,7 +148,11 @@ pub fn load_config(global: &Global, matches: &ArgMatches) -> Result<Config> {
 
 fn errors_summary(report: &Report) -> String {
     let n = report.errors();
-    format!("{}: {n} error{} in the config (see above)", report.file, if n == 1 { "" } else { "s" })
+    format!(
+        "{}: {n} error{} in the config (see above)",
+        report.file,
+        if n == 1 { "" } else { "s" }
+    )
 }
 
 /// Reads a payload file.

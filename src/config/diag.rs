@@ -109,8 +109,11 @@ impl Report {
     /// Puts the problems in the order a reader scans a file: flags and environment first,
     /// then by line and column.
     pub fn sort(&mut self) {
-        self.diagnostics
-            .sort_by(|a, b| a.location.cmp(&b.location).then(a.severity.cmp(&b.severity)));
+        self.diagnostics.sort_by(|a, b| {
+            a.location
+                .cmp(&b.location)
+                .then(a.severity.cmp(&b.severity))
+        });
     }
 }
 

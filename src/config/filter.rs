@@ -46,9 +46,14 @@ impl Filter {
             let (kind, span) = match &e {
                 regex_syntax::Error::Parse(e) => (e.kind().to_string(), *e.span()),
                 regex_syntax::Error::Translate(e) => (e.kind().to_string(), *e.span()),
-                _ => (e.to_string(), regex_syntax::ast::Span::splat(regex_syntax::ast::Position::new(0, 1, 1))),
+                _ => (
+                    e.to_string(),
+                    regex_syntax::ast::Span::splat(regex_syntax::ast::Position::new(0, 1, 1)),
+                ),
             };
-            let offset = pattern[..span.start.offset.min(pattern.len())].chars().count();
+            let offset = pattern[..span.start.offset.min(pattern.len())]
+                .chars()
+                .count();
             return Err(RegexProblem {
                 message: format!("error parsing regexp: {kind}: `{pattern}`"),
                 notes: vec![pattern.to_string(), format!("{}^", " ".repeat(offset))],
@@ -56,7 +61,10 @@ impl Filter {
             });
         }
         let regex = Regex::new(pattern).map_err(|e| RegexProblem {
-            message: format!("error parsing regexp: {}: `{pattern}`", one_line(&e.to_string())),
+            message: format!(
+                "error parsing regexp: {}: `{pattern}`",
+                one_line(&e.to_string())
+            ),
             notes: Vec::new(),
             offset: 0,
         })?;
@@ -91,7 +99,11 @@ impl Filter {
 }
 
 fn one_line(s: &str) -> String {
-    s.lines().last().unwrap_or(s).trim_start_matches("error: ").to_string()
+    s.lines()
+        .last()
+        .unwrap_or(s)
+        .trim_start_matches("error: ")
+        .to_string()
 }
 
 #[cfg(test)]
@@ -113,6 +125,10 @@ mod tests {
         assert_eq!(p.message, "error parsing regexp: unclosed group: `ab(`");
         assert_eq!(p.notes, vec!["ab(".to_string(), "  ^".to_string()]);
         let p = Filter::compile("x{2,1}").expect_err("bad");
-        assert!(p.message.starts_with("error parsing regexp: "), "{}", p.message);
+        assert!(
+            p.message.starts_with("error parsing regexp: "),
+            "{}",
+            p.message
+        );
     }
 }

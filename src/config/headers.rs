@@ -100,12 +100,17 @@ mod tests {
     #[test]
     fn atlantis_header_flag_cases() {
         assert_eq!(parse_json(""), Ok(vec![]));
-        let h = parse_json(r#"{"Authorization":"Bearer some-token","X-Custom-Header":["value1","value2"]}"#)
-            .expect("valid");
+        let h = parse_json(
+            r#"{"Authorization":"Bearer some-token","X-Custom-Header":["value1","value2"]}"#,
+        )
+        .expect("valid");
         assert_eq!(
             h,
             vec![
-                ("Authorization".to_string(), vec!["Bearer some-token".to_string()]),
+                (
+                    "Authorization".to_string(),
+                    vec!["Bearer some-token".to_string()]
+                ),
                 (
                     "X-Custom-Header".to_string(),
                     vec!["value1".to_string(), "value2".to_string()]
@@ -126,9 +131,19 @@ mod tests {
         );
         assert_eq!(
             parse_json(r#"["a"]"#),
-            Err("json: cannot unmarshal array into Go value of type map[string]interface {}".to_string())
+            Err(
+                "json: cannot unmarshal array into Go value of type map[string]interface {}"
+                    .to_string()
+            )
         );
-        assert!(parse_json("{").expect_err("bad").starts_with("invalid JSON"));
-        assert_eq!(parse_json(r#"{"X":[]}"#), Ok(vec![("X".to_string(), vec![])]));
+        assert!(
+            parse_json("{")
+                .expect_err("bad")
+                .starts_with("invalid JSON")
+        );
+        assert_eq!(
+            parse_json(r#"{"X":[]}"#),
+            Ok(vec![("X".to_string(), vec![])])
+        );
     }
 }

@@ -6,7 +6,7 @@ use serde_yaml::Value;
 
 use super::validate::Ctx;
 use super::yaml_pos::{self, Node, Pos};
-use super::{Config, Diagnostic, Location, LoadOptions, Report, SLACK_API_URL};
+use super::{Config, Diagnostic, LoadOptions, Location, Report, SLACK_API_URL};
 
 /// Loads the config named in `opts` (or an empty one when there is none).
 ///
@@ -47,10 +47,14 @@ pub fn load_str(text: &str, file: &str, opts: &LoadOptions) -> Result<(Config, R
         match serde_yaml::from_str(text) {
             Ok(v) => v,
             Err(e) => {
-                let pos = e
-                    .location()
-                    .map_or(Pos::START, |l| Pos { line: l.line(), col: l.column() });
-                report.push(Diagnostic::error(Location::File(pos), format!("invalid YAML: {e}")));
+                let pos = e.location().map_or(Pos::START, |l| Pos {
+                    line: l.line(),
+                    col: l.column(),
+                });
+                report.push(Diagnostic::error(
+                    Location::File(pos),
+                    format!("invalid YAML: {e}"),
+                ));
                 return Err(report);
             }
         }
@@ -128,7 +132,10 @@ fn helm_inner(root: &Value, node: Option<&Node>, text: &str) -> Option<(String, 
             .get(e.key_pos.line.saturating_sub(1))
             .map(|l| l.trim_end())
             .unwrap_or_default();
-        if same_line_text.ends_with('|') || same_line_text.ends_with("|-") || same_line_text.ends_with("|+") {
+        if same_line_text.ends_with('|')
+            || same_line_text.ends_with("|-")
+            || same_line_text.ends_with("|+")
+        {
             // A block scalar: content starts on the next non-blank line, indented.
             let start = (e.key_pos.line..lines.len())
                 .find(|&i| !lines[i].trim().is_empty())

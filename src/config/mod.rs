@@ -70,7 +70,7 @@ impl Target {
     pub fn display(&self) -> String {
         match self {
             Target::SlackChannel(c) => c.clone(),
-            Target::SlackIncoming(u) => crate::redact::url_masked(u.expose()),
+            Target::SlackIncoming(u) => crate::redact::secret_path_url(u.expose()),
             Target::Http(u) => crate::redact::url_masked(u),
         }
     }
@@ -211,8 +211,18 @@ impl Config {
                 out.push(u.expose().to_string());
             }
         }
-        out.extend(self.herald.ingest_token.iter().map(|s| s.expose().to_string()));
-        out.extend(self.herald.env0_secret.iter().map(|s| s.expose().to_string()));
+        out.extend(
+            self.herald
+                .ingest_token
+                .iter()
+                .map(|s| s.expose().to_string()),
+        );
+        out.extend(
+            self.herald
+                .env0_secret
+                .iter()
+                .map(|s| s.expose().to_string()),
+        );
         out.retain(|s| !s.is_empty());
         out
     }
@@ -226,6 +236,9 @@ impl Config {
     }
 }
 
+/// How `${VAR}` in the config is resolved.
+pub type VarLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// What the command line and environment add to the file.
 #[derive(Clone)]
 pub struct LoadOptions {
@@ -238,7 +251,7 @@ pub struct LoadOptions {
     /// `--slack-api-url` / `HERALD_SLACK_API_URL`.
     pub slack_api_url: Option<String>,
     /// How `${VAR}` is looked up; the process environment unless a test says otherwise.
-    pub vars: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>,
+    pub vars: VarLookup,
 }
 
 impl Default for LoadOptions {
@@ -257,8 +270,14 @@ impl std::fmt::Debug for LoadOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LoadOptions")
             .field("path", &self.path)
-            .field("slack_token", &self.slack_token.as_ref().map(|_| "<redacted>"))
-            .field("http_headers", &self.http_headers.as_ref().map(|_| "<redacted>"))
+            .field(
+                "slack_token",
+                &self.slack_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "http_headers",
+                &self.http_headers.as_ref().map(|_| "<redacted>"),
+            )
             .field("slack_api_url", &self.slack_api_url)
             .finish_non_exhaustive()
     }

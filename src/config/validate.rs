@@ -7,7 +7,7 @@ use serde_yaml::Value;
 
 use super::yaml_pos::{Node, Pos};
 use super::{
-    Config, DEFAULT_TIMEOUT, Diagnostic, EventKind, Filter, HeraldSettings, Location, LoadOptions,
+    Config, DEFAULT_TIMEOUT, Diagnostic, EventKind, Filter, HeraldSettings, LoadOptions, Location,
     Report, RetryPolicy, Target, Webhook, headers,
 };
 use crate::secret::Secret;
@@ -114,7 +114,10 @@ impl Ctx<'_> {
             } else if let Some(v) = (self.vars)(name) {
                 out.push_str(&v);
             } else {
-                self.error(pos, format!("environment variable {name} is not set (used as ${{{name}}})"));
+                self.error(
+                    pos,
+                    format!("environment variable {name} is not set (used as ${{{name}}})"),
+                );
                 ok = false;
             }
             rest = &after[end + 1..];
@@ -124,17 +127,23 @@ impl Ctx<'_> {
     }
 
     /// Reads every top-level setting herald uses into `config`.
-    pub fn top_level(&mut self, root: &Value, node: Option<&Node>, opts: &LoadOptions, config: &mut Config) {
+    pub fn top_level(
+        &mut self,
+        root: &Value,
+        node: Option<&Node>,
+        opts: &LoadOptions,
+        config: &mut Config,
+    ) {
         let start = Pos::START;
         // slack-token: flag, then environment (both resolved by the caller), then the file.
         if let Some((token, loc)) = &opts.slack_token {
             config.slack_token = Some(Secret::new(token.clone()));
             config.slack_token_location = Some(loc.clone());
-        } else if let Some(f) = Field::of(root, node, start, "slack-token") {
-            if let Some(t) = self.string(f, "slack-token") {
-                config.slack_token = Some(Secret::new(t));
-                config.slack_token_location = Some(self.at(f.key_pos));
-            }
+        } else if let Some(f) = Field::of(root, node, start, "slack-token")
+            && let Some(t) = self.string(f, "slack-token")
+        {
+            config.slack_token = Some(Secret::new(t));
+            config.slack_token_location = Some(self.at(f.key_pos));
         }
         if config.slack_token.as_ref().is_some_and(Secret::is_empty) {
             config.slack_token = None;
@@ -151,11 +160,16 @@ impl Ctx<'_> {
         } else if let Some(f) = Field::of(root, node, start, "webhook-http-headers") {
             let parsed = match f.value {
                 // The flag's form: a JSON string.
-                Value::String(_) => self.string(f, "webhook-http-headers").map(|s| headers::parse_json(&s)),
+                Value::String(_) => self
+                    .string(f, "webhook-http-headers")
+                    .map(|s| headers::parse_json(&s)),
                 // herald also takes a YAML mapping, which is easier to write in a file.
                 Value::Mapping(_) => self.headers_map(f),
                 Value::Null => None,
-                _ => Some(Err("json: cannot unmarshal array into Go value of type map[string]interface {}".to_string())),
+                _ => Some(Err(
+                    "json: cannot unmarshal array into Go value of type map[string]interface {}"
+                        .to_string(),
+                )),
             };
             match parsed {
                 Some(Ok(h)) => config.http_headers = h,
@@ -169,7 +183,10 @@ impl Ctx<'_> {
         }
 
         match Field::of(root, node, start, "webhooks") {
-            None | Some(Field { value: Value::Null, .. }) => {}
+            None
+            | Some(Field {
+                value: Value::Null, ..
+            }) => {}
             Some(f) => match f.value {
                 Value::Sequence(items) => {
                     for (i, item) in items.iter().enumerate() {
@@ -189,10 +206,19 @@ impl Ctx<'_> {
     fn check_names(&mut self, config: &Config) {
         for (i, w) in config.webhooks.iter().enumerate() {
             let Some(name) = &w.name else { continue };
-            if let Some(first) = config.webhooks[..i].iter().find(|o| o.name.as_ref() == Some(name)) {
+            if let Some(first) = config.webhooks[..i]
+                .iter()
+                .find(|o| o.name.as_ref() == Some(name))
+            {
                 self.error(
-                    Pos { line: w.line, col: 1 },
-                    format!("webhook name \"{name}\" is already used by webhook #{}", first.index),
+                    Pos {
+                        line: w.line,
+                        col: 1,
+                    },
+                    format!(
+                        "webhook name \"{name}\" is already used by webhook #{}",
+                        first.index
+                    ),
                 );
             }
             if name.parse::<usize>().is_ok() {
@@ -206,13 +232,27 @@ impl Ctx<'_> {
 
     /// One entry of `webhooks:`. Checks run in Atlantis' order and all of them run.
     #[allow(clippy::too_many_lines)]
-    fn webhook(&mut self, index: usize, value: &Value, node: Option<&Node>, pos: Pos, config: &Config) -> Option<Webhook> {
+    fn webhook(
+        &mut self,
+        index: usize,
+        value: &Value,
+        node: Option<&Node>,
+        pos: Pos,
+        config: &Config,
+    ) -> Option<Webhook> {
         if !matches!(value, Value::Mapping(_)) {
-            self.error(pos, "a webhook entry must be a mapping with \"event\" and \"kind\" keys");
+            self.error(
+                pos,
+                "a webhook entry must be a mapping with \"event\" and \"kind\" keys",
+            );
             return None;
         }
         let get = |key: &str| Field::of(value, node, pos, key);
-        let read = |this: &mut Self, key: &str| get(key).and_then(|f| this.string(f, key)).unwrap_or_default();
+        let read = |this: &mut Self, key: &str| {
+            get(key)
+                .and_then(|f| this.string(f, key))
+                .unwrap_or_default()
+        };
         let event = read(self, "event");
         let kind = read(self, "kind");
         let channel = read(self, "channel");
@@ -246,7 +286,10 @@ impl Ctx<'_> {
                 self.filter(&branch_re, at("branch-regex"), "branch", &mut ok),
             ),
             EventKind::Drift => {
-                for (key, pattern) in [("workspace-regex", &workspace_re), ("branch-regex", &branch_re)] {
+                for (key, pattern) in [
+                    ("workspace-regex", &workspace_re),
+                    ("branch-regex", &branch_re),
+                ] {
                     if !pattern.is_empty() {
                         self.warn(
                             get(key).map_or(pos, |f| f.key_pos),
@@ -313,9 +356,13 @@ impl Ctx<'_> {
             }
             other => {
                 let msg = if drift {
-                    format!("\"kind: {other}\" not supported for drift webhooks. Only \"kind: slack\" and \"kind: http\" are supported")
+                    format!(
+                        "\"kind: {other}\" not supported for drift webhooks. Only \"kind: slack\" and \"kind: http\" are supported"
+                    )
                 } else {
-                    format!("\"kind: {other}\" not supported. Only \"kind: slack\" and \"kind: http\" are supported right now")
+                    format!(
+                        "\"kind: {other}\" not supported. Only \"kind: slack\" and \"kind: http\" are supported right now"
+                    )
                 };
                 self.error(at("kind"), msg);
                 None
@@ -323,7 +370,10 @@ impl Ctx<'_> {
         };
 
         let headers = match get("headers") {
-            None | Some(Field { value: Value::Null, .. }) => Vec::new(),
+            None
+            | Some(Field {
+                value: Value::Null, ..
+            }) => Vec::new(),
             Some(f) => match self.headers_map(f) {
                 Some(Ok(h)) => h,
                 Some(Err(e)) => {
@@ -337,15 +387,20 @@ impl Ctx<'_> {
                 }
             },
         };
-        let secret = get("secret").and_then(|f| self.string(f, "secret")).filter(|s| !s.is_empty());
-        if let Some(s) = &secret {
-            if s.len() < 16 {
-                self.warn(at("secret"), "\"secret\" is shorter than 16 characters; use a long random value");
-            }
+        let secret = get("secret")
+            .and_then(|f| self.string(f, "secret"))
+            .filter(|s| !s.is_empty());
+        if secret.as_ref().is_some_and(|s| s.len() < 16) {
+            self.warn(
+                at("secret"),
+                "\"secret\" is shorter than 16 characters; use a long random value",
+            );
         }
         let timeout = match get("timeout") {
             None => DEFAULT_TIMEOUT,
-            Some(f) => self.duration(f, "timeout", &mut ok).unwrap_or(DEFAULT_TIMEOUT),
+            Some(f) => self
+                .duration(f, "timeout", &mut ok)
+                .unwrap_or(DEFAULT_TIMEOUT),
         };
         let retry = match get("retry") {
             None => RetryPolicy::default(),
@@ -389,7 +444,9 @@ impl Ctx<'_> {
         match Filter::compile(pattern) {
             Ok(f) => {
                 let looks_exact = !pattern.is_empty()
-                    && pattern.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '/');
+                    && pattern
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '/');
                 if looks_exact {
                     self.warn(
                         pos,
@@ -423,7 +480,13 @@ impl Ctx<'_> {
             }
             Err(e) => {
                 *ok = false;
-                self.error(pos, format!("url \"{}\" is not a valid URL: {e}", crate::redact::url_masked(url)));
+                self.error(
+                    pos,
+                    format!(
+                        "url \"{}\" is not a valid URL: {e}",
+                        crate::redact::url_masked(url)
+                    ),
+                );
             }
         }
     }
@@ -431,13 +494,18 @@ impl Ctx<'_> {
     /// A mapping of header names to a string or a list of strings.
     fn headers_map(&mut self, f: Field<'_>) -> Option<Result<headers::Headers, String>> {
         let Value::Mapping(map) = f.value else {
-            return Some(Err("expected a mapping of header names to values".to_string()));
+            return Some(Err(
+                "expected a mapping of header names to values".to_string()
+            ));
         };
         let mut pairs = Vec::new();
         for (k, v) in map {
             let name = match k {
                 Value::String(s) => s.clone(),
-                other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+                other => serde_yaml::to_string(other)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
             };
             let json = match v {
                 Value::Sequence(items) => {
@@ -483,12 +551,18 @@ impl Ctx<'_> {
         let mut policy = RetryPolicy::default();
         let Value::Mapping(map) = f.value else {
             *ok = false;
-            self.error(f.pos, "\"retry\" must be a mapping with \"max-attempts\" and/or \"schedule\"");
+            self.error(
+                f.pos,
+                "\"retry\" must be a mapping with \"max-attempts\" and/or \"schedule\"",
+            );
             return policy;
         };
         for key in map.keys().filter_map(Value::as_str) {
             if !["max-attempts", "schedule"].contains(&key) {
-                let p = f.node.and_then(|n| n.entry(key)).map_or(f.pos, |e| e.key_pos);
+                let p = f
+                    .node
+                    .and_then(|n| n.entry(key))
+                    .map_or(f.pos, |e| e.key_pos);
                 *ok = false;
                 self.error(p, format!("unknown key \"{key}\" in \"retry\" (expected \"max-attempts\" or \"schedule\")"));
             }
@@ -498,7 +572,10 @@ impl Ctx<'_> {
                 Some(Ok(n)) if (1..=100).contains(&n) => policy.max_attempts = n,
                 Some(_) => {
                     *ok = false;
-                    self.error(m.pos, "\"max-attempts\" must be a whole number from 1 to 100");
+                    self.error(
+                        m.pos,
+                        "\"max-attempts\" must be a whole number from 1 to 100",
+                    );
                 }
                 None => *ok = false,
             }
@@ -506,7 +583,10 @@ impl Ctx<'_> {
         if let Some(s) = Field::of(f.value, f.node, f.pos, "schedule") {
             let Value::Sequence(items) = s.value else {
                 *ok = false;
-                self.error(s.pos, "\"schedule\" must be a list of waits such as [10s, 1m, 5m]");
+                self.error(
+                    s.pos,
+                    "\"schedule\" must be a list of waits such as [10s, 1m, 5m]",
+                );
                 return policy;
             };
             let mut schedule = Vec::new();
@@ -540,19 +620,45 @@ impl Ctx<'_> {
         const KEYS: [&str; 4] = ["ingest-token", "env0-secret", "retention", "theme"];
         for key in map.keys().filter_map(Value::as_str) {
             if !KEYS.contains(&key) {
-                let p = f.node.and_then(|n| n.entry(key)).map_or(f.pos, |e| e.key_pos);
-                self.error(p, format!("unknown key \"{key}\" in \"herald\" (expected one of: {})", KEYS.join(", ")));
+                let p = f
+                    .node
+                    .and_then(|n| n.entry(key))
+                    .map_or(f.pos, |e| e.key_pos);
+                self.error(
+                    p,
+                    format!(
+                        "unknown key \"{key}\" in \"herald\" (expected one of: {})",
+                        KEYS.join(", ")
+                    ),
+                );
             }
         }
         let field = |k: &str| Field::of(f.value, f.node, f.pos, k);
-        s.ingest_token = field("ingest-token").and_then(|x| self.string(x, "ingest-token")).filter(|t| !t.is_empty()).map(Secret::new);
-        s.env0_secret = field("env0-secret").and_then(|x| self.string(x, "env0-secret")).filter(|t| !t.is_empty()).map(Secret::new);
-        s.theme = field("theme").and_then(|x| self.string(x, "theme")).filter(|t| !t.is_empty());
+        s.ingest_token = field("ingest-token")
+            .and_then(|x| self.string(x, "ingest-token"))
+            .filter(|t| !t.is_empty())
+            .map(Secret::new);
+        s.env0_secret = field("env0-secret")
+            .and_then(|x| self.string(x, "env0-secret"))
+            .filter(|t| !t.is_empty())
+            .map(Secret::new);
+        s.theme = field("theme")
+            .and_then(|x| self.string(x, "theme"))
+            .filter(|t| !t.is_empty());
         if let Some(r) = field("retention") {
             let mut ok = true;
-            for key in r.value.as_mapping().into_iter().flat_map(|m| m.keys()).filter_map(Value::as_str) {
+            for key in r
+                .value
+                .as_mapping()
+                .into_iter()
+                .flat_map(|m| m.keys())
+                .filter_map(Value::as_str)
+            {
                 if !["max-age", "max-events"].contains(&key) {
-                    let p = r.node.and_then(|n| n.entry(key)).map_or(r.pos, |e| e.key_pos);
+                    let p = r
+                        .node
+                        .and_then(|n| n.entry(key))
+                        .map_or(r.pos, |e| e.key_pos);
                     self.error(p, format!("unknown key \"{key}\" in \"retention\" (expected \"max-age\" or \"max-events\")"));
                 }
             }
@@ -562,7 +668,9 @@ impl Ctx<'_> {
             if let Some(n) = Field::of(r.value, r.node, r.pos, "max-events") {
                 match self.string(n, "max-events").map(|t| t.parse::<u64>()) {
                     Some(Ok(v)) if v > 0 => s.retention_max_events = Some(v),
-                    Some(_) => self.error(n.pos, "\"max-events\" must be a whole number above zero"),
+                    Some(_) => {
+                        self.error(n.pos, "\"max-events\" must be a whole number above zero")
+                    }
                     None => {}
                 }
             }
@@ -577,10 +685,11 @@ impl Ctx<'_> {
 /// A message saying what was expected.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    if let Ok(secs) = t.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 && secs < 1e9 {
-            return Ok(Duration::from_secs_f64(secs));
-        }
+    if let Ok(secs) = t.parse::<f64>()
+        && (0.0..1e9).contains(&secs)
+    {
+        return Ok(Duration::from_secs_f64(secs));
     }
-    humantime::parse_duration(t).map_err(|e| format!("\"{t}\" is not a duration ({e}); write it like 10s, 1m30s or 500ms"))
+    humantime::parse_duration(t)
+        .map_err(|e| format!("\"{t}\" is not a duration ({e}); write it like 10s, 1m30s or 500ms"))
 }

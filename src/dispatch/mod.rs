@@ -113,7 +113,10 @@ impl Dispatcher {
                 .iter()
                 .filter(|w| route::matches(w, event))
                 .collect(),
-            Selection::Only(indexes) => indexes.iter().filter_map(|&i| self.config.webhooks.get(i)).collect(),
+            Selection::Only(indexes) => indexes
+                .iter()
+                .filter_map(|&i| self.config.webhooks.get(i))
+                .collect(),
         }
     }
 

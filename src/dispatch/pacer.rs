@@ -27,7 +27,10 @@ impl Pacer {
     /// Waits for `key`'s next slot and reserves it.
     pub async fn wait(&self, key: &str) {
         let slot = {
-            let mut next = self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut next = self
+                .next
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let now = Instant::now();
             let slot = next.get(key).copied().filter(|t| *t > now).unwrap_or(now);
             next.insert(key.to_string(), slot + self.interval);

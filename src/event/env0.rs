@@ -19,7 +19,9 @@ pub const WEBHOOK_TEST: &str = "com.env0.webhook.test";
 /// Keys whose values herald never keeps, wherever they appear in an env0 body.
 const NEVER_KEPT: [&str; 3] = ["oidcToken", "vcsAccessToken", "tfPlanJson"];
 
-/// What an env0 webhook is, once read.
+/// What an env0 webhook is, once read. Short-lived (one per request), so the size
+/// difference between variants costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Env0Event {
     /// A drift detection result, ready to route.
@@ -109,7 +111,10 @@ pub fn parse(body: &Value, header_id: Option<&str>) -> Result<Env0Event, EventEr
     match kind {
         WEBHOOK_TEST => Ok(Env0Event::Test { id }),
         DRIFT_DETECTED => {
-            let data = body.get("data").filter(|d| d.is_object()).ok_or_else(|| EventError::missing("data"))?;
+            let data = body
+                .get("data")
+                .filter(|d| d.is_object())
+                .ok_or_else(|| EventError::missing("data"))?;
             Ok(Env0Event::Drift(drift(body, data, kind, id)))
         }
         other => Ok(Env0Event::Other {
@@ -123,7 +128,9 @@ fn drift(body: &Value, data: &Value, kind: &str, id: String) -> DriftReport {
     let dl = data.get("deploymentLog").unwrap_or(&Value::Null);
     let env = data.get("environment").unwrap_or(&Value::Null);
     let latest = env.get("latestDeploymentLog").unwrap_or(&Value::Null);
-    let vars = dl.get("customEnv0EnvironmentVariables").unwrap_or(&Value::Null);
+    let vars = dl
+        .get("customEnv0EnvironmentVariables")
+        .unwrap_or(&Value::Null);
 
     let repository_url = first(&[
         text(dl, &["blueprintRepository"]),
@@ -135,9 +142,15 @@ fn drift(body: &Value, data: &Value, kind: &str, id: String) -> DriftReport {
         text(data, &["blueprint", "revision"]),
         text(dl, &["gitMetadata", "branch"]),
     ]);
-    let path = first(&[text(dl, &["blueprintPath"]), text(data, &["blueprint", "path"])]);
+    let path = first(&[
+        text(dl, &["blueprintPath"]),
+        text(data, &["blueprint", "path"]),
+    ]);
     let environment = first(&[text(env, &["name"]), text(vars, &["environmentName"])]);
-    let workspace = first(&[text(env, &["workspaceName"]), text(vars, &["workspaceName"])]);
+    let workspace = first(&[
+        text(env, &["workspaceName"]),
+        text(vars, &["workspaceName"]),
+    ]);
     let drift_status = first(&[text(env, &["driftStatus"])]);
     let has_drift = kind == DRIFT_DETECTED
         || dl.get("driftDetected").and_then(Value::as_bool) == Some(true)
@@ -149,7 +162,9 @@ fn drift(body: &Value, data: &Value, kind: &str, id: String) -> DriftReport {
     let to_destroy = number(summary_obj.get("destroyed"));
     let to_import = number(summary_obj.get("imported"));
     let summary = if to_import > 0 {
-        format!("Plan: {to_import} to import, {to_add} to add, {to_change} to change, {to_destroy} to destroy.")
+        format!(
+            "Plan: {to_import} to import, {to_add} to add, {to_change} to change, {to_destroy} to destroy."
+        )
     } else {
         format!("Plan: {to_add} to add, {to_change} to change, {to_destroy} to destroy.")
     };
@@ -165,7 +180,10 @@ fn drift(body: &Value, data: &Value, kind: &str, id: String) -> DriftReport {
                     address: first(&[text(c, &["path"]), text(c, &["name"])]),
                     resource_type: first(&[text(c, &["type"])]),
                     action: first(&[text(c, &["action"])]),
-                    drift_by_cloud: c.get("driftByCloud").and_then(Value::as_bool).unwrap_or(false),
+                    drift_by_cloud: c
+                        .get("driftByCloud")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
                 })
                 .collect()
         })
@@ -180,8 +198,12 @@ fn drift(body: &Value, data: &Value, kind: &str, id: String) -> DriftReport {
         .and_then(Value::as_array)
         .filter(|c| !c.is_empty())
         .map(|commits| {
-            let latest = commits.iter().max_by_key(|c| text(c, &["timestamp"]).unwrap_or_default());
-            let who = latest.and_then(|c| text(c, &["userEmail"])).unwrap_or("unknown");
+            let latest = commits
+                .iter()
+                .max_by_key(|c| text(c, &["timestamp"]).unwrap_or_default());
+            let who = latest
+                .and_then(|c| text(c, &["userEmail"]))
+                .unwrap_or("unknown");
             let sha: String = latest
                 .and_then(|c| text(c, &["commitHash"]))
                 .unwrap_or_default()
@@ -199,7 +221,10 @@ fn drift(body: &Value, data: &Value, kind: &str, id: String) -> DriftReport {
         event_type: kind.to_string(),
         environment: environment.clone(),
         environment_id: first(&[text(env, &["id"]), text(dl, &["environmentId"])]),
-        project: first(&[text(data, &["project", "name"]), text(vars, &["projectName"])]),
+        project: first(&[
+            text(data, &["project", "name"]),
+            text(vars, &["projectName"]),
+        ]),
         organization: first(&[text(data, &["organization", "name"])]),
         url: first(&[text(dl, &["url"]), text(env, &["url"])]),
         status: first(&[text(dl, &["status"])]),
@@ -209,7 +234,10 @@ fn drift(body: &Value, data: &Value, kind: &str, id: String) -> DriftReport {
             text(dl, &["startedByUser", "email"]),
             text(dl, &["startedBy"]),
         ]),
-        scheduled: dl.get("isScheduledRun").and_then(Value::as_bool).unwrap_or(false),
+        scheduled: dl
+            .get("isScheduledRun")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         commit: first(&[
             text(data, &["gitRevision"]),
             text(dl, &["gitMetadata", "commit"]),
@@ -243,7 +271,11 @@ fn drift(body: &Value, data: &Value, kind: &str, id: String) -> DriftReport {
         result: DriftResult {
             repository: repo_display(&repository_url),
             git_ref,
-            detection_id: if id.is_empty() { first(&[text(dl, &["id"])]) } else { id },
+            detection_id: if id.is_empty() {
+                first(&[text(dl, &["id"])])
+            } else {
+                id
+            },
             projects_with_drift: u64::from(has_drift),
             total_projects: 1,
             projects: vec![project],
@@ -261,10 +293,10 @@ pub fn scrub(value: &mut Value) {
                 map.remove(key);
             }
             map.remove("attributes");
-            if map.get("isSensitive").and_then(Value::as_bool) == Some(true) {
-                if let Some(v) = map.get_mut("value") {
-                    *v = Value::String(crate::redact::REDACTED.to_string());
-                }
+            if map.get("isSensitive").and_then(Value::as_bool) == Some(true)
+                && let Some(v) = map.get_mut("value")
+            {
+                *v = Value::String(crate::redact::REDACTED.to_string());
             }
             map.values_mut().for_each(scrub);
         }
@@ -278,7 +310,10 @@ pub fn repo_display(url: &str) -> String {
     let s = url.trim().trim_end_matches('/').trim_end_matches(".git");
     let s = s.split_once("://").map_or(s, |(_, rest)| rest);
     let s = s.rsplit_once('@').map_or(s, |(_, rest)| rest);
-    let s = s.split_once(':').filter(|(host, _)| host.contains('.')).map_or(s, |(_, p)| p);
+    let s = s
+        .split_once(':')
+        .filter(|(host, _)| host.contains('.'))
+        .map_or(s, |(_, p)| p);
     let parts: Vec<&str> = s.split('/').filter(|p| !p.is_empty()).collect();
     if parts.len() >= 3 && parts[0].contains('.') {
         parts[1..].join("/")
@@ -296,7 +331,13 @@ fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 }
 
 fn first(options: &[Option<&str>]) -> String {
-    options.iter().flatten().next().copied().unwrap_or_default().to_string()
+    options
+        .iter()
+        .flatten()
+        .next()
+        .copied()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A count that may arrive as a number or a numeric string.
@@ -323,9 +364,15 @@ mod tests {
 
     #[test]
     fn repo_display_forms() {
-        assert_eq!(repo_display("https://github.com/acme/infra.git"), "acme/infra");
+        assert_eq!(
+            repo_display("https://github.com/acme/infra.git"),
+            "acme/infra"
+        );
         assert_eq!(repo_display("git@github.com:acme/infra.git"), "acme/infra");
-        assert_eq!(repo_display("https://gitlab.com/g/sub/infra"), "g/sub/infra");
+        assert_eq!(
+            repo_display("https://gitlab.com/g/sub/infra"),
+            "g/sub/infra"
+        );
         assert_eq!(repo_display("acme/infra"), "acme/infra");
     }
 
@@ -334,7 +381,9 @@ mod tests {
         let body = json!({"type": DRIFT_DETECTED, "id": "e1", "data": {
             "deploymentLog": {"planSummary": {"added": "2", "changed": 1.0, "destroyed": null}}
         }});
-        let Env0Event::Drift(r) = parse(&body, None).expect("parses") else { panic!("not drift") };
+        let Env0Event::Drift(r) = parse(&body, None).expect("parses") else {
+            panic!("not drift")
+        };
         let p = &r.result.projects[0];
         assert_eq!((p.to_add, p.to_change, p.to_destroy), (2, 1, 0));
         assert!(p.has_drift);
@@ -347,7 +396,9 @@ mod tests {
             parse(&json!({"type": WEBHOOK_TEST, "id": "t"}), None),
             Ok(Env0Event::Test { id: "t".into() })
         );
-        assert!(matches!(parse(&json!({"type": "com.env0.deploy.succeeded"}), Some("h")), Ok(Env0Event::Other { id, .. }) if id == "h"));
+        assert!(
+            matches!(parse(&json!({"type": "com.env0.deploy.succeeded"}), Some("h")), Ok(Env0Event::Other { id, .. }) if id == "h")
+        );
         assert!(parse(&json!({"type": DRIFT_DETECTED}), None).is_err());
     }
 

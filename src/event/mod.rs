@@ -169,11 +169,22 @@ pub enum Shape {
 /// Tells the shape of a JSON body by its keys.
 pub fn detect(body: &Value) -> Option<Shape> {
     let obj = body.as_object()?;
-    if obj.get("type").and_then(Value::as_str).is_some_and(|t| t.starts_with("com.env0.")) || (obj.contains_key("type") && obj.contains_key("data")) {
+    if obj
+        .get("type")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t.starts_with("com.env0."))
+        || (obj.contains_key("type") && obj.contains_key("data"))
+    {
         Some(Shape::Env0)
-    } else if obj.contains_key("Workspace") || obj.contains_key("Pull") || obj.contains_key("Success") {
+    } else if obj.contains_key("Workspace")
+        || obj.contains_key("Pull")
+        || obj.contains_key("Success")
+    {
         Some(Shape::Apply)
-    } else if obj.contains_key("detection_id") || obj.contains_key("projects_with_drift") || obj.contains_key("projects") {
+    } else if obj.contains_key("detection_id")
+        || obj.contains_key("projects_with_drift")
+        || obj.contains_key("projects")
+    {
         Some(Shape::Drift)
     } else {
         None
@@ -186,7 +197,8 @@ pub fn detect(body: &Value) -> Option<Shape> {
 /// Bad JSON or a missing or mistyped field, named.
 pub fn parse_apply(body: &[u8]) -> Result<ApplyResult, EventError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    let mut a: ApplyResult = serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))?;
+    let mut a: ApplyResult =
+        serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))?;
     a.redact();
     Ok(a)
 }
@@ -197,7 +209,8 @@ pub fn parse_apply(body: &[u8]) -> Result<ApplyResult, EventError> {
 /// Bad JSON or a missing or mistyped field, named.
 pub fn parse_drift(body: &[u8]) -> Result<DriftReport, EventError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    let result: DriftResult = serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))?;
+    let result: DriftResult =
+        serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))?;
     Ok(DriftReport { result, env0: None })
 }
 
@@ -207,7 +220,8 @@ pub fn parse_drift(body: &[u8]) -> Result<DriftReport, EventError> {
 /// Bad JSON, a body without `type`, or a drift event without `data`.
 pub fn parse_env0(body: &[u8], header_id: Option<&str>) -> Result<Env0Event, EventError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    let value: Value = serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))?;
+    let value: Value =
+        serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))?;
     if !value.is_object() {
         return Err(EventError {
             message: "an env0 webhook body must be a JSON object".into(),
@@ -231,15 +245,18 @@ pub fn parse_any(body: &[u8]) -> Result<Inbound, EventError> {
         Some(Shape::Drift) => parse_drift(body).map(|d| Inbound::Event(Event::Drift(d))),
         Some(Shape::Env0) => env0::parse(&value, None).map(Inbound::from),
         None => Err(EventError {
-            message: "not an Atlantis apply result (Workspace, Pull, ...), an Atlantis drift payload \
+            message:
+                "not an Atlantis apply result (Workspace, Pull, ...), an Atlantis drift payload \
                       (repository, detection_id, projects, ...) or an env0 webhook (type, data)"
-                .into(),
+                    .into(),
             detail: ".".into(),
         }),
     }
 }
 
-/// What a received body amounts to.
+/// What a received body amounts to. Short-lived (one per request), so the size
+/// difference between variants costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inbound {
     /// An event to route.
@@ -272,7 +289,8 @@ mod tests {
 
     #[test]
     fn missing_and_mistyped_fields_are_named() {
-        let e = parse_apply(br#"{"Workspace":"w","Pull":{"Num":"x"},"Success":true}"#).expect_err("bad");
+        let e = parse_apply(br#"{"Workspace":"w","Pull":{"Num":"x"},"Success":true}"#)
+            .expect_err("bad");
         assert_eq!(e.detail, "Pull.Num");
         let e = parse_apply(br#"{"Workspace":"w","Pull":{}}"#).expect_err("bad");
         assert!(e.message.contains("Success"), "{e}");

@@ -52,9 +52,17 @@ impl FromStr for Scenario {
             "500" | "html" => Scenario::ServerError,
             "429" | "ratelimited" => Scenario::RateLimited(1),
             _ => match s.strip_prefix("429:") {
-                Some(n) => Scenario::RateLimited(n.parse().map_err(|_| format!("bad Retry-After in {s:?}"))?),
-                None if s.chars().all(|c| c.is_ascii_lowercase() || c == '_') => Scenario::Error(s.to_string()),
-                None => return Err(format!("unknown scenario {s:?} (ok, hang, 500, 429[:N] or a Slack error code)")),
+                Some(n) => Scenario::RateLimited(
+                    n.parse().map_err(|_| format!("bad Retry-After in {s:?}"))?,
+                ),
+                None if s.chars().all(|c| c.is_ascii_lowercase() || c == '_') => {
+                    Scenario::Error(s.to_string())
+                }
+                None => {
+                    return Err(format!(
+                        "unknown scenario {s:?} (ok, hang, 500, 429[:N] or a Slack error code)"
+                    ));
+                }
             },
         })
     }
@@ -197,7 +205,10 @@ impl FakeSlack {
 fn json_response(status: StatusCode, body: &Value) -> Response {
     (
         status,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        )],
         body.to_string(),
     )
         .into_response()
@@ -214,7 +225,9 @@ fn check_token(state: &Shared, headers: &HeaderMap) -> Result<(), &'static str> 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .filter(|t| !t.is_empty());
-    let Some(given) = given else { return Err("not_authed") };
+    let Some(given) = given else {
+        return Err("not_authed");
+    };
     match &lock(state).token {
         Some(expected) if expected != given => Err("invalid_auth"),
         _ => Ok(()),
@@ -246,7 +259,10 @@ async fn conversations_info(State(state): State<Shared>, headers: HeaderMap) -> 
 /// Takes the next answer and records the message.
 fn next_answer(state: &Shared, channel: String, body: Value) -> (Scenario, u64) {
     let mut inner = lock(state);
-    let answer = inner.queue.pop_front().unwrap_or_else(|| inner.default.clone());
+    let answer = inner
+        .queue
+        .pop_front()
+        .unwrap_or_else(|| inner.default.clone());
     inner.seq += 1;
     let seq = inner.seq;
     if let Some(color) = inner.print {
@@ -267,7 +283,10 @@ async fn answer(scenario: Scenario, ok: Response) -> Response {
         Scenario::Ok => ok,
         Scenario::Error(code) => slack_error(&code),
         Scenario::RateLimited(secs) => {
-            let mut r = json_response(StatusCode::TOO_MANY_REQUESTS, &json!({"ok": false, "error": "ratelimited"}));
+            let mut r = json_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                &json!({"ok": false, "error": "ratelimited"}),
+            );
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
             }
@@ -297,11 +316,18 @@ async fn post_message(State(state): State<Shared>, headers: HeaderMap, body: Byt
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return slack_error("invalid_json");
     };
-    let channel = body.get("channel").and_then(Value::as_str).unwrap_or_default().to_string();
+    let channel = body
+        .get("channel")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     if channel.is_empty() {
         return slack_error("channel_not_found");
     }
-    let has_content = body.get("text").and_then(Value::as_str).is_some_and(|t| !t.is_empty())
+    let has_content = body
+        .get("text")
+        .and_then(Value::as_str)
+        .is_some_and(|t| !t.is_empty())
         || body.get("attachments").is_some_and(Value::is_array);
     if !has_content {
         return slack_error("no_text");
@@ -319,7 +345,11 @@ async fn post_message(State(state): State<Shared>, headers: HeaderMap, body: Byt
     answer(scenario, ok).await
 }
 
-async fn incoming(State(state): State<Shared>, axum::extract::Path(path): axum::extract::Path<String>, body: Bytes) -> Response {
+async fn incoming(
+    State(state): State<Shared>,
+    axum::extract::Path(path): axum::extract::Path<String>,
+    body: Bytes,
+) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
     };
@@ -339,7 +369,11 @@ async fn incoming(State(state): State<Shared>, axum::extract::Path(path): axum::
 }
 
 async fn control_next(State(state): State<Shared>, body: String) -> Response {
-    match body.split(',').map(Scenario::from_str).collect::<Result<Vec<_>, _>>() {
+    match body
+        .split(',')
+        .map(Scenario::from_str)
+        .collect::<Result<Vec<_>, _>>()
+    {
         Ok(list) => {
             lock(&state).queue.extend(list);
             (StatusCode::OK, "queued\n").into_response()

@@ -81,7 +81,10 @@ impl Request {
             .headers
             .iter()
             .map(|(k, v)| {
-                let secret = self.secret_headers.iter().any(|s| s.eq_ignore_ascii_case(k));
+                let secret = self
+                    .secret_headers
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(k));
                 let v = if k.eq_ignore_ascii_case("authorization") {
                     match v.split_once(' ') {
                         Some((scheme, token)) => format!("{scheme} {}", crate::secret::mask(token)),
@@ -95,9 +98,14 @@ impl Request {
                 (k.clone(), v)
             })
             .collect();
+        let url = if self.protocol == Protocol::SlackIncoming {
+            redact::secret_path_url(&self.url)
+        } else {
+            redact::url_masked(&self.url)
+        };
         ShownRequest {
             method: "POST",
-            url: redact::url_masked(&self.url),
+            url,
             headers,
             body: serde_json::from_slice(&self.body).unwrap_or(Value::Null),
         }
@@ -136,12 +144,22 @@ pub fn prepare(
     let user_agent = format!("herald/{}", crate::VERSION);
     let (protocol, url, body) = match &webhook.target {
         Target::SlackChannel(channel) => {
-            let token = config.slack_token.as_ref().ok_or(PrepareError::NoSlackToken)?;
+            let token = config
+                .slack_token
+                .as_ref()
+                .ok_or(PrepareError::NoSlackToken)?;
             secrets.push(token.expose().to_string());
-            headers.push(("Content-Type".into(), "application/json; charset=utf-8".into()));
+            headers.push((
+                "Content-Type".into(),
+                "application/json; charset=utf-8".into(),
+            ));
             headers.push(("Authorization".into(), format!("Bearer {}", token.expose())));
             let body = slack::api_body(channel, &slack::message(event));
-            (Protocol::SlackApi, format!("{}/chat.postMessage", config.slack_api_url), body)
+            (
+                Protocol::SlackApi,
+                format!("{}/chat.postMessage", config.slack_api_url),
+                body,
+            )
         }
         Target::SlackIncoming(url) => {
             secrets.push(url.expose().to_string());
@@ -184,7 +202,11 @@ pub fn prepare(
         if !u.username().is_empty() && u.password().is_none() {
             secrets.push(u.username().to_string());
         }
-        secrets.extend(u.query_pairs().map(|(_, v)| v.into_owned()).filter(|v| v.len() >= 8));
+        secrets.extend(
+            u.query_pairs()
+                .map(|(_, v)| v.into_owned())
+                .filter(|v| v.len() >= 8),
+        );
     }
     secrets.retain(|s| !s.is_empty());
     Ok(Request {
@@ -268,7 +290,10 @@ pub fn client() -> Result<reqwest::Client, reqwest::Error> {
 /// Makes one attempt.
 pub async fn send(client: &reqwest::Client, req: &Request) -> Attempt {
     let started = Instant::now();
-    let mut builder = client.post(&req.url).timeout(req.timeout).body(req.body.clone());
+    let mut builder = client
+        .post(&req.url)
+        .timeout(req.timeout)
+        .body(req.body.clone());
     for (name, value) in &req.headers {
         builder = builder.header(name, value);
     }
@@ -312,7 +337,10 @@ pub async fn send(client: &reqwest::Client, req: &Request) -> Attempt {
 
 /// Reads at most [`RESPONSE_EXCERPT`] bytes of the body, so a huge or endless answer
 /// neither fills memory nor holds the attempt past its timeout.
-async fn read_excerpt(mut response: reqwest::Response, time_left: Duration) -> Result<Vec<u8>, reqwest::Error> {
+async fn read_excerpt(
+    mut response: reqwest::Response,
+    time_left: Duration,
+) -> Result<Vec<u8>, reqwest::Error> {
     let mut out = Vec::new();
     let read = async {
         while let Some(chunk) = response.chunk().await? {
@@ -332,15 +360,18 @@ async fn read_excerpt(mut response: reqwest::Response, time_left: Duration) -> R
 
 /// `Retry-After` in seconds; an HTTP date or garbage counts as one second, Slack's minimum.
 fn parse_retry_after(v: &str) -> Duration {
-    v.trim()
-        .parse::<u64>()
-        .map_or(Duration::from_secs(1), |s| Duration::from_secs(s.clamp(1, 3600)))
+    v.trim().parse::<u64>().map_or(Duration::from_secs(1), |s| {
+        Duration::from_secs(s.clamp(1, 3600))
+    })
 }
 
 fn transport_failure(req: &Request, e: &reqwest::Error, latency: Duration) -> Attempt {
     let origin = redact::url_origin(&req.url);
     let what = if e.is_timeout() {
-        format!("timed out after {}", humantime::format_duration(req.timeout))
+        format!(
+            "timed out after {}",
+            humantime::format_duration(req.timeout)
+        )
     } else if e.is_connect() {
         format!("could not connect: {}", root_cause(e))
     } else {
@@ -354,7 +385,9 @@ fn transport_failure(req: &Request, e: &reqwest::Error, latency: Duration) -> At
         outcome: Outcome::Retryable,
         status: None,
         error: Some(req.sanitize(&format!("{verb} \"{origin}\": {what}"))),
-        hint: e.is_connect().then(|| "is the receiver running and reachable from here?".to_string()),
+        hint: e
+            .is_connect()
+            .then(|| "is the receiver running and reachable from here?".to_string()),
         retry_after: None,
         response: String::new(),
         latency,
@@ -370,7 +403,12 @@ fn root_cause(e: &reqwest::Error) -> String {
     source.to_string()
 }
 
-fn classify_http(req: &Request, a: &mut Attempt, retry_after: Option<Duration>, location: Option<String>) {
+fn classify_http(
+    req: &Request,
+    a: &mut Attempt,
+    retry_after: Option<Duration>,
+    location: Option<String>,
+) {
     let status = a.status.unwrap_or(0);
     let origin = redact::url_origin(&req.url);
     if (200..300).contains(&status) {
@@ -400,7 +438,10 @@ fn classify_slack_api(a: &mut Attempt, retry_after: Option<Duration>) {
         a.outcome = Outcome::Retryable;
         let wait = retry_after.unwrap_or(Duration::from_secs(1));
         a.retry_after = Some(wait);
-        a.error = Some(format!("ratelimited: slack rate limit exceeded, retry after {}s", wait.as_secs()));
+        a.error = Some(format!(
+            "ratelimited: slack rate limit exceeded, retry after {}s",
+            wait.as_secs()
+        ));
         a.hint = slack::hint("ratelimited", &Value::Null);
         return;
     }
@@ -410,8 +451,16 @@ fn classify_slack_api(a: &mut Attempt, retry_after: Option<Duration>) {
             .ok()
             .and_then(|s| s.canonical_reason())
             .unwrap_or("");
-        a.error = Some(format!("slack server error: {status} {reason}").trim_end().to_string());
-        a.outcome = if status >= 500 || status == 408 { Outcome::Retryable } else { Outcome::Failed };
+        a.error = Some(
+            format!("slack server error: {status} {reason}")
+                .trim_end()
+                .to_string(),
+        );
+        a.outcome = if status >= 500 || status == 408 {
+            Outcome::Retryable
+        } else {
+            Outcome::Failed
+        };
         return;
     }
     let Ok(json) = serde_json::from_str::<Value>(&a.response) else {
@@ -423,8 +472,16 @@ fn classify_slack_api(a: &mut Attempt, retry_after: Option<Duration>) {
         a.outcome = Outcome::Delivered;
         return;
     }
-    let code = json.get("error").and_then(Value::as_str).unwrap_or("unknown_error").to_string();
-    a.outcome = if slack::is_retryable_error(&code) { Outcome::Retryable } else { Outcome::Failed };
+    let code = json
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown_error")
+        .to_string();
+    a.outcome = if slack::is_retryable_error(&code) {
+        Outcome::Retryable
+    } else {
+        Outcome::Failed
+    };
     a.hint = slack::hint(&code, &json);
     a.error = Some(code);
 }
@@ -436,7 +493,9 @@ fn classify_slack_incoming(a: &mut Attempt, retry_after: Option<Duration>) {
         200 if body == "ok" => a.outcome = Outcome::Delivered,
         200 => {
             a.outcome = Outcome::Failed;
-            a.error = Some("invalid response from the Slack incoming webhook (expected \"ok\")".to_string());
+            a.error = Some(
+                "invalid response from the Slack incoming webhook (expected \"ok\")".to_string(),
+            );
         }
         429 => {
             a.outcome = Outcome::Retryable;
@@ -444,7 +503,11 @@ fn classify_slack_incoming(a: &mut Attempt, retry_after: Option<Duration>) {
             a.error = Some("ratelimited".to_string());
         }
         s => {
-            a.outcome = if s >= 500 || s == 408 { Outcome::Retryable } else { Outcome::Failed };
+            a.outcome = if s >= 500 || s == 408 {
+                Outcome::Retryable
+            } else {
+                Outcome::Failed
+            };
             let code: String = body.chars().take(100).collect();
             a.hint = slack::hint(&code, &Value::Null);
             a.error = Some(if code.is_empty() || code.starts_with('<') {
@@ -470,7 +533,11 @@ pub struct AuthInfo {
 /// # Errors
 /// The Slack error code (`invalid_auth`), the HTTP status line, or the transport error,
 /// free of the token.
-pub async fn auth_test(client: &reqwest::Client, api_url: &str, token: &str) -> Result<AuthInfo, String> {
+pub async fn auth_test(
+    client: &reqwest::Client,
+    api_url: &str,
+    token: &str,
+) -> Result<AuthInfo, String> {
     let response = client
         .post(format!("{api_url}/auth.test"))
         .timeout(crate::config::DEFAULT_TIMEOUT)
@@ -491,12 +558,21 @@ pub async fn auth_test(client: &reqwest::Client, api_url: &str, token: &str) -> 
         .await
         .map_err(|_| "invalid response from Slack: the body is not JSON".to_string())?;
     if json.get("ok").and_then(Value::as_bool) == Some(true) {
-        let s = |k: &str| json.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let s = |k: &str| {
+            json.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
         Ok(AuthInfo {
             team: s("team"),
             user: s("user"),
         })
     } else {
-        Err(json.get("error").and_then(Value::as_str).unwrap_or("unknown_error").to_string())
+        Err(json
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown_error")
+            .to_string())
     }
 }

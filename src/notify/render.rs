@@ -32,14 +32,19 @@ pub struct Rendered {
     pub lines: Vec<String>,
 }
 
-static LINK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<([^<>|]*)\|([^<>]*)>|<([^<>|]+)>").expect("static regex"));
+static LINK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"<([^<>|]*)\|([^<>]*)>|<([^<>|]+)>").expect("static regex"));
 
 /// Slack mrkdwn to what a reader sees: links show their label, entities are decoded.
 pub fn plain(mrkdwn: &str) -> String {
     let s = LINK.replace_all(mrkdwn, |c: &regex::Captures<'_>| {
-        c.get(2).or_else(|| c.get(3)).map_or(String::new(), |m| m.as_str().to_string())
+        c.get(2)
+            .or_else(|| c.get(3))
+            .map_or(String::new(), |m| m.as_str().to_string())
     });
-    s.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 /// `s` cut or padded to exactly `width` columns, `…` marking a cut.
@@ -95,7 +100,11 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 pub fn render(body: &Value, width: usize) -> Rendered {
     let summary = plain(body.get("text").and_then(Value::as_str).unwrap_or_default());
     let Some(att) = body.get("attachments").and_then(|a| a.get(0)) else {
-        return Rendered { summary, bar: Bar::None, lines: Vec::new() };
+        return Rendered {
+            summary,
+            bar: Bar::None,
+            lines: Vec::new(),
+        };
     };
     let bar = match att.get("color").and_then(Value::as_str) {
         Some("good") => Bar::Good,
@@ -114,7 +123,11 @@ pub fn render(body: &Value, width: usize) -> Rendered {
             f.iter()
                 .map(|f| {
                     let s = |k: &str| plain(f.get(k).and_then(Value::as_str).unwrap_or_default());
-                    (s("title"), s("value"), f.get("short").and_then(Value::as_bool).unwrap_or(false))
+                    (
+                        s("title"),
+                        s("value"),
+                        f.get("short").and_then(Value::as_bool).unwrap_or(false),
+                    )
                 })
                 .collect()
         })
@@ -125,8 +138,16 @@ pub fn render(body: &Value, width: usize) -> Rendered {
         let (t1, v1, short1) = &fields[i];
         let pair = fields.get(i + 1).filter(|(_, _, s2)| *short1 && *s2);
         if let Some((t2, v2, _)) = pair {
-            lines.push(format!("{}  {}", pad(t1, col - 2), pad(t2, col - 2).trim_end()));
-            lines.push(format!("{}  {}", pad(v1, col - 2), pad(v2, col - 2).trim_end()));
+            lines.push(format!(
+                "{}  {}",
+                pad(t1, col - 2),
+                pad(t2, col - 2).trim_end()
+            ));
+            lines.push(format!(
+                "{}  {}",
+                pad(v1, col - 2),
+                pad(v2, col - 2).trim_end()
+            ));
             i += 2;
         } else {
             lines.push(t1.clone());
@@ -134,7 +155,11 @@ pub fn render(body: &Value, width: usize) -> Rendered {
             i += 1;
         }
     }
-    Rendered { summary, bar, lines }
+    Rendered {
+        summary,
+        bar,
+        lines,
+    }
 }
 
 impl Rendered {

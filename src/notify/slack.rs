@@ -51,7 +51,9 @@ pub struct Message {
 
 /// Escapes the three characters Slack treats as markup.
 pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Cuts a PR description the way Atlantis does: more than 1000 grapheme clusters become
@@ -91,7 +93,11 @@ pub fn message(event: &Event) -> Message {
                 field("Directory", escape(&display_dir_exact(&a.directory)), true),
             ];
             if !a.pull.body.is_empty() {
-                fields.push(field("Description", escape(&truncate_description(&a.pull.body)), false));
+                fields.push(field(
+                    "Description",
+                    escape(&truncate_description(&a.pull.body)),
+                    false,
+                ));
             }
             Attachment {
                 fallback: summary.clone(),
@@ -115,7 +121,11 @@ pub fn message(event: &Event) -> Message {
 /// Atlantis rewrites exactly `.` to `/` in Slack's Directory field (an empty directory
 /// stays empty there).
 fn display_dir_exact(dir: &str) -> String {
-    if dir == "." { "/".to_string() } else { dir.to_string() }
+    if dir == "." {
+        "/".to_string()
+    } else {
+        dir.to_string()
+    }
 }
 
 fn drift_attachment(d: &DriftReport, fallback: String) -> Attachment {
@@ -152,7 +162,10 @@ fn drift_attachment(d: &DriftReport, fallback: String) -> Attachment {
     if drifted_projects.len() > MAX_PROJECT_FIELDS {
         fields.push(field(
             "More",
-            format!("…and {} more drifted projects", drifted_projects.len() - MAX_PROJECT_FIELDS),
+            format!(
+                "…and {} more drifted projects",
+                drifted_projects.len() - MAX_PROJECT_FIELDS
+            ),
             false,
         ));
     }
@@ -207,21 +220,32 @@ pub fn incoming_body(m: &Message) -> Value {
 pub fn is_retryable_error(code: &str) -> bool {
     matches!(
         code,
-        "ratelimited" | "rate_limited" | "internal_error" | "service_unavailable" | "request_timeout"
+        "ratelimited"
+            | "rate_limited"
+            | "internal_error"
+            | "service_unavailable"
+            | "request_timeout"
     )
 }
 
 /// What to do about a Slack error, for the common ones.
 pub fn hint(code: &str, detail: &Value) -> Option<String> {
     let h = match code {
-        "not_in_channel" => "the bot is not in the channel: invite it (/invite @your-bot) or add the chat:write.public scope",
-        "channel_not_found" => "Slack cannot see that channel: use the channel ID (such as C0123456789, under the channel's name > About) and, for a private channel, invite the bot",
+        "not_in_channel" => {
+            "the bot is not in the channel: invite it (/invite @your-bot) or add the chat:write.public scope"
+        }
+        "channel_not_found" => {
+            "Slack cannot see that channel: use the channel ID (such as C0123456789, under the channel's name > About) and, for a private channel, invite the bot"
+        }
         "is_archived" => "the channel is archived: unarchive it or choose another channel",
         "invalid_auth" | "not_authed" | "token_revoked" | "token_expired" | "account_inactive" => {
             "the slack-token is wrong, revoked or expired: copy the Bot User OAuth Token (xoxb-...) again"
         }
         "missing_scope" => {
-            let needed = detail.get("needed").and_then(Value::as_str).unwrap_or("chat:write");
+            let needed = detail
+                .get("needed")
+                .and_then(Value::as_str)
+                .unwrap_or("chat:write");
             return Some(format!(
                 "the token lacks the scope {needed}: add it under OAuth & Permissions and reinstall the app"
             ));
@@ -230,7 +254,9 @@ pub fn hint(code: &str, detail: &Value) -> Option<String> {
             "the incoming-webhook URL was revoked or is wrong: create a new one"
         }
         "channel_is_archived" => "the webhook's channel is archived",
-        "ratelimited" | "rate_limited" => "Slack is rate limiting this app: herald waits and retries",
+        "ratelimited" | "rate_limited" => {
+            "Slack is rate limiting this app: herald waits and retries"
+        }
         "msg_too_long" | "attachment_payload_limit_exceeded" => "the message is too long for Slack",
         _ => return None,
     };

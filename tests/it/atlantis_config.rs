@@ -20,41 +20,92 @@ fn t01_t02_t03_invalid_regexes_are_reported_with_the_go_prefix() {
     ] {
         let errors = load_errors(&one("apply", "slack", extra), Some("xoxb-t"));
         assert!(!errors.is_empty());
-        assert!(errors.iter().all(|e| e.contains("error parsing regexp")), "{errors:?}");
+        assert!(
+            errors.iter().all(|e| e.contains("error parsing regexp")),
+            "{errors:?}"
+        );
     }
     // Both bad: both reported, not just the first.
-    let errors = load_errors(&one("apply", "slack", "    channel: c\n    workspace-regex: \"(\"\n    branch-regex: \"[\"\n"), Some("t"));
+    let errors = load_errors(
+        &one(
+            "apply",
+            "slack",
+            "    channel: c\n    workspace-regex: \"(\"\n    branch-regex: \"[\"\n",
+        ),
+        Some("t"),
+    );
     assert_eq!(errors.len(), 2, "{errors:?}");
 }
 
 #[test]
 fn t04_drift_entries_skip_regex_parsing() {
     let c = load_ok(
-        &one("drift", "http", "    url: https://x.example/h\n    workspace-regex: \"(\"\n    branch-regex: \"(\"\n"),
+        &one(
+            "drift",
+            "http",
+            "    url: https://x.example/h\n    workspace-regex: \"(\"\n    branch-regex: \"(\"\n",
+        ),
         None,
         None,
     );
     assert_eq!(c.webhooks.len(), 1);
-    assert_eq!(c.webhooks.iter().filter(|w| w.event == EventKind::Apply).count(), 0);
+    assert_eq!(
+        c.webhooks
+            .iter()
+            .filter(|w| w.event == EventKind::Apply)
+            .count(),
+        0
+    );
     // herald says the keys do nothing, as a warning.
-    let (_, report) = load(&one("drift", "http", "    url: https://x.example/h\n    workspace-regex: \"(\"\n"), None, None).expect("loads");
-    assert!(report.diagnostics.iter().any(|d| d.severity == Severity::Warning && d.message.contains("ignored on drift webhooks")));
+    let (_, report) = load(
+        &one(
+            "drift",
+            "http",
+            "    url: https://x.example/h\n    workspace-regex: \"(\"\n",
+        ),
+        None,
+        None,
+    )
+    .expect("loads");
+    assert!(report.diagnostics.iter().any(
+        |d| d.severity == Severity::Warning && d.message.contains("ignored on drift webhooks")
+    ));
 }
 
 #[test]
 fn t05_t07_missing_event_or_kind() {
     let exact = "must specify \"kind\" and \"event\" keys for webhooks";
-    assert_eq!(load_errors("webhooks:\n  - kind: http\n    url: https://x.example\n", None), vec![exact]);
-    assert_eq!(load_errors("webhooks:\n  - event: apply\n    url: https://x.example\n", None), vec![exact]);
+    assert_eq!(
+        load_errors(
+            "webhooks:\n  - kind: http\n    url: https://x.example\n",
+            None
+        ),
+        vec![exact]
+    );
+    assert_eq!(
+        load_errors(
+            "webhooks:\n  - event: apply\n    url: https://x.example\n",
+            None
+        ),
+        vec![exact]
+    );
     // An empty kind on a drift entry fails with the apply-side message, as in Atlantis.
-    assert_eq!(load_errors("webhooks:\n  - event: drift\n    kind: \"\"\n", None), vec![exact]);
+    assert_eq!(
+        load_errors("webhooks:\n  - event: drift\n    kind: \"\"\n", None),
+        vec![exact]
+    );
 }
 
 #[test]
 fn t06_unsupported_event() {
     assert_eq!(
-        load_errors(&one("badevent", "http", "    url: https://x.example\n"), None),
-        vec!["\"event: badevent\" not supported. Only \"event: apply\" and \"event: drift\" are supported"]
+        load_errors(
+            &one("badevent", "http", "    url: https://x.example\n"),
+            None
+        ),
+        vec![
+            "\"event: badevent\" not supported. Only \"event: apply\" and \"event: drift\" are supported"
+        ]
     );
 }
 
@@ -62,14 +113,20 @@ fn t06_unsupported_event() {
 fn t08_unsupported_kind() {
     assert_eq!(
         load_errors(&one("apply", "badkind", ""), None),
-        vec!["\"kind: badkind\" not supported. Only \"kind: slack\" and \"kind: http\" are supported right now"]
+        vec![
+            "\"kind: badkind\" not supported. Only \"kind: slack\" and \"kind: http\" are supported right now"
+        ]
     );
 }
 
 #[test]
 fn t09_no_entries() {
     assert!(load_ok("", None, None).webhooks.is_empty());
-    assert!(load_ok("webhooks: []\n", Some(""), None).webhooks.is_empty());
+    assert!(
+        load_ok("webhooks: []\n", Some(""), None)
+            .webhooks
+            .is_empty()
+    );
     assert!(load_ok("port: 4141\n", None, None).webhooks.is_empty());
 }
 
@@ -77,16 +134,30 @@ fn t09_no_entries() {
 fn t10_t11_valid_slack_configs() {
     let c = load_ok(VALID_SLACK, Some("xoxb-t"), None);
     assert_eq!(c.webhooks.len(), 1);
-    assert_eq!(c.webhooks[0].target, Target::SlackChannel("validchannel".into()));
-    let body: String = VALID_SLACK.lines().skip(1).map(|l| format!("{l}\n")).collect();
-    let c = load_ok(&format!("webhooks:\n{}", body.repeat(5)), Some("xoxb-t"), None);
+    assert_eq!(
+        c.webhooks[0].target,
+        Target::SlackChannel("validchannel".into())
+    );
+    let body: String = VALID_SLACK
+        .lines()
+        .skip(1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let c = load_ok(
+        &format!("webhooks:\n{}", body.repeat(5)),
+        Some("xoxb-t"),
+        None,
+    );
     assert_eq!(c.webhooks.len(), 5);
 }
 
 #[test]
 fn t23_empty_token_counts_as_unset() {
     let errors = load_errors(VALID_SLACK, Some(""));
-    assert_eq!(errors, vec!["must specify top-level \"slack-token\" if using a webhook of \"kind: slack\""]);
+    assert_eq!(
+        errors,
+        vec!["must specify top-level \"slack-token\" if using a webhook of \"kind: slack\""]
+    );
     assert!(load(VALID_SLACK, Some("random"), None).is_ok());
 }
 
@@ -110,13 +181,26 @@ fn http_apply_entry_needs_a_url() {
 fn t34_t35_drift_builder_with_no_or_only_apply_entries() {
     assert!(load_ok("webhooks:\n", None, None).webhooks.is_empty());
     let c = load_ok(VALID_SLACK, Some("t"), None);
-    assert_eq!(c.webhooks.iter().filter(|w| w.event == EventKind::Drift).count(), 0);
+    assert_eq!(
+        c.webhooks
+            .iter()
+            .filter(|w| w.event == EventKind::Drift)
+            .count(),
+        0
+    );
 }
 
 #[test]
 fn t36_to_t42_drift_entries() {
-    let c = load_ok(&one("drift", "slack", "    channel: drift-alerts\n"), Some("t"), None);
-    assert_eq!(c.webhooks[0].target, Target::SlackChannel("drift-alerts".into()));
+    let c = load_ok(
+        &one("drift", "slack", "    channel: drift-alerts\n"),
+        Some("t"),
+        None,
+    );
+    assert_eq!(
+        c.webhooks[0].target,
+        Target::SlackChannel("drift-alerts".into())
+    );
     assert_eq!(
         load_errors(&one("drift", "slack", "    channel: drift-alerts\n"), None),
         vec!["must specify top-level \"slack-token\" if using a drift webhook of \"kind: slack\""]
@@ -125,14 +209,25 @@ fn t36_to_t42_drift_entries() {
         load_errors(&one("drift", "slack", ""), Some("t")),
         vec!["must specify \"channel\" for drift webhook of \"kind: slack\""]
     );
-    assert_eq!(load_ok(&one("drift", "http", "    url: https://x.example\n"), None, None).webhooks.len(), 1);
+    assert_eq!(
+        load_ok(
+            &one("drift", "http", "    url: https://x.example\n"),
+            None,
+            None
+        )
+        .webhooks
+        .len(),
+        1
+    );
     assert_eq!(
         load_errors(&one("drift", "http", ""), None),
         vec!["must specify \"url\" for drift webhook of \"kind: http\""]
     );
     assert_eq!(
         load_errors(&one("drift", "unsupported", ""), None),
-        vec!["\"kind: unsupported\" not supported for drift webhooks. Only \"kind: slack\" and \"kind: http\" are supported"]
+        vec![
+            "\"kind: unsupported\" not supported for drift webhooks. Only \"kind: slack\" and \"kind: http\" are supported"
+        ]
     );
     let errors = load_errors("webhooks:\n  - event: drift\n", None);
     assert!(errors[0].contains("kind"), "{errors:?}");
@@ -142,39 +237,67 @@ fn t36_to_t42_drift_entries() {
 fn t43_mixed_configs() {
     let text = "webhooks:\n  - {event: apply, kind: slack, channel: a}\n  - {event: drift, kind: slack, channel: b}\n  - {event: drift, kind: http, url: 'https://x.example'}\n";
     let c = load_ok(text, Some("t"), None);
-    assert_eq!(c.webhooks.iter().filter(|w| w.event == EventKind::Drift).count(), 2);
+    assert_eq!(
+        c.webhooks
+            .iter()
+            .filter(|w| w.event == EventKind::Drift)
+            .count(),
+        2
+    );
 }
 
 #[test]
 fn header_flag_cases_from_atlantis_user_config_tests() {
     let c = load_ok("", None, Some(""));
     assert!(c.http_headers.is_empty());
-    let c = load_ok("", None, Some(r#"{"Authorization":"Bearer some-token","X-Custom-Header":["value1","value2"]}"#));
+    let c = load_ok(
+        "",
+        None,
+        Some(r#"{"Authorization":"Bearer some-token","X-Custom-Header":["value1","value2"]}"#),
+    );
     assert_eq!(c.http_headers.len(), 2);
     assert_eq!(c.http_headers[1].1, vec!["value1", "value2"]);
     let err = |h: &str| match load("", None, Some(h)) {
         Err(r) => r.diagnostics[0].message.clone(),
         Ok(_) => panic!("{h} should fail"),
     };
-    assert_eq!(err(r#"{"X-Custom-Header":true}"#), "invalid --webhook-http-headers: expected string or array, got bool");
-    assert_eq!(err(r#"{"X-Custom-Header":[1, 2]}"#), "invalid --webhook-http-headers: expected string array element, got float64");
+    assert_eq!(
+        err(r#"{"X-Custom-Header":true}"#),
+        "invalid --webhook-http-headers: expected string or array, got bool"
+    );
+    assert_eq!(
+        err(r#"{"X-Custom-Header":[1, 2]}"#),
+        "invalid --webhook-http-headers: expected string array element, got float64"
+    );
     assert_eq!(
         err(r#"["a"]"#),
         "invalid --webhook-http-headers: json: cannot unmarshal array into Go value of type map[string]interface {}"
     );
     // The flag's location is named, since it has no line.
     let r = load("", None, Some("{")).expect_err("bad");
-    assert_eq!(r.diagnostics[0].location, Location::Flag("--webhook-http-headers".into()));
+    assert_eq!(
+        r.diagnostics[0].location,
+        Location::Flag("--webhook-http-headers".into())
+    );
 }
 
 #[test]
 fn file_keys_and_flag_precedence() {
     let text = "slack-token: xoxb-file\nwebhook-http-headers: '{\"X-A\": \"file\"}'\n";
     let c = load_ok(text, None, None);
-    assert_eq!(c.slack_token.as_ref().map(|t| t.expose().to_string()), Some("xoxb-file".into()));
-    assert_eq!(c.http_headers, vec![("X-A".to_string(), vec!["file".to_string()])]);
+    assert_eq!(
+        c.slack_token.as_ref().map(|t| t.expose().to_string()),
+        Some("xoxb-file".into())
+    );
+    assert_eq!(
+        c.http_headers,
+        vec![("X-A".to_string(), vec!["file".to_string()])]
+    );
     let c = load_ok(text, Some("xoxb-flag"), Some(r#"{"X-A": "flag"}"#));
-    assert_eq!(c.slack_token.as_ref().map(|t| t.expose().to_string()), Some("xoxb-flag".into()));
+    assert_eq!(
+        c.slack_token.as_ref().map(|t| t.expose().to_string()),
+        Some("xoxb-flag".into())
+    );
     assert_eq!(c.http_headers[0].1, vec!["flag"]);
     // A YAML mapping works in the file too.
     let c = load_ok("webhook-http-headers:\n  X-B: [one, two]\n", None, None);
@@ -184,10 +307,19 @@ fn file_keys_and_flag_precedence() {
 #[test]
 fn env_expansion_and_unset_variables() {
     let c = load_ok("slack-token: ${TEST_TOKEN}\n", None, None);
-    assert_eq!(c.slack_token.as_ref().map(|t| t.expose().to_string()), Some("xoxb-from-env".into()));
+    assert_eq!(
+        c.slack_token.as_ref().map(|t| t.expose().to_string()),
+        Some("xoxb-from-env".into())
+    );
     let r = load("slack-token: ${NOPE_NOT_SET}\n", None, None).expect_err("unset var");
-    assert_eq!(r.diagnostics[0].message, "environment variable NOPE_NOT_SET is not set (used as ${NOPE_NOT_SET})");
-    assert_eq!(r.diagnostics[0].location, Location::File(herald::config::yaml_pos::Pos { line: 1, col: 14 }));
+    assert_eq!(
+        r.diagnostics[0].message,
+        "environment variable NOPE_NOT_SET is not set (used as ${NOPE_NOT_SET})"
+    );
+    assert_eq!(
+        r.diagnostics[0].location,
+        Location::File(herald::config::yaml_pos::Pos { line: 1, col: 14 })
+    );
 }
 
 #[test]
@@ -210,18 +342,48 @@ webhooks:
     let shown = r.to_string();
     let lines: Vec<&str> = shown.lines().filter(|l| l.contains(": error: ")).collect();
     assert_eq!(lines.len(), 5, "{shown}");
-    assert!(lines[0].starts_with("test.yaml:5:22: error: error parsing regexp: unclosed group"), "{shown}");
-    assert!(shown.contains("    (prod\n    ^\n"), "caret under the position:\n{shown}");
-    assert!(lines[1].starts_with("test.yaml:6:12: error: \"event: deploy\" not supported"), "{shown}");
-    assert!(lines[2].starts_with("test.yaml:8:5: error: must specify \"kind\" and \"event\""), "{shown}");
-    assert!(lines[3].starts_with("test.yaml:10:11: error: \"kind: teams\""), "{shown}");
-    assert!(lines[4].starts_with("test.yaml:11:5: error: must specify \"url\" for drift webhook"), "{shown}");
+    assert!(
+        lines[0].starts_with("test.yaml:5:22: error: error parsing regexp: unclosed group"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("    (prod\n    ^\n"),
+        "caret under the position:\n{shown}"
+    );
+    assert!(
+        lines[1].starts_with("test.yaml:6:12: error: \"event: deploy\" not supported"),
+        "{shown}"
+    );
+    assert!(
+        lines[2].starts_with("test.yaml:8:5: error: must specify \"kind\" and \"event\""),
+        "{shown}"
+    );
+    assert!(
+        lines[3].starts_with("test.yaml:10:11: error: \"kind: teams\""),
+        "{shown}"
+    );
+    assert!(
+        lines[4].starts_with("test.yaml:11:5: error: must specify \"url\" for drift webhook"),
+        "{shown}"
+    );
 }
 
 #[test]
 fn caret_points_inside_the_pattern() {
-    let r = load(&one("apply", "http", "    url: https://x.example\n    branch-regex: 'main|(rel'\n"), None, None).expect_err("bad");
-    assert_eq!(r.diagnostics[0].notes, vec!["main|(rel".to_string(), "     ^".to_string()]);
+    let r = load(
+        &one(
+            "apply",
+            "http",
+            "    url: https://x.example\n    branch-regex: 'main|(rel'\n",
+        ),
+        None,
+        None,
+    )
+    .expect_err("bad");
+    assert_eq!(
+        r.diagnostics[0].notes,
+        vec!["main|(rel".to_string(), "     ^".to_string()]
+    );
 }
 
 #[test]
@@ -229,20 +391,56 @@ fn helm_values_are_read_with_positions_in_the_outer_file() {
     let text = "image:\n  tag: v0.47.0\nconfig: |\n  ---\n  webhooks:\n    - event: apply\n      kind: http\n      url: https://x.example\n      branch-regex: '[a'\n";
     let r = load(text, None, None).expect_err("bad regex");
     let d = &r.diagnostics[0];
-    assert_eq!(d.location, Location::File(herald::config::yaml_pos::Pos { line: 9, col: 21 }), "{r}");
+    assert_eq!(
+        d.location,
+        Location::File(herald::config::yaml_pos::Pos { line: 9, col: 21 }),
+        "{r}"
+    );
     let ok = text.replace("'[a'", "'^main$'");
     assert_eq!(load_ok(&ok, None, None).webhooks.len(), 1);
 }
 
 #[test]
 fn warnings_for_unanchored_names_unknown_keys_and_wrong_files() {
-    let (_, r) = load(&one("apply", "http", "    url: https://x.example\n    workspace-regex: prod\n    branch_regex: main\n"), None, None)
-        .expect("loads");
-    let warnings: Vec<&str> = r.diagnostics.iter().filter(|d| d.severity == Severity::Warning).map(|d| d.message.as_str()).collect();
-    assert!(warnings.iter().any(|w| w.contains("\"prod\" also matches \"preprod\"") && w.contains("^prod$")), "{warnings:?}");
-    assert!(warnings.iter().any(|w| w.contains("did you mean \"branch-regex\"")), "{warnings:?}");
+    let (_, r) = load(
+        &one(
+            "apply",
+            "http",
+            "    url: https://x.example\n    workspace-regex: prod\n    branch_regex: main\n",
+        ),
+        None,
+        None,
+    )
+    .expect("loads");
+    let warnings: Vec<&str> = r
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .map(|d| d.message.as_str())
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("\"prod\" also matches \"preprod\"") && w.contains("^prod$")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("did you mean \"branch-regex\"")),
+        "{warnings:?}"
+    );
     // Anchored patterns and real regexes do not warn.
-    let (_, r) = load(&one("apply", "http", "    url: https://x.example\n    workspace-regex: ^prod$\n"), None, None).expect("loads");
+    let (_, r) = load(
+        &one(
+            "apply",
+            "http",
+            "    url: https://x.example\n    workspace-regex: ^prod$\n",
+        ),
+        None,
+        None,
+    )
+    .expect("loads");
     assert_eq!(r.warnings(), 0, "{r}");
 
     let (_, r) = load("repos:\n  - id: /.*/\nwebhooks: []\n", None, None).expect("loads");
@@ -264,11 +462,24 @@ fn herald_extensions_load() {
     assert_eq!(c.select("audit").map(|w| w.index), Some(0));
     assert_eq!(c.select("1").map(|w| w.index), Some(1));
     // No secret shows in the webhook's display form.
-    assert_eq!(c.webhooks[1].target.display(), "https://hooks.slack.com/services/<redacted>");
+    assert_eq!(
+        c.webhooks[1].target.display(),
+        "https://hooks.slack.com/services/<redacted>"
+    );
 
-    let errors = load_errors(&one("apply", "http", "    url: https://x.example\n    timeout: soon\n    retry: {max-attempts: 0}\n"), None);
+    let errors = load_errors(
+        &one(
+            "apply",
+            "http",
+            "    url: https://x.example\n    timeout: soon\n    retry: {max-attempts: 0}\n",
+        ),
+        None,
+    );
     assert_eq!(errors.len(), 2, "{errors:?}");
-    let errors = load_errors("webhooks:\n  - {name: a, event: drift, kind: http, url: 'https://x.example'}\n  - {name: a, event: drift, kind: http, url: 'https://y.example'}\n", None);
+    let errors = load_errors(
+        "webhooks:\n  - {name: a, event: drift, kind: http, url: 'https://x.example'}\n  - {name: a, event: drift, kind: http, url: 'https://y.example'}\n",
+        None,
+    );
     assert!(errors[0].contains("already used"), "{errors:?}");
     let errors = load_errors(&one("apply", "http", "    url: ftp://x.example\n"), None);
     assert!(errors[0].contains("http:// or https://"), "{errors:?}");
@@ -278,5 +489,8 @@ fn herald_extensions_load() {
 fn syntax_errors_are_located() {
     let r = load("webhooks:\n  - event: apply\n   kind: [\n", None, None).expect_err("bad yaml");
     assert!(r.diagnostics[0].message.starts_with("invalid YAML"), "{r}");
-    assert!(matches!(r.diagnostics[0].location, Location::File(p) if p.line >= 2), "{r}");
+    assert!(
+        matches!(r.diagnostics[0].location, Location::File(p) if p.line >= 2),
+        "{r}"
+    );
 }

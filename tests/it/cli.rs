@@ -1,1 +1,508 @@
-//! tests
+//! The real `herald` binary: `check`, `match` and `fire`.
+
+use herald::fake::Scenario;
+use herald::fake::slack::{FakeSlack, Options as FakeOptions};
+use serde_json::Value;
+
+use crate::support::{Receiver, Reply, config_file, herald, repo_file, stderr, stdout};
+
+const TOKEN: &str = "xoxb-test-token";
+
+async fn fake() -> FakeSlack {
+    FakeSlack::start(FakeOptions {
+        token: Some(TOKEN.into()),
+        ..FakeOptions::default()
+    })
+    .await
+    .expect("fake slack")
+}
+
+#[tokio::test]
+async fn check_passes_on_every_example_config() {
+    let env = [
+        ("SLACK_BOT_TOKEN", "xoxb-example"),
+        ("RECEIVER_TOKEN", "receiver-token"),
+        ("HERALD_INGEST_TOKEN", "ingest-token"),
+        ("AUDIT_SIGNING_SECRET", "0123456789abcdef0123"),
+        (
+            "SLACK_DRIFT_WEBHOOK_URL",
+            "https://hooks.slack.com/services/T0/B0/XYZ",
+        ),
+    ];
+    let dir = repo_file("examples/configs");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).expect("configs") {
+        let path = entry.expect("entry").path();
+        let out = herald(
+            &["check", "--offline", "-c", path.to_str().expect("utf-8")],
+            &env,
+        )
+        .await;
+        assert!(
+            out.status.success(),
+            "{}:\n{}{}",
+            path.display(),
+            stdout(&out),
+            stderr(&out)
+        );
+        assert!(
+            stdout(&out).trim_end().ends_with(": OK"),
+            "{}",
+            stdout(&out)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3);
+}
+
+#[tokio::test]
+async fn check_reports_five_mistakes_at_once() {
+    let (_dir, path) = config_file(
+        "\
+slack-token: xoxb-t
+webhooks:
+  - event: apply
+    kind: slack
+    workspace-regex: '(prod'
+  - event: deploy
+    kind: http
+    url: https://x.example
+  - kind: http
+  - event: drift
+    kind: teams
+    url: https://x.example
+",
+    );
+    let out = herald(
+        &["check", "--offline", "-c", path.to_str().expect("utf-8")],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains(": error: ")).collect();
+    assert_eq!(errors.len(), 5, "{text}");
+    let p = path.display().to_string();
+    for (line, col) in [(3, 5), (5, 22), (6, 12), (9, 5), (11, 11)] {
+        assert!(
+            text.contains(&format!("{p}:{line}:{col}: error: ")),
+            "no error at {line}:{col}:\n{text}"
+        );
+    }
+    assert!(text.contains("5 errors"), "{text}");
+}
+
+#[tokio::test]
+async fn check_tests_the_slack_token_once() {
+    let fake = fake().await;
+    let (_dir, path) = config_file(
+        "webhooks:\n  - {event: apply, kind: slack, channel: a}\n  - {event: apply, kind: slack, channel: b}\n  - {event: drift, kind: slack, channel: c}\n",
+    );
+    let p = path.to_str().expect("utf-8");
+    let api = fake.api_url();
+    let out = herald(
+        &["check", "-c", p, "--slack-api-url", &api],
+        &[("ATLANTIS_SLACK_TOKEN", TOKEN)],
+    )
+    .await;
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert_eq!(
+        fake.auth_tests(),
+        1,
+        "one auth.test per token, not per entry"
+    );
+
+    let out = herald(
+        &["check", "-c", p, "--slack-api-url", &api],
+        &[("ATLANTIS_SLACK_TOKEN", "xoxb-wrong-value")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("$ATLANTIS_SLACK_TOKEN: error: testing slack authentication: invalid_auth. Verify your slack-token is valid"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!stdout(&out).contains("xoxb-wrong-value"));
+    let out = herald(
+        &["check", "--offline", "-c", p],
+        &[("ATLANTIS_SLACK_TOKEN", "xoxb-wrong-value")],
+    )
+    .await;
+    assert!(out.status.success(), "--offline skips auth.test");
+    assert_eq!(fake.auth_tests(), 2);
+}
+
+#[tokio::test]
+async fn fire_posts_the_exact_atlantis_attachment_to_slack() {
+    let fake = fake().await;
+    let config = repo_file("examples/configs/atlantis-server.yaml");
+    let api = fake.api_url();
+    let out = herald(
+        &[
+            "fire",
+            "--event",
+            "apply",
+            "--webhook",
+            "0",
+            "-c",
+            config.to_str().expect("utf-8"),
+            "--slack-api-url",
+            &api,
+            "--slack-token",
+            TOKEN,
+        ],
+        &[],
+    )
+    .await;
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).starts_with("ok     #0 slack C0123456789: delivered (200"),
+        "{}",
+        stdout(&out)
+    );
+    let got = fake.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].channel, "C0123456789");
+    let att = &got[0].body["attachments"][0];
+    assert_eq!(att["color"], "good");
+    assert_eq!(
+        att["text"],
+        "Apply succeeded for <https://github.com/acme/infrastructure/pull/2137|acme/infrastructure>"
+    );
+    let fields: Vec<(String, String, bool)> = att["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| {
+            (
+                f["title"].as_str().unwrap_or_default().into(),
+                f["value"].as_str().unwrap_or_default().into(),
+                f["short"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            ("Workspace".into(), "production".into(), true),
+            ("Branch".into(), "feature/rds-storage-autoscaling".into(), true),
+            ("User".into(), "octocat".into(), true),
+            ("Directory".into(), "terraform/databases".into(), true),
+            (
+                "Description".into(),
+                "Enable storage autoscaling on the orders database (max 500 GiB) &amp; raise the alarm threshold to 85%.".into(),
+                false
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn fire_reports_slack_failures_with_a_hint_and_exit_1() {
+    let fake = fake().await;
+    fake.push([Scenario::Error("not_in_channel".into())]);
+    let config = repo_file("examples/configs/atlantis-server.yaml");
+    let api = fake.api_url();
+    let out = herald(
+        &[
+            "fire",
+            "--event",
+            "drift",
+            "--webhook",
+            "0",
+            "-c",
+            config.to_str().expect("utf-8"),
+            "--slack-api-url",
+            &api,
+            "--slack-token",
+            TOKEN,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("FAILED #0 slack C0123456789: not_in_channel"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("hint: the bot is not in the channel"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[tokio::test]
+async fn fire_at_a_closed_port_fails_readably_without_secrets() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let (_dir, path) = config_file(&format!(
+        "webhooks:\n  - event: apply\n    kind: http\n    url: http://bob:hunter2hunter2@127.0.0.1:{port}/hooks/private?token=tok-123456789\n"
+    ));
+    let out = herald(
+        &[
+            "fire",
+            "--event",
+            "apply",
+            "--webhook",
+            "0",
+            "-c",
+            path.to_str().expect("utf-8"),
+            "--webhook-http-headers",
+            r#"{"Authorization": "Bearer header-secret-value"}"#,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        all.contains(&format!(
+            "sending webhook to \"http://127.0.0.1:{port}\": could not connect"
+        )),
+        "{all}"
+    );
+    assert!(all.contains("hint: is the receiver running"), "{all}");
+    for secret in ["hunter2hunter2", "tok-123456789", "header-secret-value"] {
+        assert!(!all.contains(secret), "{secret} shown:\n{all}");
+    }
+    // The error itself names only the origin, as Atlantis' drift errors do; the path is
+    // shown once, as the webhook's target, so two webhooks on one host can be told apart.
+    let error_part = all.split(": sending webhook").nth(1).expect("error text");
+    assert!(!error_part.contains("/hooks/private"), "{all}");
+}
+
+#[tokio::test]
+async fn fire_dry_run_shows_exact_requests_with_secrets_masked() {
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let (_dir, path) = config_file(&format!(
+        "slack-token: xoxb-very-secret-token\nwebhooks:\n  - {{event: apply, kind: slack, channel: C1}}\n  - event: apply\n    kind: http\n    url: http://u:pw-secret-1@{}/h?key=query-secret\n    headers: {{X-Api-Key: own-secret-value}}\n    secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
+        rx.addr
+    ));
+    let out = herald(
+        &[
+            "fire",
+            "--event",
+            "apply",
+            "--dry-run",
+            "--json",
+            "-c",
+            path.to_str().expect("utf-8"),
+        ],
+        &[],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    for secret in [
+        "xoxb-very-secret-token",
+        "pw-secret-1",
+        "query-secret",
+        "own-secret-value",
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    ] {
+        assert!(!text.contains(secret), "{secret} shown:\n{text}");
+    }
+    let shown: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(
+        shown[0]["request"]["url"],
+        "http://127.0.0.1:0/chat.postMessage"
+            .replace("http://127.0.0.1:0", "https://slack.com/api")
+    );
+    let headers = shown[0]["request"]["headers"].as_array().expect("headers");
+    assert!(
+        headers
+            .iter()
+            .any(|h| h[0] == "Authorization" && h[1] == "Bearer xoxb-<redacted>"),
+        "{headers:?}"
+    );
+    assert_eq!(shown[0]["request"]["body"]["channel"], "C1");
+    assert!(
+        shown[1]["request"]["url"]
+            .as_str()
+            .expect("url")
+            .ends_with("/h?key=<redacted>")
+    );
+    assert!(rx.requests().is_empty(), "a dry run sends nothing");
+}
+
+#[tokio::test]
+async fn fire_json_reports_every_attempt() {
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let (_dir, path) = config_file(&format!(
+        "webhooks:\n  - {{event: drift, kind: http, url: '{}'}}\n",
+        rx.url("/d")
+    ));
+    let payload = repo_file("examples/payloads/drift-clean.json");
+    let out = herald(
+        &[
+            "fire",
+            "--event",
+            "drift",
+            "--payload",
+            payload.to_str().expect("utf-8"),
+            "--json",
+            "-c",
+            path.to_str().expect("utf-8"),
+        ],
+        &[],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(v[0]["outcome"], "delivered");
+    assert_eq!(v[0]["attempts"][0]["status"], 200);
+    assert_eq!(rx.requests()[0].json()["projects_with_drift"], 0);
+}
+
+#[tokio::test]
+async fn fire_env0_routes_to_drift_webhooks_and_acknowledges_tests() {
+    let rx = Receiver::start(Reply::Status(204, "")).await;
+    let (_dir, path) = config_file(&format!(
+        "webhooks:\n  - {{event: drift, kind: http, url: '{}'}}\n",
+        rx.url("/d")
+    ));
+    let p = path.to_str().expect("utf-8");
+    let out = herald(&["fire", "--event", "env0", "-c", p], &[]).await;
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let body = rx.requests()[0].json();
+    assert_eq!(body["repository"], "acme/payments-infra");
+    assert_eq!(body["env0"]["environment"], "payments-prod");
+    let test = repo_file("examples/payloads/env0-test.json");
+    let out = herald(
+        &[
+            "fire",
+            "--event",
+            "env0",
+            "--payload",
+            test.to_str().expect("utf-8"),
+            "-c",
+            p,
+        ],
+        &[],
+    )
+    .await;
+    assert!(out.status.success());
+    assert!(stderr(&out).contains("test event"), "{}", stderr(&out));
+    assert_eq!(rx.requests().len(), 1, "the test event is not sent");
+}
+
+#[tokio::test]
+async fn fire_names_unknown_webhooks() {
+    let (_dir, path) = config_file(
+        "webhooks:\n  - {name: audit, event: drift, kind: http, url: 'https://x.example'}\n",
+    );
+    let out = herald(
+        &[
+            "fire",
+            "--event",
+            "drift",
+            "--webhook",
+            "nope",
+            "--dry-run",
+            "-c",
+            path.to_str().expect("utf-8"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no webhook \"nope\": use a name or an index from 0 to 0 (audit)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn match_explains_each_webhook() {
+    let (_dir, path) = config_file(
+        "webhooks:\n  - {name: prod, event: apply, kind: http, url: 'https://x.example', workspace-regex: prod}\n  - {name: staging, event: apply, kind: http, url: 'https://x.example', workspace-regex: '^staging$', branch-regex: '^main$'}\n  - {name: drift, event: drift, kind: http, url: 'https://x.example'}\n",
+    );
+    let p = path.to_str().expect("utf-8");
+    let out = herald(
+        &[
+            "match",
+            "--event",
+            "apply",
+            "--workspace",
+            "preprod",
+            "--branch",
+            "main",
+            "-c",
+            p,
+        ],
+        &[],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("prod http https://x.example (apply): MATCH"),
+        "{text}"
+    );
+    assert!(
+        text.contains("workspace-regex \"prod\" matched workspace \"preprod\" at pre[prod]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("staging http https://x.example (apply): no match"),
+        "{text}"
+    );
+    assert!(
+        text.contains("workspace-regex \"^staging$\" did not match workspace \"preprod\""),
+        "{text}"
+    );
+    assert!(text.contains("this webhook is for drift events"), "{text}");
+    // The unanchored pattern is warned about on stderr.
+    assert!(
+        stderr(&out).contains("\"prod\" also matches \"preprod\""),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = herald(
+        &[
+            "match",
+            "--event",
+            "apply",
+            "--workspace",
+            "dev",
+            "--json",
+            "-c",
+            p,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "nothing matched");
+    let v: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(v["webhooks"][0]["matched"], false);
+    assert_eq!(v["webhooks"][0]["tests"][0]["value"], "dev");
+
+    let payload = repo_file("examples/payloads/drift-detected.json");
+    let out = herald(
+        &[
+            "match",
+            "--event",
+            "drift",
+            "--payload",
+            payload.to_str().expect("utf-8"),
+            "-c",
+            p,
+        ],
+        &[],
+    )
+    .await;
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).contains("drift http https://x.example (drift): MATCH"),
+        "{}",
+        stdout(&out)
+    );
+}

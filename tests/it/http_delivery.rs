@@ -18,7 +18,11 @@ fn http_config(url: &str, event: &str, extra: &str) -> String {
 async fn t14_headers_are_sent_with_every_value_in_order() {
     let rx = Receiver::start(Reply::Status(200, "")).await;
     let c = load_ok(
-        &http_config(&rx.url("/hook"), "apply", "    workspace-regex: .*\n    branch-regex: .*\n"),
+        &http_config(
+            &rx.url("/hook"),
+            "apply",
+            "    workspace-regex: .*\n    branch-regex: .*\n",
+        ),
         None,
         Some(r#"{"Authorization": "Bearer token", "X-Custom-Header": ["value1", "value2"]}"#),
     );
@@ -26,35 +30,59 @@ async fn t14_headers_are_sent_with_every_value_in_order() {
     assert_eq!(reports[0].outcome, Outcome::Delivered, "{reports:?}");
     let got = rx.requests();
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].header_values("content-type"), vec!["application/json"]);
+    assert_eq!(
+        got[0].header_values("content-type"),
+        vec!["application/json"]
+    );
     assert_eq!(got[0].header_values("authorization"), vec!["Bearer token"]);
-    assert_eq!(got[0].header_values("x-custom-header"), vec!["value1", "value2"]);
+    assert_eq!(
+        got[0].header_values("x-custom-header"),
+        vec!["value1", "value2"]
+    );
 }
 
 #[tokio::test]
 async fn t15_t16_no_headers_and_any_2xx_succeeds() {
     for status in [200, 201, 202, 204] {
         let rx = Receiver::start(Reply::Status(status, "")).await;
-        let reports = fire(load_ok(&http_config(&rx.url("/"), "apply", ""), None, None), &apply_fixture()).await;
+        let reports = fire(
+            load_ok(&http_config(&rx.url("/"), "apply", ""), None, None),
+            &apply_fixture(),
+        )
+        .await;
         assert_eq!(reports[0].outcome, Outcome::Delivered, "status {status}");
-        assert_eq!(rx.requests()[0].header_values("content-type"), vec!["application/json"]);
+        assert_eq!(
+            rx.requests()[0].header_values("content-type"),
+            vec!["application/json"]
+        );
     }
 }
 
 #[tokio::test]
 async fn t17_t47_500_is_an_error_naming_the_status() {
     let rx = Receiver::start(Reply::Status(500, "boom")).await;
-    let reports = fire(load_ok(&http_config(&rx.url("/"), "apply", ""), None, None), &apply_fixture()).await;
+    let reports = fire(
+        load_ok(&http_config(&rx.url("/"), "apply", ""), None, None),
+        &apply_fixture(),
+    )
+    .await;
     let error = reports[0].attempts[0].error.clone().unwrap_or_default();
     assert_eq!(reports[0].outcome, Outcome::Failed);
-    assert!(error.contains("sending webhook") && error.contains("status 500"), "{error}");
+    assert!(
+        error.contains("sending webhook") && error.contains("status 500"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
 async fn t18_no_request_when_a_filter_does_not_match() {
     let rx = Receiver::start(Reply::Status(200, "")).await;
     for extra in ["    workspace-regex: other\n", "    branch-regex: other\n"] {
-        let reports = fire(load_ok(&http_config(&rx.url("/"), "apply", extra), None, None), &apply_fixture()).await;
+        let reports = fire(
+            load_ok(&http_config(&rx.url("/"), "apply", extra), None, None),
+            &apply_fixture(),
+        )
+        .await;
         assert!(reports.is_empty());
     }
     assert!(rx.requests().is_empty());
@@ -63,22 +91,57 @@ async fn t18_no_request_when_a_filter_does_not_match() {
 #[tokio::test]
 async fn body_is_the_atlantis_apply_json_with_credentials_redacted() {
     let rx = Receiver::start(Reply::Status(200, "")).await;
-    let body = std::fs::read(crate::support::repo_file("examples/payloads/apply-failure.json")).expect("fixture");
+    let body = std::fs::read(crate::support::repo_file(
+        "examples/payloads/apply-failure.json",
+    ))
+    .expect("fixture");
     let event = herald::event::Event::Apply(herald::event::parse_apply(&body).expect("parses"));
-    fire(load_ok(&http_config(&rx.url("/"), "apply", ""), None, None), &event).await;
+    fire(
+        load_ok(&http_config(&rx.url("/"), "apply", ""), None, None),
+        &event,
+    )
+    .await;
     let got = rx.requests()[0].json();
     let keys: Vec<&String> = got.as_object().expect("object").keys().collect();
-    assert_eq!(keys, ["Workspace", "Repo", "Pull", "User", "Success", "Directory", "ProjectName"]);
+    assert_eq!(
+        keys,
+        [
+            "Workspace",
+            "Repo",
+            "Pull",
+            "User",
+            "Success",
+            "Directory",
+            "ProjectName"
+        ]
+    );
     let pull_keys: Vec<&String> = got["Pull"].as_object().expect("object").keys().collect();
     assert_eq!(
         pull_keys,
-        ["Num", "HeadCommit", "URL", "HeadBranch", "BaseBranch", "HardenedNonPRRefCheckout", "Author", "Body", "State", "BaseRepo"]
+        [
+            "Num",
+            "HeadCommit",
+            "URL",
+            "HeadBranch",
+            "BaseBranch",
+            "HardenedNonPRRefCheckout",
+            "Author",
+            "Body",
+            "State",
+            "BaseRepo"
+        ]
     );
     assert_eq!(got["Success"], false);
     assert_eq!(got["Repo"]["VCSHost"]["Type"], 0);
     let text = String::from_utf8_lossy(&rx.requests()[0].body).into_owned();
-    assert!(!text.contains("example-vcs-token-0000"), "the VCS token must not be sent");
-    assert_eq!(got["Repo"]["CloneURL"], "https://atlantis-bot:<redacted>@github.com/acme/infrastructure.git");
+    assert!(
+        !text.contains("example-vcs-token-0000"),
+        "the VCS token must not be sent"
+    );
+    assert_eq!(
+        got["Repo"]["CloneURL"],
+        "https://atlantis-bot:<redacted>@github.com/acme/infrastructure.git"
+    );
     assert_eq!(got["Pull"]["BaseRepo"]["CloneURL"], got["Repo"]["CloneURL"]);
 }
 
@@ -87,35 +150,54 @@ async fn herald_headers_and_standard_webhooks_signature() {
     let rx = Receiver::start(Reply::Status(200, "")).await;
     let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
     let c = load_ok(
-        &http_config(&rx.url("/"), "apply", &format!("    secret: {secret}\n    headers: {{X-Own: mine}}\n")),
+        &http_config(
+            &rx.url("/"),
+            "apply",
+            &format!("    secret: {secret}\n    headers: {{X-Own: mine}}\n"),
+        ),
         None,
         Some(r#"{"X-Global": "g"}"#),
     );
     let reports = fire(c, &apply_fixture()).await;
     let r = &rx.requests()[0];
     assert_eq!(r.header_values("x-herald-event"), vec!["apply"]);
-    assert_eq!(r.header_values("x-herald-delivery"), vec![reports[0].delivery_id.clone()]);
+    assert_eq!(
+        r.header_values("x-herald-delivery"),
+        vec![reports[0].delivery_id.clone()]
+    );
     assert!(r.header_values("user-agent")[0].starts_with("herald/"));
     assert_eq!(r.header_values("x-global"), vec!["g"]);
     assert_eq!(r.header_values("x-own"), vec!["mine"]);
     let id = &r.header_values("webhook-id")[0];
-    let ts: i64 = r.header_values("webhook-timestamp")[0].parse().expect("timestamp");
+    let ts: i64 = r.header_values("webhook-timestamp")[0]
+        .parse()
+        .expect("timestamp");
     let sig = &r.header_values("webhook-signature")[0];
     assert_eq!(id, &reports[0].delivery_id);
-    assert!(sign::verify(secret, id, ts, &r.body, sig), "signature verifies against the raw body");
+    assert!(
+        sign::verify(secret, id, ts, &r.body, sig),
+        "signature verifies against the raw body"
+    );
     assert!(!sign::verify("whsec_b3RoZXI=", id, ts, &r.body, sig));
 }
 
 #[tokio::test]
 async fn t12_t13_t31_every_matching_webhook_gets_it_once() {
     let rx = Receiver::start(Reply::Status(200, "")).await;
-    let one = format!("  - {{event: drift, kind: http, url: '{}'}}\n", rx.url("/a"));
+    let one = format!(
+        "  - {{event: drift, kind: http, url: '{}'}}\n",
+        rx.url("/a")
+    );
     let c = load_ok(&format!("webhooks:\n{}", one.repeat(3)), None, None);
     let reports = fire(c, &drift_fixture(1, 2)).await;
     assert_eq!(reports.len(), 3);
     assert!(reports.iter().all(|r| r.outcome == Outcome::Delivered));
     assert_eq!(rx.requests().len(), 3);
-    let ids: std::collections::HashSet<String> = rx.requests().iter().map(|r| r.header_values("x-herald-delivery")[0].clone()).collect();
+    let ids: std::collections::HashSet<String> = rx
+        .requests()
+        .iter()
+        .map(|r| r.header_values("x-herald-delivery")[0].clone())
+        .collect();
     assert_eq!(ids.len(), 3, "each delivery has its own id");
 }
 
@@ -140,16 +222,25 @@ async fn t32_a_failing_webhook_does_not_stop_the_others() {
 
 #[tokio::test]
 async fn t33_no_drift_webhooks_is_a_no_op() {
-    assert!(fire(load_ok("webhooks: []\n", None, None), &drift_fixture(1, 2)).await.is_empty());
+    assert!(
+        fire(load_ok("webhooks: []\n", None, None), &drift_fixture(1, 2))
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
 async fn t44_t45_t46_drift_body_and_headers() {
     let rx = Receiver::start(Reply::Status(202, "")).await;
-    let c = load_ok(&http_config(&rx.url("/drift"), "drift", ""), None, Some(r#"{"Authorization": "Bearer drift-token"}"#));
+    let c = load_ok(
+        &http_config(&rx.url("/drift"), "drift", ""),
+        None,
+        Some(r#"{"Authorization": "Bearer drift-token"}"#),
+    );
     let reports = fire(c, &drift_fixture(1, 2)).await;
     assert_eq!(reports[0].outcome, Outcome::Delivered);
     let r = &rx.requests()[0];
+    assert_eq!(r.uri, "/drift");
     assert_eq!(r.header_values("authorization"), vec!["Bearer drift-token"]);
     assert_eq!(r.header_values("content-type"), vec!["application/json"]);
     let body = r.json();
@@ -158,24 +249,56 @@ async fn t44_t45_t46_drift_body_and_headers() {
     assert_eq!(body["projects_with_drift"], 1);
     assert_eq!(body["total_projects"], 2);
     assert_eq!(body["projects"].as_array().map(Vec::len), Some(2));
-    assert!(body.get("env0").is_none(), "Atlantis drift stays exactly Atlantis' JSON");
-    assert!(body["projects"][0].get("error").is_none(), "empty error is omitted");
+    assert!(
+        body.get("env0").is_none(),
+        "Atlantis drift stays exactly Atlantis' JSON"
+    );
+    assert!(
+        body["projects"][0].get("error").is_none(),
+        "empty error is omitted"
+    );
 }
 
 #[tokio::test]
 async fn t48_errors_never_show_url_credentials_path_or_query_tokens() {
-    let rx = Receiver::start(Reply::Status(500, "failed posting to https://user:secret@internal.example/hooks/sensitive?token=super-secret")).await;
-    let url = format!("http://user:secret@{}/hooks/sensitive?token=super-secret", rx.addr);
-    let c = load_ok(&http_config(&url, "drift", ""), None, Some(r#"{"X-Api-Key": "header-value-secret"}"#));
+    let rx = Receiver::start(Reply::Status(
+        500,
+        "failed posting to https://user:secret@internal.example/hooks/sensitive?token=super-secret",
+    ))
+    .await;
+    let url = format!(
+        "http://user:secret@{}/hooks/sensitive?token=super-secret",
+        rx.addr
+    );
+    let c = load_ok(
+        &http_config(&url, "drift", ""),
+        None,
+        Some(r#"{"X-Api-Key": "header-value-secret"}"#),
+    );
     let reports = fire(c, &drift_fixture(1, 2)).await;
     let a = &reports[0].attempts[0];
-    let shown = format!("{} {} {}", a.error.clone().unwrap_or_default(), a.response, reports[0].target);
+    let shown = format!(
+        "{} {} {}",
+        a.error.clone().unwrap_or_default(),
+        a.response,
+        reports[0].target
+    );
     assert!(shown.contains("status 500"), "{shown}");
-    for secret in ["user:secret", "super-secret", "/hooks/sensitive", "header-value-secret"] {
-        assert!(!a.error.clone().unwrap_or_default().contains(secret), "{secret} in {shown}");
+    for secret in [
+        "user:secret",
+        "super-secret",
+        "/hooks/sensitive",
+        "header-value-secret",
+    ] {
+        assert!(
+            !a.error.clone().unwrap_or_default().contains(secret),
+            "{secret} in {shown}"
+        );
         assert!(!a.response.contains(secret), "{secret} in {shown}");
     }
-    assert!(!reports[0].target.contains("user:secret") && !reports[0].target.contains("super-secret"));
+    assert!(
+        !reports[0].target.contains("user:secret") && !reports[0].target.contains("super-secret")
+    );
 }
 
 #[tokio::test]
@@ -186,36 +309,95 @@ async fn t49_transport_errors_never_show_credentials() {
         l.local_addr().expect("addr").port()
     };
     let url = format!("http://user:secret@127.0.0.1:{port}/hook?access_token=super-secret");
-    let reports = fire(load_ok(&http_config(&url, "drift", ""), None, None), &drift_fixture(1, 2)).await;
+    let reports = fire(
+        load_ok(&http_config(&url, "drift", ""), None, None),
+        &drift_fixture(1, 2),
+    )
+    .await;
     let a = &reports[0].attempts[0];
     let error = a.error.clone().unwrap_or_default();
-    assert_eq!(a.outcome, Outcome::Retryable, "a refused connection is worth retrying");
+    assert_eq!(
+        a.outcome,
+        Outcome::Retryable,
+        "a refused connection is worth retrying"
+    );
     assert!(error.contains("could not connect"), "{error}");
-    assert!(!error.contains("user:secret") && !error.contains("super-secret"), "{error}");
+    assert!(
+        !error.contains("user:secret") && !error.contains("super-secret"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
 async fn retries_after_5xx_keep_the_delivery_id_and_then_succeed() {
     let rx = Receiver::start(Reply::Status(200, "")).await;
     rx.push([Reply::Status(503, "busy"), Reply::Status(500, "")]);
-    let c = load_ok(&http_config(&rx.url("/"), "drift", "    retry: {max-attempts: 4, schedule: [50ms]}\n"), None, None);
+    let c = load_ok(
+        &http_config(
+            &rx.url("/"),
+            "drift",
+            "    retry: {max-attempts: 4, schedule: [50ms]}\n",
+        ),
+        None,
+        None,
+    );
     let d = Dispatcher::new(Arc::new(c)).expect("dispatcher");
-    let reports = d.dispatch(&drift_fixture(1, 2), &Selection::Route, Options::default(), &|_| {}).await;
+    let reports = d
+        .dispatch(
+            &drift_fixture(1, 2),
+            &Selection::Route,
+            Options::default(),
+            &|_| {},
+        )
+        .await;
     let r = &reports[0];
     assert_eq!(r.outcome, Outcome::Delivered);
-    assert_eq!(r.attempts.iter().map(|a| a.outcome).collect::<Vec<_>>(), [Outcome::Retryable, Outcome::Retryable, Outcome::Delivered]);
-    let ids: Vec<String> = rx.requests().iter().map(|q| q.header_values("x-herald-delivery")[0].clone()).collect();
+    assert_eq!(
+        r.attempts.iter().map(|a| a.outcome).collect::<Vec<_>>(),
+        [Outcome::Retryable, Outcome::Retryable, Outcome::Delivered]
+    );
+    let ids: Vec<String> = rx
+        .requests()
+        .iter()
+        .map(|q| q.header_values("x-herald-delivery")[0].clone())
+        .collect();
     assert_eq!(ids.len(), 3);
-    assert!(ids.iter().all(|i| i == &r.delivery_id), "same id on every retry: {ids:?}");
+    assert!(
+        ids.iter().all(|i| i == &r.delivery_id),
+        "same id on every retry: {ids:?}"
+    );
 }
 
 #[tokio::test]
 async fn final_failures_are_not_retried_and_retries_are_bounded() {
-    for (status, attempts) in [(400, 1), (404, 1), (410, 1), (301, 1), (500, 3), (429, 3), (408, 3)] {
+    for (status, attempts) in [
+        (400, 1),
+        (404, 1),
+        (410, 1),
+        (301, 1),
+        (500, 3),
+        (429, 3),
+        (408, 3),
+    ] {
         let rx = Receiver::start(Reply::Status(status, "")).await;
-        let c = load_ok(&http_config(&rx.url("/"), "drift", "    retry: {max-attempts: 3, schedule: [10ms]}\n"), None, None);
+        let c = load_ok(
+            &http_config(
+                &rx.url("/"),
+                "drift",
+                "    retry: {max-attempts: 3, schedule: [10ms]}\n",
+            ),
+            None,
+            None,
+        );
         let d = Dispatcher::new(Arc::new(c)).expect("dispatcher");
-        let reports = d.dispatch(&drift_fixture(1, 2), &Selection::Route, Options::default(), &|_| {}).await;
+        let reports = d
+            .dispatch(
+                &drift_fixture(1, 2),
+                &Selection::Route,
+                Options::default(),
+                &|_| {},
+            )
+            .await;
         assert_eq!(reports[0].outcome, Outcome::Failed, "status {status}");
         assert_eq!(rx.requests().len(), attempts, "status {status}");
     }
@@ -226,11 +408,29 @@ async fn retry_after_is_honoured() {
     let rx = Receiver::start(Reply::Status(200, "")).await;
     // The receiver asks for 1 s although the schedule says 10 ms.
     rx.push([Reply::RetryAfter(1)]);
-    let c = load_ok(&http_config(&rx.url("/"), "drift", "    retry: {max-attempts: 2, schedule: [10ms]}\n"), None, None);
+    let c = load_ok(
+        &http_config(
+            &rx.url("/"),
+            "drift",
+            "    retry: {max-attempts: 2, schedule: [10ms]}\n",
+        ),
+        None,
+        None,
+    );
     let d = Dispatcher::new(Arc::new(c)).expect("dispatcher");
-    let reports = d.dispatch(&drift_fixture(1, 2), &Selection::Route, Options::default(), &|_| {}).await;
+    let reports = d
+        .dispatch(
+            &drift_fixture(1, 2),
+            &Selection::Route,
+            Options::default(),
+            &|_| {},
+        )
+        .await;
     assert_eq!(reports[0].attempts[0].outcome, Outcome::Retryable);
-    assert_eq!(reports[0].attempts[0].retry_after, Some(Duration::from_secs(1)));
+    assert_eq!(
+        reports[0].attempts[0].retry_after,
+        Some(Duration::from_secs(1))
+    );
     assert_eq!(reports[0].outcome, Outcome::Delivered);
     let got = rx.requests();
     let gap = got[1].at - got[0].at;
@@ -261,13 +461,33 @@ async fn a_receiver_that_never_answers_times_out_and_does_not_delay_the_others()
         }
     };
     let reports = d
-        .dispatch(&drift_fixture(1, 2), &Selection::Route, Options { max_attempts: Some(1) }, &progress)
+        .dispatch(
+            &drift_fixture(1, 2),
+            &Selection::Route,
+            Options {
+                max_attempts: Some(1),
+            },
+            &progress,
+        )
         .await;
-    let good_after = good_done.lock().expect("lock").expect("good webhook attempted");
-    assert!(good_after < Duration::from_millis(500), "healthy webhook waited {good_after:?}");
+    let good_after = good_done
+        .lock()
+        .expect("lock")
+        .expect("good webhook attempted");
+    assert!(
+        good_after < Duration::from_millis(500),
+        "healthy webhook waited {good_after:?}"
+    );
     assert_eq!(reports[1].outcome, Outcome::Delivered);
     let timed_out = &reports[0].attempts[0];
     assert_eq!(timed_out.outcome, Outcome::Retryable);
-    assert!(timed_out.error.clone().unwrap_or_default().contains("timed out after 1s"), "{timed_out:?}");
+    assert!(
+        timed_out
+            .error
+            .clone()
+            .unwrap_or_default()
+            .contains("timed out after 1s"),
+        "{timed_out:?}"
+    );
     assert!(start.elapsed() < Duration::from_secs(5));
 }

@@ -69,7 +69,12 @@ impl Drop for Receiver {
     }
 }
 
-async fn handle(State(inner): State<Arc<Mutex<Inner>>>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let reply = {
         let mut i = inner.lock().expect("lock");
         i.got.push(Recorded {
@@ -81,15 +86,24 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, uri: Uri, headers: Heade
         i.queue.pop_front().unwrap_or_else(|| i.default.clone())
     };
     match reply {
-        Reply::Status(code, body) => (StatusCode::from_u16(code).expect("status"), body).into_response(),
-        Reply::RetryAfter(secs) => (StatusCode::TOO_MANY_REQUESTS, [("retry-after", secs.to_string())], "slow down").into_response(),
+        Reply::Status(code, body) => {
+            (StatusCode::from_u16(code).expect("status"), body).into_response()
+        }
+        Reply::RetryAfter(secs) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", secs.to_string())],
+            "slow down",
+        )
+            .into_response(),
         Reply::Hang => std::future::pending().await,
     }
 }
 
 impl Receiver {
     pub async fn start(default: Reply) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let inner = Arc::new(Mutex::new(Inner {
             default,
@@ -117,10 +131,19 @@ impl Receiver {
 }
 
 /// Loads a config from text, with a fixed environment for `${VAR}`.
-pub fn load(text: &str, token: Option<&str>, headers: Option<&str>) -> Result<(Config, Report), Report> {
+pub fn load(
+    text: &str,
+    token: Option<&str>,
+    headers: Option<&str>,
+) -> Result<(Config, Report), Report> {
     let opts = LoadOptions {
         slack_token: token.map(|t| (t.to_string(), Location::Flag("--slack-token".into()))),
-        http_headers: headers.map(|h| (h.to_string(), Location::Flag("--webhook-http-headers".into()))),
+        http_headers: headers.map(|h| {
+            (
+                h.to_string(),
+                Location::Flag("--webhook-http-headers".into()),
+            )
+        }),
         vars: Arc::new(|name| match name {
             "TEST_TOKEN" => Some("xoxb-from-env".to_string()),
             _ => None,
@@ -204,9 +227,11 @@ pub fn apply_fixture() -> herald::event::Event {
 
 /// The Atlantis drift fixture: `owner/repo`, ref `main`, id `det-123`, 1 of 2 projects drifted.
 pub fn drift_fixture(drifted: u64, total: u64) -> herald::event::Event {
-    let mut projects = vec![serde_json::json!({"project_name": "project1", "path": "infra/project1", "workspace": "default",
+    let mut projects = vec![
+        serde_json::json!({"project_name": "project1", "path": "infra/project1", "workspace": "default",
         "has_drift": drifted > 0, "to_add": 1, "to_change": 2, "to_destroy": 0, "to_import": 0, "to_forget": 0,
-        "summary": "Plan: 1 to add, 2 to change, 0 to destroy."})];
+        "summary": "Plan: 1 to add, 2 to change, 0 to destroy."}),
+    ];
     for i in 1..total {
         projects.push(serde_json::json!({"project_name": format!("project{}", i + 1), "path": format!("infra/project{}", i + 1),
             "workspace": "default", "has_drift": false, "to_add": 0, "to_change": 0, "to_destroy": 0, "to_import": 0,
@@ -214,19 +239,20 @@ pub fn drift_fixture(drifted: u64, total: u64) -> herald::event::Event {
     }
     let body = serde_json::json!({"repository": "owner/repo", "ref": "main", "detection_id": "det-123",
         "projects_with_drift": drifted, "total_projects": total, "projects": projects});
-    herald::event::Event::Drift(herald::event::parse_drift(body.to_string().as_bytes()).expect("fixture"))
+    herald::event::Event::Drift(
+        herald::event::parse_drift(body.to_string().as_bytes()).expect("fixture"),
+    )
 }
 
 /// Delivers with no retry and no progress output.
-pub async fn fire(
-    config: Config,
-    event: &herald::event::Event,
-) -> Vec<herald::dispatch::Report> {
+pub async fn fire(config: Config, event: &herald::event::Event) -> Vec<herald::dispatch::Report> {
     let d = herald::dispatch::Dispatcher::new(Arc::new(config)).expect("dispatcher");
     d.dispatch(
         event,
         &herald::dispatch::Selection::Route,
-        herald::dispatch::Options { max_attempts: Some(1) },
+        herald::dispatch::Options {
+            max_attempts: Some(1),
+        },
         &|_| {},
     )
     .await
