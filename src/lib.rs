@@ -10,10 +10,12 @@ pub mod config;
 pub mod dispatch;
 pub mod event;
 pub mod fake;
+pub mod ingest;
 pub mod notify;
 pub mod redact;
 pub mod route;
 pub mod secret;
+pub mod store;
 
 /// herald's version, sent as `User-Agent: herald/<version>`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -8,9 +8,11 @@ use anyhow::{Result, bail};
 use clap::{ArgMatches, Args};
 
 use herald::config::Config;
-use herald::dispatch::{self, Dispatcher, Options, Progress, Selection};
+use std::time::Duration;
+
+use herald::dispatch::{self, CoreEvent, Dispatcher, Selection};
 use herald::event::{self, Env0Event, Event};
-use herald::notify::{self, Outcome};
+use herald::notify;
 
 use super::{EventArg, Global, fixtures, load_config, read_payload};
 
@@ -78,68 +80,35 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &FireArgs) -> Resu
         return Ok(ExitCode::SUCCESS);
     }
 
-    let options = Options {
-        max_attempts: if args.retry { None } else { Some(1) },
-    };
+    let engine = super::engine::open(global, config.clone())?;
+    let body = String::from_utf8_lossy(&serde_json::to_vec(&event.to_json())?).into_owned();
+    let (_, ids) = engine.accept("fire", event, body, None, &selection).await?;
+    let mut events = engine.subscribe();
     let quiet = args.json;
-    let progress = move |p: Progress<'_>| {
-        let Progress::Attempted {
-            webhook,
-            number,
-            attempt,
-            retry_in,
-        } = p;
-        if quiet || attempt.outcome == Outcome::Delivered {
-            return;
-        }
-        if let Some(wait) = retry_in {
-            eprintln!(
-                "{} attempt {number}: {}; retrying in {}",
-                webhook.label(),
-                attempt.error.as_deref().unwrap_or("failed"),
-                humantime::format_duration(std::time::Duration::from_secs(wait.as_secs().max(1)))
-            );
-        }
-    };
-    let reports = dispatcher
-        .dispatch(&event, &selection, options, &progress)
-        .await;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&reports)?);
-    } else {
-        for r in &reports {
-            let last = r.attempts.last();
-            let tries = if r.attempts.len() > 1 {
-                format!(", {} attempts", r.attempts.len())
-            } else {
-                String::new()
-            };
-            match (r.outcome, last) {
-                (Outcome::Delivered, Some(a)) => println!(
-                    "ok     {} {} {}: delivered ({}, {} ms{tries})",
-                    r.label,
-                    r.kind,
-                    r.target,
-                    a.status.map_or("-".to_string(), |s| s.to_string()),
-                    a.latency.as_millis()
-                ),
-                (_, a) => {
-                    println!(
-                        "FAILED {} {} {}: {}{tries}",
-                        r.label,
-                        r.kind,
-                        r.target,
-                        a.and_then(|a| a.error.clone())
-                            .unwrap_or_else(|| "failed".into())
-                    );
-                    if let Some(h) = a.and_then(|a| a.hint.clone()) {
-                        println!("       hint: {h}");
-                    }
-                }
+    let progress = tokio::spawn(async move {
+        while let Ok(e) = events.recv().await {
+            if let CoreEvent::Attempted {
+                label,
+                number,
+                attempt,
+                retry_in: Some(wait),
+                ..
+            } = e
+                && !quiet
+            {
+                eprintln!(
+                    "{label} attempt {number}: {}; retrying in {}",
+                    attempt.error.as_deref().unwrap_or("failed"),
+                    humantime::format_duration(Duration::from_secs(wait.as_secs().max(1)))
+                );
             }
         }
-    }
-    let all_ok = reports.iter().all(|r| r.outcome == Outcome::Delivered);
+    });
+    engine
+        .drive(&ids, if args.retry { None } else { Some(1) })
+        .await?;
+    progress.abort();
+    let all_ok = super::engine::print_outcomes(&engine, &ids, args.json).await?;
     Ok(if all_ok {
         ExitCode::SUCCESS
     } else {

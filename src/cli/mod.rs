@@ -1,9 +1,13 @@
 //! The command line: flags shared by every command, and one module per command.
 
 mod check;
+mod engine;
 mod fire;
 mod fixtures;
+mod log;
 mod matching;
+mod replay;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +55,18 @@ pub struct Global {
     /// Slack Web API base URL
     #[arg(long, env = "HERALD_SLACK_API_URL", global = true, value_name = "URL")]
     pub slack_api_url: Option<String>,
+    /// Where the journal lives [default: the platform data dir, $XDG_DATA_HOME/herald]
+    #[arg(long, env = "HERALD_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Ingest address for serve and the console
+    #[arg(
+        long,
+        env = "HERALD_LISTEN",
+        global = true,
+        default_value = "127.0.0.1:4141",
+        value_name = "ADDR"
+    )]
+    pub listen: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +77,12 @@ pub enum Command {
     Match(matching::MatchArgs),
     /// Send a payload (a bundled fixture by default) through the dispatcher
     Fire(fire::FireArgs),
+    /// Run the engine and the ingest API without the console
+    Serve(serve::ServeArgs),
+    /// Send a journaled event or delivery again (or every failed delivery)
+    Replay(replay::ReplayArgs),
+    /// Show the journal's deliveries, newest first
+    Log(log::LogArgs),
 }
 
 /// The `--event` values.
@@ -80,7 +102,21 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
         Command::Check(args) => check::run(&cli.global, matches, args).await,
         Command::Match(args) => matching::run(&cli.global, matches, args),
         Command::Fire(args) => fire::run(&cli.global, matches, args).await,
+        Command::Serve(args) => serve::run(&cli.global, matches, args).await,
+        Command::Replay(args) => replay::run(&cli.global, matches, args).await,
+        Command::Log(args) => log::run(&cli.global, args).await,
     }
+}
+
+/// Logs to stderr; `HERALD_LOG` overrides the level (`debug`, `herald=trace`, ...).
+pub fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HERALD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _already = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 /// Where a global option's value came from, looked up in the subcommand's matches too

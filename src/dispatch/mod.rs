@@ -4,6 +4,8 @@
 //! This is the in-memory delivery loop used by `herald fire`; the same pieces (routing,
 //! [`notify::prepare`], [`notify::send`], [`backoff`]) serve the journal-driven engine.
 
+mod engine;
+mod metrics;
 mod pacer;
 
 use std::sync::Arc;
@@ -11,6 +13,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+pub use engine::{CoreEvent, Engine, EngineOptions};
+pub use metrics::Metrics;
 pub use pacer::Pacer;
 
 use crate::config::{Config, RetryPolicy, Target, Webhook};
@@ -100,8 +104,18 @@ impl Dispatcher {
     }
 
     /// The configuration in use.
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &Arc<Config> {
         &self.config
+    }
+
+    /// The same dispatcher (client, Slack pacing) with another configuration, for a reload.
+    #[must_use]
+    pub fn with_config(&self, config: Arc<Config>) -> Self {
+        Self {
+            config,
+            client: self.client.clone(),
+            pacer: self.pacer.clone(),
+        }
     }
 
     /// The webhooks that get `event`.
@@ -166,38 +180,10 @@ impl Dispatcher {
             },
             None => webhook.retry.clone(),
         };
-        let request = match notify::prepare(&self.config, webhook, event, delivery_id, unix_now()) {
-            Ok(r) => r,
-            Err(e) => {
-                report.attempts.push(Attempt {
-                    outcome: Outcome::Failed,
-                    status: None,
-                    error: Some(e.to_string()),
-                    hint: None,
-                    retry_after: None,
-                    response: String::new(),
-                    latency: Duration::ZERO,
-                });
-                return report;
-            }
-        };
-        let pace_key = match &webhook.target {
-            Target::SlackChannel(c) => Some(format!("{}#{c}", self.config.slack_api_url)),
-            Target::SlackIncoming(u) => Some(u.expose().to_string()),
-            Target::Http(_) => None,
-        };
         for number in 1..=policy.max_attempts {
-            if let Some(key) = &pace_key {
-                self.pacer.wait(key).await;
-            }
-            let attempt = notify::send(&self.client, &request).await;
+            let (attempt, _request) = self.attempt(webhook, event, delivery_id).await;
             let outcome = attempt.outcome;
-            let retry_in = match outcome {
-                Outcome::Retryable => policy
-                    .delay_after(number)
-                    .map(|d| backoff(d, attempt.retry_after)),
-                _ => None,
-            };
+            let retry_in = retry_wait(&policy, number, &attempt);
             progress(Progress::Attempted {
                 webhook,
                 number,
@@ -216,6 +202,54 @@ impl Dispatcher {
             report.outcome = Outcome::Failed;
         }
         report
+    }
+}
+
+impl Dispatcher {
+    /// Makes one attempt: builds the request, waits for the channel's Slack pacing slot,
+    /// sends it. Returns the attempt and the request as it may be shown (for the journal).
+    pub async fn attempt(
+        &self,
+        webhook: &Webhook,
+        event: &Event,
+        delivery_id: &str,
+    ) -> (Attempt, Option<notify::ShownRequest>) {
+        let request = match notify::prepare(&self.config, webhook, event, delivery_id, unix_now()) {
+            Ok(r) => r,
+            Err(e) => {
+                let attempt = Attempt {
+                    outcome: Outcome::Failed,
+                    status: None,
+                    error: Some(e.to_string()),
+                    hint: None,
+                    retry_after: None,
+                    response: String::new(),
+                    latency: Duration::ZERO,
+                };
+                return (attempt, None);
+            }
+        };
+        let pace_key = match &webhook.target {
+            Target::SlackChannel(c) => Some(format!("{}#{c}", self.config.slack_api_url)),
+            Target::SlackIncoming(u) => Some(u.expose().to_string()),
+            Target::Http(_) => None,
+        };
+        if let Some(key) = &pace_key {
+            self.pacer.wait(key).await;
+        }
+        let attempt = notify::send(&self.client, &request).await;
+        (attempt, Some(request.shown()))
+    }
+}
+
+/// The wait before attempt `number + 1`, or `None` when the delivery is finished (it
+/// succeeded, failed for good, or has no attempt left).
+pub fn retry_wait(policy: &RetryPolicy, number: u32, attempt: &Attempt) -> Option<Duration> {
+    match attempt.outcome {
+        Outcome::Retryable => policy
+            .delay_after(number)
+            .map(|d| backoff(d, attempt.retry_after)),
+        _ => None,
     }
 }
 

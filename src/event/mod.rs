@@ -26,8 +26,10 @@ pub struct DriftReport {
     pub env0: Option<Env0Context>,
 }
 
-/// An event ready to route and deliver.
-#[derive(Debug, Clone, PartialEq)]
+/// An event ready to route and deliver. In the journal it is stored as
+/// `{"kind": "apply"|"drift", "data": ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "lowercase")]
 pub enum Event {
     /// An Atlantis apply result.
     Apply(ApplyResult),

@@ -355,8 +355,9 @@ async fn fire_json_reports_every_attempt() {
     .await;
     assert!(out.status.success(), "{}", stderr(&out));
     let v: Value = serde_json::from_str(&stdout(&out)).expect("json");
-    assert_eq!(v[0]["outcome"], "delivered");
+    assert_eq!(v[0]["delivery"]["status"], "succeeded");
     assert_eq!(v[0]["attempts"][0]["status"], 200);
+    assert_eq!(v[0]["attempts"][0]["outcome"], "delivered");
     assert_eq!(rx.requests()[0].json()["projects_with_drift"], 0);
 }
 

@@ -186,13 +186,18 @@ pub async fn herald(args: &[&str], env: &[(&str, &str)]) -> Output {
     ] {
         cmd.env_remove(var);
     }
+    // Each run gets a journal of its own unless the test gives one.
+    let scratch = std::env::temp_dir().join(format!("herald-test-{}", uuid::Uuid::new_v4()));
+    cmd.env("HERALD_DATA_DIR", &scratch);
     for (k, v) in env {
         cmd.env(k, v);
     }
-    tokio::time::timeout(Duration::from_secs(60), cmd.output())
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
         .await
         .expect("herald finished within 60 s")
-        .expect("herald ran")
+        .expect("herald ran");
+    let _ = std::fs::remove_dir_all(&scratch);
+    out
 }
 
 /// Writes `text` to a temporary config file.

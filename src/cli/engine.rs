@@ -1,0 +1,102 @@
+//! Opening the journal and the engine for the commands that deliver.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+
+use herald::config::Config;
+use herald::dispatch::{Engine, EngineOptions};
+use herald::store::{Commit, DeliveryFilter, DeliveryRow, DeliveryStatus, Journal};
+
+use super::Global;
+
+/// The data directory: `--data-dir`, `HERALD_DATA_DIR`, or the platform's data directory.
+pub fn data_dir(global: &Global) -> Result<PathBuf> {
+    match &global.data_dir {
+        Some(d) => Ok(d.clone()),
+        None => dirs::data_dir()
+            .map(|d| d.join("herald"))
+            .context("no data directory: set --data-dir or HERALD_DATA_DIR"),
+    }
+}
+
+/// Opens the journal and an engine over it.
+pub fn open(global: &Global, config: Arc<Config>) -> Result<Engine> {
+    let dir = data_dir(global)?;
+    let journal = Journal::open(&dir, Commit::Grouped)
+        .with_context(|| format!("opening the journal in {}", dir.display()))?;
+    Ok(Engine::new(config, journal, EngineOptions::default())?)
+}
+
+/// Prints the outcome of deliveries (for `fire` and `replay`); true when all succeeded.
+pub async fn print_outcomes(engine: &Engine, ids: &[String], json: bool) -> Result<bool> {
+    let mut rows: Vec<DeliveryRow> = Vec::new();
+    for id in ids {
+        rows.extend(
+            engine
+                .journal()
+                .deliveries(DeliveryFilter {
+                    id: Some(id.clone()),
+                    ..DeliveryFilter::default()
+                })
+                .await?,
+        );
+    }
+    let mut out = Vec::new();
+    for r in &rows {
+        let attempts = engine.journal().attempts(&r.id).await?;
+        out.push((r, attempts));
+    }
+    if json {
+        let list: Vec<_> = out
+            .iter()
+            .map(|(r, a)| serde_json::json!({"delivery": r, "attempts": a}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else {
+        for (r, attempts) in &out {
+            let last = attempts.last();
+            let tries = if attempts.len() > 1 {
+                format!(", {} attempts", attempts.len())
+            } else {
+                String::new()
+            };
+            match r.status {
+                DeliveryStatus::Succeeded => println!(
+                    "ok     {} {} {}: delivered ({}, {} ms{tries})",
+                    r.webhook_label,
+                    r.kind,
+                    r.target,
+                    last.and_then(|a| a.status)
+                        .map_or("-".to_string(), |s| s.to_string()),
+                    last.map_or(0, |a| a.latency_ms)
+                ),
+                status => {
+                    let word = if status == DeliveryStatus::Failed {
+                        "FAILED"
+                    } else {
+                        "RETRY "
+                    };
+                    println!(
+                        "{word} {} {} {}: {}{tries}",
+                        r.webhook_label,
+                        r.kind,
+                        r.target,
+                        r.last_error.clone().unwrap_or_else(|| "failed".into())
+                    );
+                    if let Some(h) = last.and_then(|a| a.hint.clone()) {
+                        println!("       hint: {h}");
+                    }
+                    if status != DeliveryStatus::Failed {
+                        println!(
+                            "       left in the journal as {}: `herald serve` retries it",
+                            status.as_str()
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(rows.len() == ids.len() && rows.iter().all(|r| r.status == DeliveryStatus::Succeeded))
+}

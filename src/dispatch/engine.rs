@@ -1,0 +1,546 @@
+//! The journal-driven engine: what `serve`, the console, `fire` and `replay` run.
+//!
+//! Accepted events and their deliveries are committed to the journal first; workers then
+//! claim due deliveries from it (with a lease, so two processes never send the same one at
+//! once), make one attempt each, and store the attempt with the next attempt time. Retries
+//! therefore survive a restart, and one webhook's backlog cannot take every worker: each
+//! webhook has its own cap of attempts in flight.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{DispatchError, Dispatcher, Metrics, Selection, new_delivery_id, retry_wait};
+use crate::config::{Config, EventKind, Webhook};
+use crate::event::Event;
+use crate::notify::{Attempt, Outcome};
+use crate::store::{
+    AttemptRecord, ClaimLimits, Claimed, DeliveryStatus, Journal, NewDelivery, NewEvent, NextState,
+    Recorded, StoreError, now_ms,
+};
+
+/// Something the engine did, for the console and for progress output.
+#[derive(Debug, Clone)]
+pub enum CoreEvent {
+    /// An event was journaled.
+    Recorded {
+        /// Its id.
+        event_id: String,
+        /// apply or drift.
+        kind: EventKind,
+        /// One-line summary.
+        summary: String,
+        /// Deliveries created.
+        deliveries: usize,
+    },
+    /// An attempt ended.
+    Attempted {
+        /// The delivery.
+        delivery_id: String,
+        /// Its event.
+        event_id: String,
+        /// Webhook label.
+        label: String,
+        /// 1-based attempt number.
+        number: u32,
+        /// The attempt.
+        attempt: Attempt,
+        /// The delivery's state now.
+        status: DeliveryStatus,
+        /// When it is tried again.
+        retry_in: Option<Duration>,
+    },
+}
+
+/// Engine limits.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineOptions {
+    /// Attempts in flight in all.
+    pub max_in_flight: usize,
+    /// Attempts in flight for one webhook.
+    pub per_webhook: usize,
+    /// How often the journal is checked for due retries when nothing wakes the engine.
+    pub poll: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 256,
+            per_webhook: 32,
+            poll: Duration::from_millis(250),
+        }
+    }
+}
+
+struct Inner {
+    dispatcher: RwLock<Dispatcher>,
+    journal: Journal,
+    options: EngineOptions,
+    wake: Notify,
+    slots: Arc<Semaphore>,
+    in_flight: Mutex<HashMap<String, usize>>,
+    events: broadcast::Sender<CoreEvent>,
+    metrics: Arc<Metrics>,
+}
+
+/// The engine; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl Engine {
+    /// An engine over `journal` delivering with `config`.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(
+        config: Arc<Config>,
+        journal: Journal,
+        options: EngineOptions,
+    ) -> Result<Self, DispatchError> {
+        let (events, _) = broadcast::channel(4096);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                dispatcher: RwLock::new(Dispatcher::new(config)?),
+                journal,
+                options,
+                wake: Notify::new(),
+                slots: Arc::new(Semaphore::new(options.max_in_flight)),
+                in_flight: Mutex::new(HashMap::new()),
+                events,
+                metrics: Arc::new(Metrics::default()),
+            }),
+        })
+    }
+
+    fn dispatcher(&self) -> Dispatcher {
+        self.inner
+            .dispatcher
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> Arc<Config> {
+        self.dispatcher().config().clone()
+    }
+
+    /// Uses a new configuration for every attempt from now on.
+    pub fn reload(&self, config: Arc<Config>) {
+        let mut d = self
+            .inner
+            .dispatcher
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        *d = d.with_config(config);
+    }
+
+    /// The journal.
+    pub fn journal(&self) -> &Journal {
+        &self.inner.journal
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
+    /// Everything the engine does from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<CoreEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Journals an event with a delivery for every selected webhook, then wakes the
+    /// workers. When this returns `Ok`, the event is on disk.
+    ///
+    /// # Errors
+    /// The journal's error; nothing was stored then.
+    pub async fn accept(
+        &self,
+        source: &str,
+        event: Event,
+        body: String,
+        dedupe_key: Option<String>,
+        selection: &Selection,
+    ) -> Result<(Recorded, Vec<String>), StoreError> {
+        let deliveries: Vec<NewDelivery> = self
+            .dispatcher()
+            .targets(&event, selection)
+            .into_iter()
+            .map(|w| new_delivery(w, None))
+            .collect();
+        let ids = deliveries.iter().map(|d| d.id.clone()).collect();
+        let kind = event.kind();
+        let summary = event.summary();
+        let recorded = self
+            .inner
+            .journal
+            .record_event(NewEvent {
+                id: uuid::Uuid::now_v7().to_string(),
+                source: source.to_string(),
+                event,
+                body,
+                dedupe_key,
+                deliveries,
+            })
+            .await?;
+        if let Recorded::New {
+            event_id,
+            deliveries,
+        } = &recorded
+        {
+            match kind {
+                EventKind::Apply => &self.inner.metrics.events_apply,
+                EventKind::Drift => &self.inner.metrics.events_drift,
+            }
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let _no_listener = self.inner.events.send(CoreEvent::Recorded {
+                event_id: event_id.clone(),
+                kind,
+                summary,
+                deliveries: *deliveries,
+            });
+            self.inner.wake.notify_one();
+        }
+        Ok((recorded, ids))
+    }
+
+    /// Adds replays of a stored event (to `webhooks`, or to every webhook that matches it
+    /// now) or of one delivery (to its webhook, or to `webhooks`). Returns the new ids.
+    ///
+    /// # Errors
+    /// Unknown ids, or the journal's error.
+    pub async fn replay(&self, id: &str, webhooks: &[usize]) -> Result<Vec<String>, ReplayError> {
+        let journal = &self.inner.journal;
+        let config = self.config();
+        let (event_id, targets): (String, Vec<&Webhook>) =
+            if let Some(e) = journal.event(id).await? {
+                let targets = if webhooks.is_empty() {
+                    self.dispatcher()
+                        .targets(&e.event, &Selection::Route)
+                        .into_iter()
+                        .map(|w| w.index)
+                        .collect()
+                } else {
+                    webhooks.to_vec()
+                };
+                (
+                    e.id,
+                    targets
+                        .iter()
+                        .filter_map(|&i| config.webhooks.get(i))
+                        .collect(),
+                )
+            } else {
+                let d = journal
+                    .deliveries(crate::store::DeliveryFilter {
+                        id: Some(id.to_string()),
+                        ..Default::default()
+                    })
+                    .await?
+                    .pop()
+                    .ok_or_else(|| ReplayError::NotFound(id.to_string()))?;
+                let targets: Vec<&Webhook> = if webhooks.is_empty() {
+                    find_webhook(&config, &d.webhook_label, d.webhook)
+                        .into_iter()
+                        .collect()
+                } else {
+                    webhooks
+                        .iter()
+                        .filter_map(|&i| config.webhooks.get(i))
+                        .collect()
+                };
+                if targets.is_empty() {
+                    return Err(ReplayError::WebhookGone(d.webhook_label));
+                }
+                (d.event_id, targets)
+            };
+        let deliveries: Vec<NewDelivery> = targets
+            .into_iter()
+            .map(|w| new_delivery(w, Some(id.to_string())))
+            .collect();
+        let ids = deliveries.iter().map(|d| d.id.clone()).collect();
+        journal.add_deliveries(&event_id, deliveries).await?;
+        self.inner.wake.notify_one();
+        Ok(ids)
+    }
+
+    /// Works until `shutdown`: claims due deliveries and attempts them. On shutdown it
+    /// stops claiming, lets attempts in flight finish for up to `grace`, and leaves the rest
+    /// in the journal for the next start.
+    pub async fn run(&self, shutdown: CancellationToken, grace: Duration) {
+        let tracker = TaskTracker::new();
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let free = self.inner.slots.available_permits();
+            let claimed = if free == 0 {
+                Vec::new()
+            } else {
+                self.claim(free, None).await.unwrap_or_else(|e| {
+                    tracing::error!("cannot read due deliveries: {e}");
+                    Vec::new()
+                })
+            };
+            let got = claimed.len();
+            for c in claimed {
+                let Ok(permit) = self.inner.slots.clone().acquire_owned().await else {
+                    break;
+                };
+                let engine = self.clone();
+                tracker.spawn(async move {
+                    engine.attempt(c, None).await;
+                    drop(permit);
+                });
+            }
+            if got == 0 || got >= free {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = self.inner.wake.notified() => {}
+                    () = tokio::time::sleep(self.inner.options.poll) => {}
+                }
+            }
+        }
+        tracker.close();
+        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+            tracing::warn!(
+                "stopping with attempts still in flight; they are retried at the next start"
+            );
+        }
+    }
+
+    async fn claim(
+        &self,
+        limit: usize,
+        only: Option<Vec<String>>,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        let busy = ClaimLimits {
+            in_flight: self
+                .inner
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+            per_webhook: self.inner.options.per_webhook,
+        };
+        let longest = self
+            .config()
+            .webhooks
+            .iter()
+            .map(|w| w.timeout)
+            .max()
+            .unwrap_or_default();
+        let lease = now_ms()
+            + i64::try_from((longest + Duration::from_secs(30)).as_millis()).unwrap_or(i64::MAX);
+        let claimed = self
+            .inner
+            .journal
+            .claim_due(limit, lease, only, busy)
+            .await?;
+        let mut in_flight = self
+            .inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for c in &claimed {
+            *in_flight.entry(c.label.clone()).or_insert(0) += 1;
+        }
+        Ok(claimed)
+    }
+
+    /// Makes one attempt now at each of these deliveries; one that fails in a retryable way
+    /// stays in the journal as retrying, for `serve` to continue.
+    ///
+    /// # Errors
+    /// The journal's error.
+    pub async fn attempt_now(&self, ids: &[String]) -> Result<(), StoreError> {
+        let claimed = self.claim(ids.len(), Some(ids.to_vec())).await?;
+        futures::future::join_all(claimed.into_iter().map(|c| self.attempt(c, None))).await;
+        Ok(())
+    }
+
+    /// Attempts the given deliveries now and keeps retrying them in this process until each
+    /// is finished or has made `max_attempts` attempts (then it is marked failed). For
+    /// `fire` and `replay`, which want an answer now rather than from a server later.
+    ///
+    /// # Errors
+    /// The journal's error.
+    pub async fn drive(&self, ids: &[String], max_attempts: Option<u32>) -> Result<(), StoreError> {
+        let mut open: Vec<String> = ids.to_vec();
+        while !open.is_empty() {
+            let claimed = self.claim(open.len(), Some(open.clone())).await?;
+            let attempts = claimed.into_iter().map(|c| self.attempt(c, max_attempts));
+            futures::future::join_all(attempts).await;
+            let mut rows = Vec::with_capacity(open.len());
+            for id in &open {
+                rows.extend(
+                    self.inner
+                        .journal
+                        .deliveries(crate::store::DeliveryFilter {
+                            id: Some(id.clone()),
+                            ..Default::default()
+                        })
+                        .await?,
+                );
+            }
+            open.retain(|id| {
+                rows.iter().find(|r| &r.id == id).is_some_and(|r| {
+                    matches!(r.status, DeliveryStatus::Pending | DeliveryStatus::Retrying)
+                })
+            });
+            let next = rows
+                .iter()
+                .filter(|r| open.contains(&r.id))
+                .filter_map(|r| r.next_attempt_at)
+                .min();
+            if !open.is_empty() {
+                // At least a short pause, so a delivery leased by another process (a running
+                // `serve`) is waited for rather than polled in a busy loop.
+                let wait = next
+                    .map_or(0, |n| u64::try_from(n - now_ms()).unwrap_or(0))
+                    .max(50);
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes one attempt at a claimed delivery and journals it.
+    async fn attempt(&self, c: Claimed, max_attempts: Option<u32>) {
+        let dispatcher = self.dispatcher();
+        let number = c.attempts + 1;
+        let started_at = now_ms();
+        let webhook = find_webhook(dispatcher.config(), &c.label, c.webhook).cloned();
+        let (attempt, request, status, next_at, retry_in) = match &webhook {
+            None => {
+                let attempt = Attempt {
+                    outcome: Outcome::Failed,
+                    status: None,
+                    error: Some(format!("webhook {} is no longer in the config", c.label)),
+                    hint: Some(
+                        "replay the event to a webhook that exists: herald replay ID --webhook SEL"
+                            .into(),
+                    ),
+                    retry_after: None,
+                    response: String::new(),
+                    latency: Duration::ZERO,
+                };
+                (attempt, None, DeliveryStatus::Failed, None, None)
+            }
+            Some(w) => {
+                let (attempt, request) = dispatcher.attempt(w, &c.event, &c.id).await;
+                let mut policy = w.retry.clone();
+                if let Some(n) = max_attempts {
+                    policy.max_attempts = n.max(1);
+                }
+                let retry_in = retry_wait(&policy, number, &attempt);
+                let status = match (attempt.outcome, retry_in) {
+                    (Outcome::Delivered, _) => DeliveryStatus::Succeeded,
+                    (_, Some(_)) => DeliveryStatus::Retrying,
+                    _ => DeliveryStatus::Failed,
+                };
+                let next_at =
+                    retry_in.map(|d| now_ms() + i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+                (attempt, request, status, next_at, retry_in)
+            }
+        };
+        let m = &self.inner.metrics;
+        m.observe(attempt.latency);
+        match attempt.outcome {
+            Outcome::Delivered => &m.attempts_delivered,
+            Outcome::Retryable => &m.attempts_retryable,
+            Outcome::Failed => &m.attempts_failed,
+        }
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let record = AttemptRecord {
+            delivery_id: c.id.clone(),
+            number,
+            started_at,
+            latency_ms: i64::try_from(attempt.latency.as_millis()).unwrap_or(i64::MAX),
+            outcome: attempt.outcome,
+            status: attempt.status,
+            error: attempt.error.clone(),
+            hint: attempt.hint.clone(),
+            request: request
+                .map(|r| serde_json::to_string(&r).unwrap_or_default())
+                .unwrap_or_default(),
+            response: attempt.response.clone(),
+        };
+        let next = NextState {
+            status,
+            next_attempt_at: next_at,
+        };
+        if let Err(e) = self.inner.journal.record_attempt(record, next).await {
+            // The lease runs out and the delivery is attempted again: a duplicate, never a loss.
+            tracing::error!("cannot journal the attempt of delivery {}: {e}", c.id);
+        }
+        {
+            let mut in_flight = self
+                .inner
+                .in_flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(n) = in_flight.get_mut(&c.label) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        let _no_listener = self.inner.events.send(CoreEvent::Attempted {
+            delivery_id: c.id,
+            event_id: c.event_id,
+            label: c.label,
+            number,
+            attempt,
+            status,
+            retry_in,
+        });
+    }
+}
+
+/// Why a replay could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// No event or delivery has that id.
+    #[error("no event or delivery with id {0}")]
+    NotFound(String),
+    /// The delivery's webhook is gone from the config.
+    #[error("webhook {0} is no longer in the config: choose one with --webhook")]
+    WebhookGone(String),
+    /// The journal failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn new_delivery(w: &Webhook, replay_of: Option<String>) -> NewDelivery {
+    NewDelivery {
+        id: new_delivery_id(),
+        webhook: w.index,
+        label: w.label(),
+        target: w.target.display(),
+        kind: w.target.kind().to_string(),
+        replay_of,
+    }
+}
+
+/// The webhook a stored delivery names: by name, else by `#index`, else by index.
+fn find_webhook<'a>(config: &'a Config, label: &str, index: usize) -> Option<&'a Webhook> {
+    match label.strip_prefix('#') {
+        Some(i) => i
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| config.webhooks.get(i))
+            .filter(|w| w.name.is_none()),
+        None => config
+            .webhooks
+            .iter()
+            .find(|w| w.name.as_deref() == Some(label)),
+    }
+    .or_else(|| config.webhooks.get(index).filter(|w| w.label() == label))
+}

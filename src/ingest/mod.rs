@@ -1,0 +1,348 @@
+//! The ingest HTTP API: where Atlantis, env0 and scripts post events.
+//!
+//! A request is answered 202 only once its event and deliveries are committed to the
+//! journal, and right after that (never after delivery): env0 waits at most 10 s and never
+//! retries, Atlantis blocks its apply on a slow receiver. Everything a client can get wrong
+//! gets a 4xx with a JSON body saying what and where.
+
+pub mod auth;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::dispatch::{Engine, Selection};
+use crate::event::{self, Env0Event, Event, Shape};
+use crate::store::Recorded;
+
+/// The largest body accepted.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The router with every route of the ingest API.
+pub fn router(engine: Engine) -> Router {
+    Router::new()
+        .route("/events", post(any_event))
+        .route("/events/apply", post(apply))
+        .route("/events/drift", post(drift))
+        .route("/events/env0", post(env0))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(engine)
+}
+
+/// Serves the API on `listener` until `shutdown`; requests in progress are finished.
+///
+/// # Errors
+/// When the server fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    engine: Engine,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(engine).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await
+}
+
+/// A 4xx or 5xx answer.
+struct Problem {
+    status: StatusCode,
+    error: String,
+    detail: String,
+}
+
+impl Problem {
+    fn new(status: StatusCode, error: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            error: error.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(json!({"error": self.error, "detail": self.detail})),
+        )
+            .into_response()
+    }
+}
+
+async fn any_event(
+    State(e): State<Engine>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    handle(&e, None, &headers, body).await
+}
+
+async fn apply(
+    State(e): State<Engine>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    handle(&e, Some(Shape::Apply), &headers, body).await
+}
+
+async fn drift(
+    State(e): State<Engine>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    handle(&e, Some(Shape::Drift), &headers, body).await
+}
+
+async fn env0(
+    State(e): State<Engine>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    handle(&e, Some(Shape::Env0), &headers, body).await
+}
+
+async fn handle(
+    engine: &Engine,
+    route: Option<Shape>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match accept(engine, route, headers, body).await {
+        Ok(r) => r,
+        Err(p) => {
+            if p.status.is_client_error() {
+                engine
+                    .metrics()
+                    .rejected
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            p.into_response()
+        }
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, names: &[&str]) -> Option<&'a str> {
+    names
+        .iter()
+        .find_map(|n| headers.get(*n).and_then(|v| v.to_str().ok()))
+}
+
+async fn accept(
+    engine: &Engine,
+    route: Option<Shape>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let config = engine.config();
+    let settings = &config.herald;
+    let body = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body too large",
+                format!("the limit is {BODY_LIMIT} bytes"),
+            )
+        } else {
+            Problem::new(r.status(), "cannot read the body", r.body_text())
+        }
+    })?;
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+        let essence = ct.split(';').next().unwrap_or_default().trim();
+        if !(essence == "application/json" || essence.ends_with("+json"))
+            || essence == "application/cloudevents-batch+json"
+        {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the body must be JSON",
+                format!("Content-Type is {essence:?}; send application/json"),
+            ));
+        }
+    }
+    let signed_env0 = route != Some(Shape::Apply) && route != Some(Shape::Drift);
+    let signature = header(headers, &["x-env0-signature", "x-env-zero-signature"]);
+    let signature_ok = match (&settings.env0_secret, signature) {
+        (Some(secret), Some(sig)) if signed_env0 => {
+            auth::env0_signature_ok(secret.expose(), &body, sig)
+        }
+        _ => false,
+    };
+    if let Some(token) = &settings.ingest_token {
+        let bearer = header(headers, &["authorization"]).and_then(|v| v.strip_prefix("Bearer "));
+        if !signature_ok
+            && !bearer
+                .is_some_and(|b| auth::constant_time_eq(b.as_bytes(), token.expose().as_bytes()))
+        {
+            return Err(Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong ingest token",
+                "send Authorization: Bearer <herald.ingest-token>",
+            ));
+        }
+    }
+    if body.is_empty() {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "empty body",
+            "send the event as a JSON object",
+        ));
+    }
+    if let Err(e) = std::str::from_utf8(&body) {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "the body is not valid UTF-8",
+            format!("byte {}", e.valid_up_to()),
+        ));
+    }
+    let value: Value = serde_json::from_slice(&body).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "invalid JSON: {}",
+                e.to_string().split(" at line").next().unwrap_or_default()
+            ),
+            format!("line {}, column {}", e.line(), e.column()),
+        )
+    })?;
+    let shape = match route {
+        Some(s) => s,
+        None => event::detect(&value).ok_or_else(|| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "unknown event shape",
+                "expected an Atlantis apply result (Workspace, Pull, ...), an Atlantis drift payload (repository, detection_id, projects, ...) or an env0 webhook (type, data); or post to /events/apply, /events/drift or /events/env0",
+            )
+        })?,
+    };
+    let bad = |e: event::EventError| Problem::new(StatusCode::BAD_REQUEST, e.message, e.detail);
+    let (source, event, stored_body, dedupe) = match shape {
+        Shape::Apply => {
+            let a = event::parse_apply(&body).map_err(bad)?;
+            let stored = serde_json::to_string(&a).unwrap_or_default();
+            ("apply", Event::Apply(a), stored, None)
+        }
+        Shape::Drift => {
+            let d = event::parse_drift(&body).map_err(bad)?;
+            (
+                "drift",
+                Event::Drift(d),
+                String::from_utf8_lossy(&body).into_owned(),
+                None,
+            )
+        }
+        Shape::Env0 => {
+            if settings.env0_secret.is_some() && !signature_ok {
+                return Err(Problem::new(
+                    StatusCode::UNAUTHORIZED,
+                    if signature.is_some() {
+                        "env0 signature does not match"
+                    } else {
+                        "missing env0 signature"
+                    },
+                    "x-env0-signature must be the HMAC-SHA256 hex of the raw body with herald.env0-secret",
+                ));
+            }
+            let header_id = header(headers, &["x-env0-event-id", "x-env-zero-event-id"]);
+            let id = value
+                .get("id")
+                .and_then(Value::as_str)
+                .or(header_id)
+                .map(str::to_string);
+            match event::env0::parse(&value, header_id).map_err(bad)? {
+                Env0Event::Test { id } => {
+                    tracing::info!(id, "env0 test event acknowledged");
+                    return Ok((
+                        StatusCode::OK,
+                        axum::Json(json!({"status": "env0 test event acknowledged"})),
+                    )
+                        .into_response());
+                }
+                Env0Event::Other { kind, .. } => {
+                    tracing::info!(kind, "env0 event ignored");
+                    return Ok((StatusCode::ACCEPTED, axum::Json(json!({"ignored": kind})))
+                        .into_response());
+                }
+                Env0Event::Drift(d) => {
+                    let mut scrubbed = value.clone();
+                    event::env0::scrub(&mut scrubbed);
+                    (
+                        "env0",
+                        Event::Drift(d),
+                        scrubbed.to_string(),
+                        id.map(|i| format!("env0:{i}")),
+                    )
+                }
+            }
+        }
+    };
+    match engine
+        .accept(source, event, stored_body, dedupe, &Selection::Route)
+        .await
+    {
+        Ok((
+            Recorded::New {
+                event_id,
+                deliveries,
+            },
+            _,
+        )) => Ok((
+            StatusCode::ACCEPTED,
+            axum::Json(json!({"event_id": event_id, "deliveries": deliveries})),
+        )
+            .into_response()),
+        Ok((Recorded::Duplicate { event_id }, _)) => Ok((
+            StatusCode::OK,
+            axum::Json(json!({"event_id": event_id, "deliveries": 0, "duplicate": true})),
+        )
+            .into_response()),
+        Err(e) => {
+            tracing::error!("cannot journal an event: {e}");
+            Err(Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the journal cannot take the event now",
+                "nothing was stored; send it again",
+            ))
+        }
+    }
+}
+
+async fn healthz(State(engine): State<Engine>) -> Response {
+    match engine.journal().ping().await {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("journal not writable: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn metrics(State(engine): State<Engine>) -> Response {
+    match engine.journal().counts().await {
+        Ok(counts) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            engine.metrics().render(&counts),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("journal unreadable: {e}\n"),
+        )
+            .into_response(),
+    }
+}

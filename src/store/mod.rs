@@ -1,0 +1,433 @@
+//! The journal: every accepted event, every delivery and every attempt, in SQLite.
+//!
+//! herald answers 202 only after the event and its deliveries are committed, and workers
+//! take their work from here, so a crash or restart loses nothing that was accepted. All
+//! writes go through one writer thread that groups whatever is waiting into one
+//! transaction (one fsync for many requests); reads use their own connection, which WAL
+//! mode lets run beside the writer.
+
+mod query;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::Connection;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+pub use query::{AttemptRow, DeliveryFilter, DeliveryRow, EventRow, StatusCounts};
+
+use crate::event::Event;
+use crate::notify::Outcome;
+use writer::Op;
+
+/// What can go wrong with the journal.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed (disk full, read-only file system, corruption, ...).
+    #[error("journal: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The journal was written by a newer herald.
+    #[error(
+        "the journal has schema version {found}, newer than this herald's {supported}: upgrade herald"
+    )]
+    NewerSchema {
+        /// Version in the file.
+        found: i64,
+        /// Version this build writes.
+        supported: i64,
+    },
+    /// The group of writes this one was part of could not be committed.
+    #[error("the journal could not commit: {0}")]
+    Commit(String),
+    /// The writer thread is gone (the journal was closed).
+    #[error("the journal is closed")]
+    Closed,
+    /// A stored row could not be read back.
+    #[error("journal row {0} is unreadable: {1}")]
+    Corrupt(String, String),
+}
+
+/// A delivery's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Not attempted yet.
+    Pending,
+    /// Failed in a retryable way; another attempt is scheduled.
+    Retrying,
+    /// Delivered.
+    Succeeded,
+    /// Failed for good.
+    Failed,
+}
+
+impl DeliveryStatus {
+    /// The word stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Retrying => "retrying",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    /// Reads the stored word.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => DeliveryStatus::Pending,
+            "retrying" => DeliveryStatus::Retrying,
+            "succeeded" => DeliveryStatus::Succeeded,
+            "failed" => DeliveryStatus::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// A delivery to create.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    /// Its id (`X-Herald-Delivery`).
+    pub id: String,
+    /// Webhook index in the config at the time.
+    pub webhook: usize,
+    /// Webhook name or `#index`, used to find it again after a config change.
+    pub label: String,
+    /// Destination for display (secrets masked).
+    pub target: String,
+    /// `slack` or `http`.
+    pub kind: String,
+    /// The delivery or event this one replays.
+    pub replay_of: Option<String>,
+}
+
+/// An event to record with its deliveries.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// Its id.
+    pub id: String,
+    /// Where it came from: `apply`, `drift`, `env0`, `fire`.
+    pub source: String,
+    /// The normalised event.
+    pub event: Event,
+    /// The received body, secrets removed.
+    pub body: String,
+    /// env0's event id, to answer a repeat with the first event.
+    pub dedupe_key: Option<String>,
+    /// Its deliveries, due now.
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// What recording an event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored, with this many deliveries.
+    New {
+        /// The event id.
+        event_id: String,
+        /// Deliveries created.
+        deliveries: usize,
+    },
+    /// The dedupe key was seen before: nothing stored.
+    Duplicate {
+        /// The first event's id.
+        event_id: String,
+    },
+}
+
+/// One finished attempt, as stored.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    /// The delivery.
+    pub delivery_id: String,
+    /// 1-based number.
+    pub number: u32,
+    /// Start time, Unix milliseconds.
+    pub started_at: i64,
+    /// Duration in milliseconds.
+    pub latency_ms: i64,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// HTTP status.
+    pub status: Option<u16>,
+    /// Error text (already free of secrets).
+    pub error: Option<String>,
+    /// Hint for the error.
+    pub hint: Option<String>,
+    /// Request summary (method, masked URL, masked headers) as JSON.
+    pub request: String,
+    /// Response excerpt (at most 4 KiB, free of secrets).
+    pub response: String,
+}
+
+/// The delivery's state after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextState {
+    /// New status.
+    pub status: DeliveryStatus,
+    /// When to try again (Unix ms) for `Retrying`.
+    pub next_attempt_at: Option<i64>,
+}
+
+/// A delivery taken by a worker.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// Delivery id.
+    pub id: String,
+    /// Its event id.
+    pub event_id: String,
+    /// Webhook index when it was created.
+    pub webhook: usize,
+    /// Webhook label when it was created.
+    pub label: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// The event.
+    pub event: Event,
+}
+
+/// How many attempts each webhook (by label) has in flight, and the most it may have.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimLimits {
+    /// Attempts in flight per webhook label.
+    pub in_flight: std::collections::HashMap<String, usize>,
+    /// The most attempts one webhook may have in flight.
+    pub per_webhook: usize,
+}
+
+/// Grouped or one-by-one commits (the latter only for the benchmark's baseline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// Everything waiting goes into one transaction.
+    Grouped,
+    /// One transaction per write.
+    EachWrite,
+}
+
+/// Handle to the journal; cheap to clone.
+#[derive(Clone)]
+pub struct Journal {
+    path: PathBuf,
+    writer: std::sync::mpsc::Sender<Op>,
+    reader: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The journal's file name inside the data directory.
+pub const FILE_NAME: &str = "journal.sqlite3";
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Journal {
+    /// Opens (creating and migrating as needed) the journal in `dir`.
+    ///
+    /// # Errors
+    /// When the directory or the database cannot be opened, or is from a newer herald.
+    pub fn open(dir: &Path, commit: Commit) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(FILE_NAME);
+        let mut conn = Connection::open(&path)?;
+        schema::prepare(&mut conn)?;
+        let mut reader = Connection::open(&path)?;
+        schema::prepare(&mut reader)?;
+        let writer = writer::spawn(conn, commit);
+        Ok(Self {
+            path,
+            writer,
+            reader: Arc::new(Mutex::new(reader)),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn call<T>(
+        &self,
+        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.writer.send(op(tx)).map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stores an event with its deliveries (due now) in one commit.
+    ///
+    /// # Errors
+    /// SQLite errors; nothing is stored then.
+    pub async fn record_event(&self, event: NewEvent) -> Result<Recorded, StoreError> {
+        self.call(|reply| Op::Event(Box::new(event), reply)).await
+    }
+
+    /// Adds deliveries (replays) to a stored event, due now.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn add_deliveries(
+        &self,
+        event_id: &str,
+        deliveries: Vec<NewDelivery>,
+    ) -> Result<(), StoreError> {
+        let event_id = event_id.to_string();
+        self.call(|reply| Op::AddDeliveries(event_id, deliveries, reply))
+            .await
+    }
+
+    /// Stores an attempt and the delivery's new state, releasing its lease.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn record_attempt(
+        &self,
+        attempt: AttemptRecord,
+        next: NextState,
+    ) -> Result<(), StoreError> {
+        self.call(|reply| Op::Attempt(Box::new(attempt), next, reply))
+            .await
+    }
+
+    /// Takes up to `limit` due deliveries, leasing them until `lease_until` (Unix ms) so no
+    /// other worker or process takes them meanwhile. `only` restricts to these ids.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn claim_due(
+        &self,
+        limit: usize,
+        lease_until: i64,
+        only: Option<Vec<String>>,
+        busy: ClaimLimits,
+    ) -> Result<Vec<Claimed>, StoreError> {
+        self.call(|reply| Op::Claim {
+            now: now_ms(),
+            limit,
+            lease_until,
+            only,
+            busy,
+            reply,
+        })
+        .await
+    }
+
+    /// Marks deliveries failed without another attempt (a `fire` that was told not to
+    /// retry, or a webhook that is gone from the config).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn give_up(&self, delivery_id: &str, reason: &str) -> Result<(), StoreError> {
+        let (id, reason) = (delivery_id.to_string(), reason.to_string());
+        self.call(|reply| Op::GiveUp(id, reason, reply)).await
+    }
+
+    /// Deletes finished events older than `max_age_ms` and the oldest finished ones beyond
+    /// `max_events`. Events with a delivery still pending or retrying are kept.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn prune(&self, max_age_ms: i64, max_events: u64) -> Result<usize, StoreError> {
+        self.call(|reply| Op::Prune {
+            older_than: now_ms() - max_age_ms,
+            max_events,
+            reply,
+        })
+        .await
+    }
+
+    /// Runs a read query on the reader connection, off the async threads.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let reader = self.reader.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = reader
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(&conn)
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    /// Deliveries, newest first.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn deliveries(&self, filter: DeliveryFilter) -> Result<Vec<DeliveryRow>, StoreError> {
+        self.read(move |c| query::deliveries(c, &filter)).await
+    }
+
+    /// One event.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn event(&self, id: &str) -> Result<Option<EventRow>, StoreError> {
+        let id = id.to_string();
+        self.read(move |c| query::event(c, &id)).await
+    }
+
+    /// Events, newest first.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn events(
+        &self,
+        limit: usize,
+        before: Option<i64>,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        self.read(move |c| query::events(c, limit, before)).await
+    }
+
+    /// The attempts of a delivery, in order.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn attempts(&self, delivery_id: &str) -> Result<Vec<AttemptRow>, StoreError> {
+        let id = delivery_id.to_string();
+        self.read(move |c| query::attempts(c, &id)).await
+    }
+
+    /// How many deliveries are in each status, and events in all.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn counts(&self) -> Result<StatusCounts, StoreError> {
+        self.read(query::counts).await
+    }
+
+    /// Checks the journal can take a write (for `/healthz`).
+    ///
+    /// # Errors
+    /// When it cannot.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.call(Op::Ping).await
+    }
+}

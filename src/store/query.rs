@@ -1,0 +1,267 @@
+//! Read queries: the log, one event, a delivery's attempts, counts.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::{DeliveryStatus, StoreError};
+use crate::event::Event;
+
+/// Which deliveries to list.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    /// Only this status.
+    pub status: Option<DeliveryStatus>,
+    /// Only this event's.
+    pub event_id: Option<String>,
+    /// Only this delivery.
+    pub id: Option<String>,
+    /// At most this many (0 = no limit).
+    pub limit: usize,
+}
+
+/// A delivery with its event's summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeliveryRow {
+    /// Delivery id.
+    pub id: String,
+    /// Event id.
+    pub event_id: String,
+    /// `apply` or `drift`.
+    pub event_kind: String,
+    /// The event's one-line summary.
+    pub summary: String,
+    /// Webhook index when created.
+    pub webhook: usize,
+    /// Webhook label.
+    pub webhook_label: String,
+    /// Destination, masked.
+    pub target: String,
+    /// `slack` or `http`.
+    pub kind: String,
+    /// Status.
+    pub status: DeliveryStatus,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Next attempt (Unix ms) when retrying.
+    pub next_attempt_at: Option<i64>,
+    /// The last error.
+    pub last_error: Option<String>,
+    /// What it replays.
+    pub replay_of: Option<String>,
+    /// Created (Unix ms).
+    pub created_at: i64,
+    /// Last changed (Unix ms).
+    pub updated_at: i64,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRow {
+    /// Event id.
+    pub id: String,
+    /// Received (Unix ms).
+    pub received_at: i64,
+    /// `apply`, `drift`, `env0` or `fire`.
+    pub source: String,
+    /// One-line summary.
+    pub summary: String,
+    /// The received body, secrets removed.
+    pub body: String,
+    /// The normalised event.
+    pub event: Event,
+}
+
+/// A stored attempt.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptRow {
+    /// 1-based number.
+    pub number: u32,
+    /// Start (Unix ms).
+    pub started_at: i64,
+    /// Duration (ms).
+    pub latency_ms: i64,
+    /// delivered, retryable, failed.
+    pub outcome: String,
+    /// HTTP status.
+    pub status: Option<u16>,
+    /// Error.
+    pub error: Option<String>,
+    /// Hint.
+    pub hint: Option<String>,
+    /// Request summary (JSON).
+    pub request: String,
+    /// Response excerpt.
+    pub response: String,
+}
+
+/// Deliveries per status, and events in all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StatusCounts {
+    /// Events stored.
+    pub events: u64,
+    /// Pending deliveries.
+    pub pending: u64,
+    /// Retrying deliveries.
+    pub retrying: u64,
+    /// Succeeded deliveries.
+    pub succeeded: u64,
+    /// Failed deliveries.
+    pub failed: u64,
+}
+
+const DELIVERY_COLUMNS: &str =
+    "d.id, d.event_id, e.kind, e.summary, d.webhook, d.webhook_label, d.target, d.kind, d.status,
+     d.attempts, d.next_attempt_at, d.last_error, d.replay_of, d.created_at, d.updated_at";
+
+fn delivery_row(r: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
+    let status: String = r.get(8)?;
+    Ok(DeliveryRow {
+        id: r.get(0)?,
+        event_id: r.get(1)?,
+        event_kind: r.get(2)?,
+        summary: r.get(3)?,
+        webhook: usize::try_from(r.get::<_, i64>(4)?).unwrap_or(usize::MAX),
+        webhook_label: r.get(5)?,
+        target: r.get(6)?,
+        kind: r.get(7)?,
+        status: DeliveryStatus::parse(&status).unwrap_or(DeliveryStatus::Failed),
+        attempts: r.get(9)?,
+        next_attempt_at: r.get(10)?,
+        last_error: r.get(11)?,
+        replay_of: r.get(12)?,
+        created_at: r.get(13)?,
+        updated_at: r.get(14)?,
+    })
+}
+
+/// Deliveries, newest first.
+pub fn deliveries(c: &Connection, f: &DeliveryFilter) -> Result<Vec<DeliveryRow>, StoreError> {
+    let limit = if f.limit == 0 {
+        i64::MAX
+    } else {
+        i64::try_from(f.limit).unwrap_or(i64::MAX)
+    };
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
+         WHERE (?1 IS NULL OR d.status = ?1) AND (?2 IS NULL OR d.event_id = ?2) AND (?3 IS NULL OR d.id = ?3)
+         ORDER BY d.created_at DESC, d.rowid DESC LIMIT ?4"
+    );
+    let mut stmt = c.prepare_cached(&sql)?;
+    let rows = stmt.query_map(
+        params![
+            f.status.map(DeliveryStatus::as_str),
+            f.event_id,
+            f.id,
+            limit
+        ],
+        delivery_row,
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn event_row(r: &Row<'_>) -> rusqlite::Result<(EventRow, String)> {
+    Ok((
+        EventRow {
+            id: r.get(0)?,
+            received_at: r.get(1)?,
+            source: r.get(2)?,
+            summary: r.get(3)?,
+            body: r.get(4)?,
+            event: Event::Drift(crate::event::DriftReport {
+                result: crate::event::DriftResult {
+                    repository: String::new(),
+                    git_ref: String::new(),
+                    detection_id: String::new(),
+                    projects_with_drift: 0,
+                    total_projects: 0,
+                    projects: Vec::new(),
+                },
+                env0: None,
+            }),
+        },
+        r.get(5)?,
+    ))
+}
+
+fn finish(row: (EventRow, String)) -> Result<EventRow, StoreError> {
+    let (mut e, json) = row;
+    e.event = serde_json::from_str(&json)
+        .map_err(|err| StoreError::Corrupt(e.id.clone(), err.to_string()))?;
+    Ok(e)
+}
+
+/// One event.
+pub fn event(c: &Connection, id: &str) -> Result<Option<EventRow>, StoreError> {
+    let row = c
+        .prepare_cached(
+            "SELECT id, received_at, source, summary, body, event FROM events WHERE id = ?1",
+        )?
+        .query_row([id], event_row)
+        .optional()?;
+    row.map(finish).transpose()
+}
+
+/// Events, newest first, optionally only those received before `before` (Unix ms).
+pub fn events(
+    c: &Connection,
+    limit: usize,
+    before: Option<i64>,
+) -> Result<Vec<EventRow>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT id, received_at, source, summary, body, event FROM events
+         WHERE (?1 IS NULL OR received_at < ?1) ORDER BY received_at DESC, rowid DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(
+        params![before, i64::try_from(limit).unwrap_or(i64::MAX)],
+        event_row,
+    )?;
+    rows.map(|r| r.map_err(StoreError::from).and_then(finish))
+        .collect()
+}
+
+/// The attempts of a delivery, in order.
+pub fn attempts(c: &Connection, delivery_id: &str) -> Result<Vec<AttemptRow>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT number, started_at, latency_ms, outcome, status, error, hint, request, response
+         FROM attempts WHERE delivery_id = ?1 ORDER BY number, id",
+    )?;
+    let rows = stmt.query_map([delivery_id], |r| {
+        Ok(AttemptRow {
+            number: r.get(0)?,
+            started_at: r.get(1)?,
+            latency_ms: r.get(2)?,
+            outcome: r.get(3)?,
+            status: r.get(4)?,
+            error: r.get(5)?,
+            hint: r.get(6)?,
+            request: r.get(7)?,
+            response: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Deliveries per status and events in all.
+pub fn counts(c: &Connection) -> Result<StatusCounts, StoreError> {
+    let mut out = StatusCounts {
+        events: c
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0))?
+            .unsigned_abs(),
+        ..StatusCounts::default()
+    };
+    let mut stmt = c.prepare_cached("SELECT status, COUNT(*) FROM deliveries GROUP BY status")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.unsigned_abs()))
+    })?;
+    for row in rows {
+        let (status, n) = row?;
+        match DeliveryStatus::parse(&status) {
+            Some(DeliveryStatus::Pending) => out.pending = n,
+            Some(DeliveryStatus::Retrying) => out.retrying = n,
+            Some(DeliveryStatus::Succeeded) => out.succeeded = n,
+            Some(DeliveryStatus::Failed) => out.failed = n,
+            None => {}
+        }
+    }
+    Ok(out)
+}

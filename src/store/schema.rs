@@ -1,0 +1,96 @@
+//! The journal's tables and their migrations.
+//!
+//! `PRAGMA user_version` holds the schema version; each migration moves it up by one inside
+//! a transaction, so a journal written by an older herald is upgraded in place on open and
+//! one from a newer herald is refused rather than misread.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Migrations in order; entry `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE events (
+    id          TEXT PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    source      TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    summary     TEXT NOT NULL,
+    dedupe_key  TEXT UNIQUE,
+    body        TEXT NOT NULL,
+    event       TEXT NOT NULL
+);
+CREATE INDEX events_received ON events(received_at);
+
+CREATE TABLE deliveries (
+    id              TEXT PRIMARY KEY,
+    event_id        TEXT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+    webhook         INTEGER NOT NULL,
+    webhook_label   TEXT NOT NULL,
+    target          TEXT NOT NULL,
+    kind            TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    lease_until     INTEGER,
+    replay_of       TEXT,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries(status, next_attempt_at);
+CREATE INDEX deliveries_event ON deliveries(event_id);
+CREATE INDEX deliveries_created ON deliveries(created_at);
+
+CREATE TABLE attempts (
+    id          INTEGER PRIMARY KEY,
+    delivery_id TEXT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+    number      INTEGER NOT NULL,
+    started_at  INTEGER NOT NULL,
+    latency_ms  INTEGER NOT NULL,
+    outcome     TEXT NOT NULL,
+    status      INTEGER,
+    error       TEXT,
+    hint        TEXT,
+    request     TEXT NOT NULL,
+    response    TEXT NOT NULL
+);
+CREATE INDEX attempts_delivery ON attempts(delivery_id);
+"];
+
+/// The schema version this herald writes.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Sets the connection up and brings the schema to [`VERSION`].
+///
+/// # Errors
+/// SQLite errors, or a journal from a newer herald.
+pub fn prepare(conn: &mut Connection) -> Result<(), StoreError> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: a commit is on disk (the WAL fsynced) before herald answers 202.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > VERSION {
+        return Err(StoreError::NewerSchema {
+            found: current,
+            supported: VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}

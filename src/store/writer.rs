@@ -1,0 +1,355 @@
+//! The single writer: takes every write request waiting in its queue, applies them in one
+//! transaction (each in its own savepoint, so one failure spoils no other), commits once,
+//! then answers them all. Under load many requests share one fsync; alone, a request is
+//! committed at once.
+
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use tokio::sync::oneshot;
+
+use super::{
+    AttemptRecord, ClaimLimits, Claimed, Commit, NewDelivery, NewEvent, NextState, Recorded,
+    StoreError, now_ms,
+};
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// Largest group of writes in one transaction.
+const MAX_GROUP: usize = 2048;
+
+/// A write request.
+pub enum Op {
+    Event(Box<NewEvent>, Reply<Recorded>),
+    AddDeliveries(String, Vec<NewDelivery>, Reply<()>),
+    Attempt(Box<AttemptRecord>, NextState, Reply<()>),
+    Claim {
+        now: i64,
+        limit: usize,
+        lease_until: i64,
+        only: Option<Vec<String>>,
+        busy: ClaimLimits,
+        reply: Reply<Vec<Claimed>>,
+    },
+    GiveUp(String, String, Reply<()>),
+    Prune {
+        older_than: i64,
+        max_events: u64,
+        reply: Reply<usize>,
+    },
+    Ping(Reply<()>),
+}
+
+/// A result waiting for the commit before it is sent.
+enum Done {
+    Recorded(Reply<Recorded>, Result<Recorded, StoreError>),
+    Unit(Reply<()>, Result<(), StoreError>),
+    Claimed(Reply<Vec<Claimed>>, Result<Vec<Claimed>, StoreError>),
+    Count(Reply<usize>, Result<usize, StoreError>),
+}
+
+impl Done {
+    /// Answers the request: its own result, or the commit's error if the commit failed
+    /// (then nothing of the group was stored).
+    fn send(self, commit_error: Option<&str>) {
+        fn answer<T>(tx: Reply<T>, r: Result<T, StoreError>, commit_error: Option<&str>) {
+            let r = match commit_error {
+                Some(e) => Err(StoreError::Commit(e.to_string())),
+                None => r,
+            };
+            // A receiver that stopped waiting (a client that hung up) is no error here.
+            let _gone = tx.send(r);
+        }
+        match self {
+            Done::Recorded(tx, r) => answer(tx, r, commit_error),
+            Done::Unit(tx, r) => answer(tx, r, commit_error),
+            Done::Claimed(tx, r) => answer(tx, r, commit_error),
+            Done::Count(tx, r) => answer(tx, r, commit_error),
+        }
+    }
+}
+
+/// Starts the writer thread.
+pub fn spawn(conn: Connection, commit: Commit) -> Sender<Op> {
+    let (tx, rx) = channel();
+    std::thread::Builder::new()
+        .name("herald-journal".into())
+        .spawn(move || run(conn, &rx, commit))
+        .expect("the journal thread starts");
+    tx
+}
+
+fn run(mut conn: Connection, rx: &Receiver<Op>, commit: Commit) {
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        if commit == Commit::Grouped {
+            while group.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(op) => group.push(op),
+                    Err(_) => break,
+                }
+            }
+        }
+        let mut tx = match conn.transaction() {
+            Ok(tx) => tx,
+            Err(e) => {
+                let e = e.to_string();
+                group.into_iter().for_each(|op| fail_op(op, &e));
+                continue;
+            }
+        };
+        let done: Vec<Done> = group.into_iter().map(|op| apply(&mut tx, op)).collect();
+        let commit_error = tx.commit().err().map(|e| e.to_string());
+        for d in done {
+            d.send(commit_error.as_deref());
+        }
+    }
+}
+
+/// Answers a request that never ran because the transaction could not start.
+fn fail_op(op: Op, e: &str) {
+    fn err<T>(e: &str) -> Result<T, StoreError> {
+        Err(StoreError::Commit(e.to_string()))
+    }
+    let _gone = match op {
+        Op::Event(_, r) => r.send(err(e)).is_ok(),
+        Op::AddDeliveries(_, _, r) | Op::Attempt(_, _, r) | Op::GiveUp(_, _, r) | Op::Ping(r) => {
+            r.send(err(e)).is_ok()
+        }
+        Op::Claim { reply, .. } => reply.send(err(e)).is_ok(),
+        Op::Prune { reply, .. } => reply.send(err(e)).is_ok(),
+    };
+}
+
+/// Runs `f` in a savepoint: its writes stay only if it succeeds.
+fn savepoint<T>(
+    tx: &mut Transaction<'_>,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let sp = tx.savepoint()?;
+    let r = f(&sp)?;
+    sp.commit()?;
+    Ok(r)
+}
+
+fn apply(tx: &mut Transaction<'_>, op: Op) -> Done {
+    match op {
+        Op::Event(e, reply) => Done::Recorded(reply, savepoint(tx, |t| insert_event(t, &e))),
+        Op::AddDeliveries(event_id, ds, reply) => Done::Unit(
+            reply,
+            savepoint(tx, |t| {
+                let now = now_ms();
+                for d in &ds {
+                    insert_delivery(t, &event_id, d, now)?;
+                }
+                Ok(())
+            }),
+        ),
+        Op::Attempt(a, next, reply) => {
+            Done::Unit(reply, savepoint(tx, |t| insert_attempt(t, &a, next)))
+        }
+        Op::Claim {
+            now,
+            limit,
+            lease_until,
+            only,
+            busy,
+            reply,
+        } => Done::Claimed(
+            reply,
+            savepoint(tx, |t| {
+                claim(t, now, limit, lease_until, only.as_deref(), busy)
+            }),
+        ),
+        Op::GiveUp(id, reason, reply) => Done::Unit(
+            reply,
+            savepoint(tx, |t| {
+                t.execute(
+                    "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_until = NULL,
+                     last_error = ?2, updated_at = ?3 WHERE id = ?1 AND status IN ('pending', 'retrying')",
+                    params![id, reason, now_ms()],
+                )?;
+                Ok(())
+            }),
+        ),
+        Op::Prune {
+            older_than,
+            max_events,
+            reply,
+        } => Done::Count(reply, savepoint(tx, |t| prune(t, older_than, max_events))),
+        Op::Ping(reply) => Done::Unit(
+            reply,
+            savepoint(tx, |t| {
+                t.execute_batch("CREATE TEMP TABLE IF NOT EXISTS ping(x); DELETE FROM ping;")?;
+                Ok(())
+            }),
+        ),
+    }
+}
+
+fn insert_event(t: &Connection, e: &NewEvent) -> Result<Recorded, StoreError> {
+    if let Some(key) = &e.dedupe_key {
+        let first: Option<String> = t
+            .query_row("SELECT id FROM events WHERE dedupe_key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if let Some(event_id) = first {
+            return Ok(Recorded::Duplicate { event_id });
+        }
+    }
+    let now = now_ms();
+    let event_json = serde_json::to_string(&e.event)
+        .map_err(|err| StoreError::Corrupt(e.id.clone(), err.to_string()))?;
+    t.prepare_cached(
+        "INSERT INTO events (id, received_at, source, kind, summary, dedupe_key, body, event)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        e.id,
+        now,
+        e.source,
+        e.event.kind().as_str(),
+        e.event.summary(),
+        e.dedupe_key,
+        e.body,
+        event_json
+    ])?;
+    for d in &e.deliveries {
+        insert_delivery(t, &e.id, d, now)?;
+    }
+    Ok(Recorded::New {
+        event_id: e.id.clone(),
+        deliveries: e.deliveries.len(),
+    })
+}
+
+fn insert_delivery(
+    t: &Connection,
+    event_id: &str,
+    d: &NewDelivery,
+    now: i64,
+) -> Result<(), StoreError> {
+    t.prepare_cached(
+        "INSERT INTO deliveries (id, event_id, webhook, webhook_label, target, kind, status, attempts,
+                                 next_attempt_at, replay_of, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?8, ?7, ?7)",
+    )?
+    .execute(params![
+        d.id,
+        event_id,
+        i64::try_from(d.webhook).unwrap_or(i64::MAX),
+        d.label,
+        d.target,
+        d.kind,
+        now,
+        d.replay_of
+    ])?;
+    Ok(())
+}
+
+fn insert_attempt(t: &Connection, a: &AttemptRecord, next: NextState) -> Result<(), StoreError> {
+    t.prepare_cached(
+        "INSERT INTO attempts (delivery_id, number, started_at, latency_ms, outcome, status, error, hint, request, response)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        a.delivery_id,
+        a.number,
+        a.started_at,
+        a.latency_ms,
+        serde_json::to_value(a.outcome).ok().and_then(|v| v.as_str().map(str::to_string)),
+        a.status,
+        a.error,
+        a.hint,
+        a.request,
+        a.response
+    ])?;
+    t.prepare_cached(
+        "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4, lease_until = NULL,
+                last_error = ?5, updated_at = ?6 WHERE id = ?1",
+    )?
+    .execute(params![
+        a.delivery_id,
+        next.status.as_str(),
+        a.number,
+        next.next_attempt_at,
+        a.error,
+        now_ms()
+    ])?;
+    Ok(())
+}
+
+fn claim(
+    t: &Connection,
+    now: i64,
+    limit: usize,
+    lease_until: i64,
+    only: Option<&[String]>,
+    mut busy: ClaimLimits,
+) -> Result<Vec<Claimed>, StoreError> {
+    // Due rows in order; a webhook already at its limit of attempts in flight is skipped,
+    // so a dead destination's backlog never takes the slots of a healthy one.
+    let mut picked: Vec<(String, String, i64, String, u32, String)> = Vec::new();
+    {
+        let mut stmt = t.prepare_cached(
+            "SELECT d.id, d.event_id, d.webhook, d.webhook_label, d.attempts, e.event
+             FROM deliveries d JOIN events e ON e.id = d.event_id
+             WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= ?1
+               AND (d.lease_until IS NULL OR d.lease_until < ?1)
+             ORDER BY d.next_attempt_at",
+        )?;
+        let mut rows = stmt.query([now])?;
+        while let Some(r) = rows.next()? {
+            if picked.len() >= limit {
+                break;
+            }
+            let id: String = r.get(0)?;
+            if only.is_some_and(|o| !o.contains(&id)) {
+                continue;
+            }
+            let label: String = r.get(3)?;
+            let n = busy.in_flight.entry(label.clone()).or_insert(0);
+            if *n >= busy.per_webhook {
+                continue;
+            }
+            *n += 1;
+            picked.push((id, r.get(1)?, r.get(2)?, label, r.get(4)?, r.get(5)?));
+        }
+    }
+    let mut lease = t.prepare_cached("UPDATE deliveries SET lease_until = ?2 WHERE id = ?1")?;
+    let mut out = Vec::with_capacity(picked.len());
+    for (id, event_id, webhook, label, attempts, event) in picked {
+        lease.execute(params![id, lease_until])?;
+        let event = serde_json::from_str(&event)
+            .map_err(|e| StoreError::Corrupt(event_id.clone(), e.to_string()))?;
+        out.push(Claimed {
+            id,
+            event_id,
+            webhook: usize::try_from(webhook).unwrap_or(usize::MAX),
+            label,
+            attempts,
+            event,
+        });
+    }
+    Ok(out)
+}
+
+fn prune(t: &Connection, older_than: i64, max_events: u64) -> Result<usize, StoreError> {
+    let unfinished = "EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.status IN ('pending', 'retrying'))";
+    let mut n = t.execute(
+        &format!("DELETE FROM events WHERE received_at < ?1 AND NOT {unfinished}"),
+        [older_than],
+    )?;
+    let total: i64 = t.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
+    let excess = total - i64::try_from(max_events).unwrap_or(i64::MAX);
+    if excess > 0 {
+        n += t.execute(
+            &format!(
+                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE NOT {unfinished} ORDER BY received_at LIMIT ?1)"
+            ),
+            [excess],
+        )?;
+    }
+    Ok(n)
+}
