@@ -160,19 +160,6 @@ async fn accept(
             Problem::new(r.status(), "cannot read the body", r.body_text())
         }
     })?;
-    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
-        let essence = ct.split(';').next().unwrap_or_default().trim();
-        if !(essence == "application/json" || essence.ends_with("+json"))
-            || essence == "application/cloudevents-batch+json"
-        {
-            return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "the body must be JSON",
-                format!("Content-Type is {essence:?}; send application/json"),
-            ));
-        }
-    }
     let signed_env0 = route != Some(Shape::Apply) && route != Some(Shape::Drift);
     let signature = header(headers, &["x-env0-signature", "x-env-zero-signature"]);
     let signature_ok = match (&settings.env0_secret, signature) {
@@ -191,6 +178,19 @@ async fn accept(
                 StatusCode::UNAUTHORIZED,
                 "missing or wrong ingest token",
                 "send Authorization: Bearer <herald.ingest-token>",
+            ));
+        }
+    }
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+        let essence = ct.split(';').next().unwrap_or_default().trim();
+        if !(essence == "application/json" || essence.ends_with("+json"))
+            || essence == "application/cloudevents-batch+json"
+        {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "the body must be JSON",
+                format!("Content-Type is {essence:?}; send application/json"),
             ));
         }
     }

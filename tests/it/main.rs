@@ -6,5 +6,7 @@ mod atlantis_config;
 mod cli;
 mod events;
 mod http_delivery;
+mod ingest;
+mod serve;
 mod slack;
 mod support;

@@ -22,6 +22,8 @@ pub enum Reply {
     Status(u16, &'static str),
     /// 429 with `Retry-After: N`.
     RetryAfter(u64),
+    /// This status after a delay.
+    Slow(u64, u16),
     /// Never answers.
     Hang,
 }
@@ -95,6 +97,10 @@ async fn handle(
             "slow down",
         )
             .into_response(),
+        Reply::Slow(ms, code) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            StatusCode::from_u16(code).expect("status").into_response()
+        }
         Reply::Hang => std::future::pending().await,
     }
 }
@@ -261,4 +267,50 @@ pub async fn fire(config: Config, event: &herald::event::Event) -> Vec<herald::d
         &|_| {},
     )
     .await
+}
+
+/// A free loopback port (nothing listens on it once this returns).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// The engine and the ingest API running in this process over a fresh journal.
+pub struct Server {
+    pub url: String,
+    pub engine: herald::dispatch::Engine,
+    pub shutdown: tokio_util::sync::CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub async fn start(config: Config) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let journal = herald::store::Journal::open(dir.path(), herald::store::Commit::Grouped).expect("journal");
+        let engine = herald::dispatch::Engine::new(Arc::new(config), journal, herald::dispatch::EngineOptions::default()).expect("engine");
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(herald::ingest::serve(listener, engine.clone(), shutdown.clone()));
+        let (e, s) = (engine.clone(), shutdown.clone());
+        tokio::spawn(async move { e.run(s, Duration::from_secs(1)).await });
+        Self { url, engine, shutdown, _dir: dir }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Polls `f` until it is true or `limit` passes.
+pub async fn eventually(limit: Duration, mut f: impl AsyncFnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
 }
