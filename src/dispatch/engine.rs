@@ -479,13 +479,17 @@ impl Engine {
             next_attempt_at: next_at,
         };
         match (status, &attempt.error) {
-            (DeliveryStatus::Succeeded, _) => tracing::debug!(delivery = %c.id, webhook = %c.label, "delivered"),
+            (DeliveryStatus::Succeeded, _) => {
+                tracing::debug!(delivery = %c.id, webhook = %c.label, "delivered")
+            }
             (DeliveryStatus::Retrying, e) => tracing::warn!(
                 delivery = %c.id, webhook = %c.label, attempt = number,
                 "{}; retrying in {}", e.as_deref().unwrap_or("failed"),
                 humantime::format_duration(Duration::from_secs(retry_in.unwrap_or_default().as_secs()))
             ),
-            (_, e) => tracing::warn!(delivery = %c.id, webhook = %c.label, attempt = number, "failed: {}", e.as_deref().unwrap_or("failed")),
+            (_, e) => {
+                tracing::warn!(delivery = %c.id, webhook = %c.label, attempt = number, "failed: {}", e.as_deref().unwrap_or("failed"))
+            }
         }
         if let Err(e) = self.inner.journal.record_attempt(record, next).await {
             // The lease runs out and the delivery is attempted again: a duplicate, never a loss.

@@ -107,7 +107,12 @@ async fn handle(
 
 impl Receiver {
     pub async fn start(default: Reply) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        Self::start_on(0, default).await
+    }
+
+    /// Starts on a given port (to bring a receiver "back up" where it was).
+    pub async fn start_on(port: u16, default: Reply) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -271,7 +276,11 @@ pub async fn fire(config: Config, event: &herald::event::Event) -> Vec<herald::d
 
 /// A free loopback port (nothing listens on it once this returns).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// The engine and the ingest API running in this process over a fresh journal.
@@ -285,15 +294,32 @@ pub struct Server {
 impl Server {
     pub async fn start(config: Config) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let journal = herald::store::Journal::open(dir.path(), herald::store::Commit::Grouped).expect("journal");
-        let engine = herald::dispatch::Engine::new(Arc::new(config), journal, herald::dispatch::EngineOptions::default()).expect("engine");
+        let journal = herald::store::Journal::open(dir.path(), herald::store::Commit::Grouped)
+            .expect("journal");
+        let engine = herald::dispatch::Engine::new(
+            Arc::new(config),
+            journal,
+            herald::dispatch::EngineOptions::default(),
+        )
+        .expect("engine");
         let shutdown = tokio_util::sync::CancellationToken::new();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(herald::ingest::serve(listener, engine.clone(), shutdown.clone()));
+        tokio::spawn(herald::ingest::serve(
+            listener,
+            engine.clone(),
+            shutdown.clone(),
+        ));
         let (e, s) = (engine.clone(), shutdown.clone());
         tokio::spawn(async move { e.run(s, Duration::from_secs(1)).await });
-        Self { url, engine, shutdown, _dir: dir }
+        Self {
+            url,
+            engine,
+            shutdown,
+            _dir: dir,
+        }
     }
 }
 
