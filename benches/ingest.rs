@@ -27,10 +27,19 @@ async fn run(commit: Commit, events: usize, concurrency: usize) -> f64 {
     let journal = Journal::open(dir.path(), commit).expect("journal");
     // No workers run: this measures accepting and journaling, not delivery.
     let engine = Engine::new(Arc::new(config), journal, EngineOptions::default()).expect("engine");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}/events/drift", listener.local_addr().expect("addr"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!(
+        "http://{}/events/drift",
+        listener.local_addr().expect("addr")
+    );
     let shutdown = CancellationToken::new();
-    tokio::spawn(herald::ingest::serve(listener, engine.clone(), shutdown.clone()));
+    tokio::spawn(herald::ingest::serve(
+        listener,
+        engine.clone(),
+        shutdown.clone(),
+    ));
     let client = herald::notify::client().expect("client");
     let started = Instant::now();
     let accepted = futures::stream::iter(0..events)
@@ -54,17 +63,27 @@ async fn run(commit: Commit, events: usize, concurrency: usize) -> f64 {
     shutdown.cancel();
     assert_eq!(accepted, events, "every request was accepted");
     let stored = engine.journal().counts().await.expect("counts").events;
-    assert_eq!(usize::try_from(stored).unwrap_or(0), events, "every event is in the journal");
+    assert_eq!(
+        usize::try_from(stored).unwrap_or(0),
+        events,
+        "every event is in the journal"
+    );
     #[allow(clippy::cast_precision_loss)]
     let rate = events as f64 / elapsed.as_secs_f64().max(1e-9);
     rate
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let events = args.first().copied().unwrap_or(4000);
     let concurrency = args.get(1).copied().unwrap_or(64);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         // Warm up (page cache, connection pool, SQLite file creation).
         run(Commit::Grouped, 200, concurrency).await;

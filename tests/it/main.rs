@@ -7,6 +7,7 @@ mod cli;
 mod events;
 mod http_delivery;
 mod ingest;
+mod journal;
 mod serve;
 mod slack;
 mod support;

@@ -1,0 +1,165 @@
+//! The journal and the commands over it: retention, replay, log.
+
+use std::time::Duration;
+
+use herald::dispatch::{Engine, EngineOptions, Selection};
+use herald::store::{Commit, DeliveryFilter, DeliveryStatus, Journal};
+use serde_json::Value;
+
+use crate::support::{
+    Receiver, Reply, config_file, drift_fixture, eventually, herald, load_ok, stderr, stdout,
+};
+
+#[tokio::test]
+async fn prune_keeps_unfinished_events_and_honours_the_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let config = load_ok(
+        &format!(
+            "webhooks:\n  - {{event: drift, kind: http, url: '{}'}}\n",
+            rx.url("/")
+        ),
+        None,
+        None,
+    );
+    let journal = Journal::open(dir.path(), Commit::Grouped).expect("journal");
+    let engine = Engine::new(
+        std::sync::Arc::new(config),
+        journal.clone(),
+        EngineOptions::default(),
+    )
+    .expect("engine");
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let (_, d) = engine
+            .accept(
+                "drift",
+                drift_fixture(1, 2),
+                "{}".into(),
+                None,
+                &Selection::Route,
+            )
+            .await
+            .expect("accept");
+        ids.extend(d);
+    }
+    // Deliver the first four; the fifth stays pending.
+    engine.attempt_now(&ids[..4]).await.expect("attempts");
+    assert_eq!(
+        journal.prune(i64::MAX / 2, 2).await.expect("prune"),
+        3,
+        "down to two, oldest first"
+    );
+    let left = journal
+        .deliveries(DeliveryFilter::default())
+        .await
+        .expect("rows");
+    assert_eq!(left.len(), 2);
+    assert!(
+        left.iter().any(|d| d.status == DeliveryStatus::Pending),
+        "the unfinished event is kept"
+    );
+    // By age: everything finished is older than "now minus zero".
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(journal.prune(0, 1_000_000).await.expect("prune"), 1);
+    assert_eq!(journal.counts().await.expect("counts").events, 1);
+}
+
+#[tokio::test]
+async fn reopening_keeps_the_schema_and_rejects_a_newer_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    drop(Journal::open(dir.path(), Commit::Grouped).expect("first open"));
+    drop(Journal::open(dir.path(), Commit::Grouped).expect("second open migrates nothing"));
+    let conn = rusqlite::Connection::open(dir.path().join(herald::store::FILE_NAME)).expect("open");
+    conn.pragma_update(None, "user_version", 99).expect("bump");
+    drop(conn);
+    let err = Journal::open(dir.path(), Commit::Grouped).expect_err("a newer schema is refused");
+    assert!(err.to_string().contains("newer than this herald"), "{err}");
+}
+
+#[tokio::test]
+async fn replay_log_and_failed() {
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let (_dir, path) = config_file(&format!(
+        "webhooks:\n  - {{name: good, event: drift, kind: http, url: '{}'}}\n  - {{name: bad, event: drift, kind: http, url: '{}', retry: {{max-attempts: 1}}}}\n",
+        rx.url("/good"),
+        rx.url("/bad")
+    ));
+    rx.push([Reply::Status(200, ""), Reply::Status(404, "gone")]);
+    let data = tempfile::tempdir().expect("data");
+    let d = data.path().to_str().expect("utf-8");
+    let p = path.to_str().expect("utf-8");
+    let env = [("HERALD_DATA_DIR", d)];
+    let out = herald(&["fire", "--event", "drift", "--json", "-c", p], &env).await;
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "one delivery failed: {}",
+        stdout(&out)
+    );
+    let fired: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let event_id = fired[0]["delivery"]["event_id"]
+        .as_str()
+        .expect("event id")
+        .to_string();
+
+    let out = herald(&["log", "--status", "failed", "--json"], &env).await;
+    let failed: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(failed.as_array().map(Vec::len), Some(1));
+    assert_eq!(failed[0]["attempts"][0]["status"], 404);
+    let failed_id = failed[0]["delivery"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+
+    // Replay the failed delivery: the receiver now answers 200.
+    let out = herald(&["replay", &failed_id, "-c", p], &env).await;
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).starts_with("ok     bad http"),
+        "{}",
+        stdout(&out)
+    );
+    // Replay the whole event to one named webhook.
+    let out = herald(
+        &["replay", &event_id, "--webhook", "good", "--json", "-c", p],
+        &env,
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let replayed: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(replayed[0]["delivery"]["replay_of"], event_id.as_str());
+    assert_eq!(replayed[0]["delivery"]["webhook_label"], "good");
+
+    let out = herald(&["log", "--json", "--limit", "10"], &env).await;
+    let all: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(
+        all.as_array().map(Vec::len),
+        Some(4),
+        "two fired, two replays"
+    );
+    assert_eq!(
+        all[1]["delivery"]["replay_of"],
+        failed_id.as_str(),
+        "newest first"
+    );
+    let out = herald(&["log"], &env).await;
+    assert!(stdout(&out).contains("failed"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("sending webhook to"),
+        "the error is shown: {}",
+        stdout(&out)
+    );
+
+    // --failed replays every failed delivery; with none left failing, all succeed.
+    let out = herald(&["replay", "--failed", "-c", p], &env).await;
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(eventually(Duration::from_secs(2), async || rx.requests().len() == 5).await);
+    let out = herald(&["replay", "no-such-id", "-c", p], &env).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no event or delivery with id no-such-id"),
+        "{}",
+        stderr(&out)
+    );
+}
