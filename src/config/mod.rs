@@ -9,6 +9,7 @@
 mod diag;
 pub mod filter;
 pub mod headers;
+mod writeback;
 mod load;
 mod validate;
 pub mod yaml_pos;
@@ -22,6 +23,7 @@ pub use filter::Filter;
 pub use headers::Headers;
 pub use load::{default_path, load, load_str};
 pub use validate::parse_duration;
+pub use writeback::{WriteBackError, set_webhook_value};
 
 use crate::secret::Secret;
 

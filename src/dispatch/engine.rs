@@ -30,12 +30,12 @@ pub enum CoreEvent {
     Recorded {
         /// Its id.
         event_id: String,
-        /// apply or drift.
-        kind: EventKind,
-        /// One-line summary.
-        summary: String,
-        /// Deliveries created.
-        deliveries: usize,
+        /// Where it came from (apply, drift, env0, fire).
+        source: String,
+        /// The event.
+        event: Arc<Event>,
+        /// Its deliveries: id and webhook label.
+        deliveries: Vec<(String, String)>,
     },
     /// An attempt ended.
     Attempted {
@@ -78,6 +78,7 @@ impl Default for EngineOptions {
 }
 
 struct Inner {
+    paused: std::sync::atomic::AtomicBool,
     dispatcher: RwLock<Dispatcher>,
     journal: Journal,
     options: EngineOptions,
@@ -107,6 +108,7 @@ impl Engine {
         let (events, _) = broadcast::channel(4096);
         Ok(Self {
             inner: Arc::new(Inner {
+                paused: std::sync::atomic::AtomicBool::new(false),
                 dispatcher: RwLock::new(Dispatcher::new(config)?),
                 journal,
                 options,
@@ -140,6 +142,18 @@ impl Engine {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         *d = d.with_config(config);
+    }
+
+    /// Stops (or resumes) starting attempts; events are still accepted and journaled, and
+    /// attempts in flight finish. For riding out a known outage without burning retries.
+    pub fn set_paused(&self, paused: bool) {
+        self.inner.paused.store(paused, std::sync::atomic::Ordering::Relaxed);
+        self.inner.wake.notify_one();
+    }
+
+    /// Whether attempts are paused.
+    pub fn is_paused(&self) -> bool {
+        self.inner.paused.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The journal.
@@ -177,8 +191,9 @@ impl Engine {
             .map(|w| new_delivery(w, None))
             .collect();
         let ids = deliveries.iter().map(|d| d.id.clone()).collect();
+        let listed: Vec<(String, String)> = deliveries.iter().map(|d| (d.id.clone(), d.label.clone())).collect();
         let kind = event.kind();
-        let summary = event.summary();
+        let shared = (self.inner.events.receiver_count() > 0).then(|| Arc::new(event.clone()));
         let recorded = self
             .inner
             .journal
@@ -191,22 +206,20 @@ impl Engine {
                 deliveries,
             })
             .await?;
-        if let Recorded::New {
-            event_id,
-            deliveries,
-        } = &recorded
-        {
+        if let Recorded::New { event_id, .. } = &recorded {
             match kind {
                 EventKind::Apply => &self.inner.metrics.events_apply,
                 EventKind::Drift => &self.inner.metrics.events_drift,
             }
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let _no_listener = self.inner.events.send(CoreEvent::Recorded {
-                event_id: event_id.clone(),
-                kind,
-                summary,
-                deliveries: *deliveries,
-            });
+            if let Some(event) = shared {
+                let _no_listener = self.inner.events.send(CoreEvent::Recorded {
+                    event_id: event_id.clone(),
+                    source: source.to_string(),
+                    event,
+                    deliveries: listed,
+                });
+            }
             self.inner.wake.notify_one();
         }
         Ok((recorded, ids))
@@ -282,7 +295,7 @@ impl Engine {
                 break;
             }
             let free = self.inner.slots.available_permits();
-            let claimed = if free == 0 {
+            let claimed = if free == 0 || self.is_paused() {
                 Vec::new()
             } else {
                 self.claim(free, None).await.unwrap_or_else(|e| {
