@@ -38,6 +38,7 @@ async fn main() -> std::io::Result<()> {
         token: args.token,
         default: args.answer,
         print: Some(color),
+        channels: Vec::new(),
     })
     .await?;
     println!("fake Slack listening: --slack-api-url {}", fake.api_url());

@@ -7,6 +7,7 @@
 //! event to every webhook with timeouts and retries ([`dispatch`]).
 
 pub mod config;
+pub mod demo;
 pub mod dispatch;
 pub mod event;
 pub mod fake;
@@ -16,6 +17,8 @@ pub mod redact;
 pub mod route;
 pub mod secret;
 pub mod store;
+#[cfg(feature = "tui")]
+pub mod tui;
 
 /// herald's version, sent as `User-Agent: herald/<version>`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

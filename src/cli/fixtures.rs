@@ -7,3 +7,23 @@ pub const APPLY_SUCCESS: &str = include_str!("../../examples/payloads/apply-succ
 pub const DRIFT: &str = include_str!("../../examples/payloads/drift-detected.json");
 /// An env0 `com.env0.drift.detected` webhook.
 pub const ENV0_DRIFT: &str = include_str!("../../examples/payloads/env0-drift-detected.json");
+
+/// Every bundled payload, for the console's test-fire: (file name, JSON).
+#[cfg(feature = "tui")]
+pub const ALL: [(&str, &str); 6] = [
+    ("apply-success.json", APPLY_SUCCESS),
+    (
+        "apply-failure.json",
+        include_str!("../../examples/payloads/apply-failure.json"),
+    ),
+    ("drift-detected.json", DRIFT),
+    (
+        "drift-clean.json",
+        include_str!("../../examples/payloads/drift-clean.json"),
+    ),
+    ("env0-drift-detected.json", ENV0_DRIFT),
+    (
+        "env0-test.json",
+        include_str!("../../examples/payloads/env0-test.json"),
+    ),
+];

@@ -1,6 +1,8 @@
 //! The command line: flags shared by every command, and one module per command.
 
 mod check;
+#[cfg(feature = "tui")]
+mod console;
 mod engine;
 mod fire;
 mod fixtures;
@@ -24,8 +26,9 @@ use herald::config::{self, Config, LoadOptions, Location, Report};
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
+    /// Without a command, herald opens the console.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Options every command takes: flag, then environment variable, then config-file key.
@@ -71,6 +74,12 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The console: webhooks, live events, drift, replay, test-fire, filter editing
+    #[cfg(feature = "tui")]
+    Tui(console::TuiArgs),
+    /// The console with a fake Slack, a fake receiver and sample events: nothing to set up
+    #[cfg(feature = "tui")]
+    Demo(console::TuiArgs),
     /// Validate the config: every problem as FILE:LINE:COL, Slack token tested once
     Check(check::CheckArgs),
     /// Show, for each webhook, whether an event would be sent to it and why
@@ -98,7 +107,17 @@ pub enum EventArg {
 
 /// Runs the parsed command.
 pub async fn run(cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        #[cfg(feature = "tui")]
+        return console::tui(&cli.global, matches, &console::TuiArgs::default()).await;
+        #[cfg(not(feature = "tui"))]
+        anyhow::bail!("this herald was built without the console; see herald --help");
+    };
+    match command {
+        #[cfg(feature = "tui")]
+        Command::Tui(args) => console::tui(&cli.global, matches, args).await,
+        #[cfg(feature = "tui")]
+        Command::Demo(args) => console::demo(&cli.global, args).await,
         Command::Check(args) => check::run(&cli.global, matches, args).await,
         Command::Match(args) => matching::run(&cli.global, matches, args),
         Command::Fire(args) => fire::run(&cli.global, matches, args).await,

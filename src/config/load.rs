@@ -119,7 +119,11 @@ pub fn load_str(text: &str, file: &str, opts: &LoadOptions) -> Result<(Config, R
 
 /// `(inner text, (line shift, column shift))` when `root` is Helm values with the server
 /// config in a `config:` string and no `webhooks:` of its own.
-pub(crate) fn helm_inner(root: &Value, node: Option<&Node>, text: &str) -> Option<(String, (usize, usize))> {
+pub(crate) fn helm_inner(
+    root: &Value,
+    node: Option<&Node>,
+    text: &str,
+) -> Option<(String, (usize, usize))> {
     if root.get("webhooks").is_some() {
         return None;
     }

@@ -9,9 +9,9 @@
 mod diag;
 pub mod filter;
 pub mod headers;
-mod writeback;
 mod load;
 mod validate;
+mod writeback;
 pub mod yaml_pos;
 
 use std::path::PathBuf;

@@ -23,10 +23,16 @@ pub enum WriteBackError {
 /// # Errors
 /// When the entry cannot be found, is written inline (`{...}`), or the old value spans
 /// several lines.
-pub fn set_webhook_value(text: &str, index: usize, key: &str, value: &str) -> Result<String, WriteBackError> {
-    let root_node = yaml_pos::parse(text).ok_or_else(|| WriteBackError::NotFound("the file does not parse as YAML".into()))?;
-    let root_value: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| WriteBackError::NotFound(format!("the file does not parse: {e}")))?;
+pub fn set_webhook_value(
+    text: &str,
+    index: usize,
+    key: &str,
+    value: &str,
+) -> Result<String, WriteBackError> {
+    let root_node = yaml_pos::parse(text)
+        .ok_or_else(|| WriteBackError::NotFound("the file does not parse as YAML".into()))?;
+    let root_value: serde_yaml::Value = serde_yaml::from_str(text)
+        .map_err(|e| WriteBackError::NotFound(format!("the file does not parse: {e}")))?;
     // In a Helm values file the config is a block inside `config: |`.
     let (inner_text, shift) = match helm_inner(&root_value, Some(&root_node), text) {
         Some((inner, shift)) => (inner, shift),
@@ -35,35 +41,56 @@ pub fn set_webhook_value(text: &str, index: usize, key: &str, value: &str) -> Re
     let node = if shift == (0, 0) && inner_text == text {
         root_node
     } else {
-        yaml_pos::parse(&inner_text).ok_or_else(|| WriteBackError::NotFound("the Helm `config:` block does not parse".into()))?
+        yaml_pos::parse(&inner_text).ok_or_else(|| {
+            WriteBackError::NotFound("the Helm `config:` block does not parse".into())
+        })?
     };
     let entry = node
         .entry("webhooks")
         .and_then(|w| w.value.item(index))
         .ok_or_else(|| WriteBackError::NotFound(format!("webhook #{index} is not in the file")))?;
-    let Node::Map { pos: map_pos, entries } = entry else {
-        return Err(WriteBackError::NotFound(format!("webhook #{index} is not a mapping")));
+    let Node::Map {
+        pos: map_pos,
+        entries,
+    } = entry
+    else {
+        return Err(WriteBackError::NotFound(format!(
+            "webhook #{index} is not a mapping"
+        )));
     };
     let inner_lines: Vec<&str> = inner_text.lines().collect();
-    let map_line = inner_lines.get(map_pos.line - 1).copied().unwrap_or_default();
+    let map_line = inner_lines
+        .get(map_pos.line - 1)
+        .copied()
+        .unwrap_or_default();
     if map_line.chars().nth(map_pos.col - 1) == Some('{') {
-        return Err(WriteBackError::Unsupported(format!("webhook #{index} is written inline ({{...}})")));
+        return Err(WriteBackError::Unsupported(format!(
+            "webhook #{index} is written inline ({{...}})"
+        )));
     }
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let trailing_newline = text.ends_with('\n');
     match entries.iter().rev().find(|e| e.key == key) {
         Some(e) => {
             let Node::Scalar { pos, chars, plain } = &e.value else {
-                return Err(WriteBackError::Unsupported(format!("\"{key}\" is not a plain value")));
+                return Err(WriteBackError::Unsupported(format!(
+                    "\"{key}\" is not a plain value"
+                )));
             };
-            let old: String = inner_text.chars().skip(chars.0).take(chars.1 - chars.0).collect();
+            let old: String = inner_text
+                .chars()
+                .skip(chars.0)
+                .take(chars.1 - chars.0)
+                .collect();
             if old.contains('\n') {
-                return Err(WriteBackError::Unsupported(format!("\"{key}\" spans several lines")));
+                return Err(WriteBackError::Unsupported(format!(
+                    "\"{key}\" spans several lines"
+                )));
             }
             let (line_no, col) = (pos.line + shift.0, pos.col + shift.1);
-            let line = lines
-                .get_mut(line_no - 1)
-                .ok_or_else(|| WriteBackError::NotFound("the value's line is not in the file".into()))?;
+            let line = lines.get_mut(line_no - 1).ok_or_else(|| {
+                WriteBackError::NotFound("the value's line is not in the file".into())
+            })?;
             let start = char_to_byte(line, col - 1);
             let end = char_to_byte(line, col - 1 + old.chars().count());
             let quoted = if old.is_empty() {
@@ -110,8 +137,13 @@ fn quote(value: &str, plain_ok: bool) -> String {
             .all(|c| c.is_ascii_alphanumeric() || "^$.*+?()|\\/-_".contains(c))
         && !value.starts_with(['*', '?', '|', '-'])
         && value.parse::<f64>().is_err()
-        && !["true", "false", "null", "yes", "no", "on", "off", "~"].contains(&value.to_ascii_lowercase().as_str());
-    if plain_ok && safe { value.to_string() } else { single_quoted(value) }
+        && !["true", "false", "null", "yes", "no", "on", "off", "~"]
+            .contains(&value.to_ascii_lowercase().as_str());
+    if plain_ok && safe {
+        value.to_string()
+    } else {
+        single_quoted(value)
+    }
 }
 
 fn single_quoted(value: &str) -> String {
@@ -143,7 +175,11 @@ webhooks:
 
     fn changed_lines(a: &str, b: &str) -> Vec<(String, String)> {
         assert_eq!(a.lines().count(), b.lines().count(), "same number of lines");
-        a.lines().zip(b.lines()).filter(|(x, y)| x != y).map(|(x, y)| (x.to_string(), y.to_string())).collect()
+        a.lines()
+            .zip(b.lines())
+            .filter(|(x, y)| x != y)
+            .map(|(x, y)| (x.to_string(), y.to_string()))
+            .collect()
     }
 
     #[test]
@@ -151,40 +187,69 @@ webhooks:
         let out = set_webhook_value(COMMENTED, 0, "workspace-regex", "^prod$").expect("written");
         assert_eq!(
             changed_lines(COMMENTED, &out),
-            vec![("    workspace-regex: prod # too loose".to_string(), "    workspace-regex: ^prod$ # too loose".to_string())]
+            vec![(
+                "    workspace-regex: prod # too loose".to_string(),
+                "    workspace-regex: ^prod$ # too loose".to_string()
+            )]
         );
         let out = set_webhook_value(COMMENTED, 0, "workspace-regex", "a: #b").expect("written");
-        assert!(out.contains("    workspace-regex: 'a: #b' # too loose"), "{out}");
+        assert!(
+            out.contains("    workspace-regex: 'a: #b' # too loose"),
+            "{out}"
+        );
         let with_token = format!("slack-token: xoxb-t\n{out}");
-        let (c, _) = crate::config::load_str(&with_token, "t", &crate::config::LoadOptions::default()).expect("loads");
+        let (c, _) =
+            crate::config::load_str(&with_token, "t", &crate::config::LoadOptions::default())
+                .expect("loads");
         assert_eq!(c.webhooks[0].workspace_regex.pattern(), "a: #b");
     }
 
     #[test]
     fn a_missing_key_is_added_to_the_entry() {
         let out = set_webhook_value(COMMENTED, 0, "branch-regex", "^main$").expect("written");
-        assert!(out.contains("    workspace-regex: prod # too loose\n    branch-regex: ^main$\n  - event: drift"), "{out}");
+        assert!(
+            out.contains(
+                "    workspace-regex: prod # too loose\n    branch-regex: ^main$\n  - event: drift"
+            ),
+            "{out}"
+        );
         assert_eq!(out.lines().count(), COMMENTED.lines().count() + 1);
     }
 
     #[test]
     fn quoting_styles_are_kept() {
         let text = "webhooks:\n  - event: apply\n    kind: http\n    url: 'https://x'\n    branch-regex: \"main\"\n";
-        let out = set_webhook_value(text, 0, "branch-regex", "^(main|rel-\"x\")$").expect("written");
-        assert!(out.contains("branch-regex: \"^(main|rel-\\\"x\\\")$\""), "{out}");
+        let out =
+            set_webhook_value(text, 0, "branch-regex", "^(main|rel-\"x\")$").expect("written");
+        assert!(
+            out.contains("branch-regex: \"^(main|rel-\\\"x\\\")$\""),
+            "{out}"
+        );
     }
 
     #[test]
     fn helm_values_are_edited_inside_the_block() {
         let text = "image: x\nconfig: |\n  webhooks:\n    - event: apply\n      kind: http\n      url: https://x\n      workspace-regex: staging\n";
         let out = set_webhook_value(text, 0, "workspace-regex", "^staging$").expect("written");
-        assert_eq!(changed_lines(text, &out), vec![("      workspace-regex: staging".into(), "      workspace-regex: ^staging$".into())]);
+        assert_eq!(
+            changed_lines(text, &out),
+            vec![(
+                "      workspace-regex: staging".into(),
+                "      workspace-regex: ^staging$".into()
+            )]
+        );
     }
 
     #[test]
     fn inline_entries_are_refused() {
         let text = "webhooks:\n  - {event: drift, kind: http, url: 'https://x'}\n";
-        assert!(matches!(set_webhook_value(text, 0, "workspace-regex", "x"), Err(WriteBackError::Unsupported(_))));
-        assert!(matches!(set_webhook_value(text, 3, "workspace-regex", "x"), Err(WriteBackError::NotFound(_))));
+        assert!(matches!(
+            set_webhook_value(text, 0, "workspace-regex", "x"),
+            Err(WriteBackError::Unsupported(_))
+        ));
+        assert!(matches!(
+            set_webhook_value(text, 3, "workspace-regex", "x"),
+            Err(WriteBackError::NotFound(_))
+        ));
     }
 }

@@ -147,7 +147,9 @@ impl Engine {
     /// Stops (or resumes) starting attempts; events are still accepted and journaled, and
     /// attempts in flight finish. For riding out a known outage without burning retries.
     pub fn set_paused(&self, paused: bool) {
-        self.inner.paused.store(paused, std::sync::atomic::Ordering::Relaxed);
+        self.inner
+            .paused
+            .store(paused, std::sync::atomic::Ordering::Relaxed);
         self.inner.wake.notify_one();
     }
 
@@ -191,7 +193,10 @@ impl Engine {
             .map(|w| new_delivery(w, None))
             .collect();
         let ids = deliveries.iter().map(|d| d.id.clone()).collect();
-        let listed: Vec<(String, String)> = deliveries.iter().map(|d| (d.id.clone(), d.label.clone())).collect();
+        let listed: Vec<(String, String)> = deliveries
+            .iter()
+            .map(|d| (d.id.clone(), d.label.clone()))
+            .collect();
         let kind = event.kind();
         let shared = (self.inner.events.receiver_count() > 0).then(|| Arc::new(event.clone()));
         let recorded = self

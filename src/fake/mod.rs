@@ -1,6 +1,7 @@
 //! Loopback stand-ins for the services herald delivers to, for tests, the example
 //! `fake_slack` program and `herald demo`. They never leave 127.0.0.1.
 
+pub mod http;
 pub mod slack;
 
 pub use slack::{FakeSlack, Received, Scenario};

@@ -89,6 +89,7 @@ struct Inner {
     received: Vec<Received>,
     auth_tests: usize,
     print: Option<bool>,
+    channels: Vec<(String, Scenario)>,
     seq: u64,
 }
 
@@ -122,6 +123,8 @@ pub struct Options {
     pub default: Scenario,
     /// Print each message as Slack shows it: `Some(color)`.
     pub print: Option<bool>,
+    /// Fixed answers for some channels (the demo's "bot not invited" channel).
+    pub channels: Vec<(String, Scenario)>,
 }
 
 impl Default for Options {
@@ -131,6 +134,7 @@ impl Default for Options {
             token: None,
             default: Scenario::Ok,
             print: None,
+            channels: Vec::new(),
         }
     }
 }
@@ -150,6 +154,7 @@ impl FakeSlack {
             received: Vec::new(),
             auth_tests: 0,
             print: options.print,
+            channels: options.channels,
             seq: 0,
         }));
         let app = Router::new()
@@ -259,10 +264,18 @@ async fn conversations_info(State(state): State<Shared>, headers: HeaderMap) -> 
 /// Takes the next answer and records the message.
 fn next_answer(state: &Shared, channel: String, body: Value) -> (Scenario, u64) {
     let mut inner = lock(state);
-    let answer = inner
-        .queue
-        .pop_front()
-        .unwrap_or_else(|| inner.default.clone());
+    let fixed = inner
+        .channels
+        .iter()
+        .find(|(c, _)| *c == channel)
+        .map(|(_, s)| s.clone());
+    let answer = match fixed {
+        Some(s) => s,
+        None => inner
+            .queue
+            .pop_front()
+            .unwrap_or_else(|| inner.default.clone()),
+    };
     inner.seq += 1;
     let seq = inner.seq;
     if let Some(color) = inner.print {

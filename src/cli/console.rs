@@ -1,0 +1,155 @@
+//! `herald` / `herald tui` and `herald demo`: the console.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use clap::{ArgMatches, Args};
+use tokio_util::sync::CancellationToken;
+
+use herald::config::{self, Config};
+use herald::dispatch::{Engine, EngineOptions};
+use herald::store::{Commit, Journal};
+use herald::tui::run::{Options, TuiError};
+use herald::tui::theme::Theme;
+
+use super::{Global, fixtures, load_config, load_options};
+
+#[derive(Debug, Args, Default)]
+pub struct TuiArgs {
+    /// Theme: default, light, high-contrast, nord, or a path to a .toml file
+    #[arg(long, value_name = "NAME|FILE")]
+    theme: Option<String>,
+}
+
+/// The theme: `--theme`, else the config's `herald.theme`, else the default; `NO_COLOR`
+/// (set and not empty) turns colour off whatever the theme.
+fn theme(args: &TuiArgs, config: &Config) -> Result<Theme> {
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        return Ok(Theme::mono());
+    }
+    let name = args
+        .theme
+        .clone()
+        .or_else(|| config.herald.theme.clone())
+        .unwrap_or_else(|| "default".into());
+    Ok(Theme::load(&name)?)
+}
+
+fn no_terminal() -> Result<ExitCode> {
+    eprintln!("herald: {}", TuiError::NoTerminal);
+    Ok(ExitCode::from(2))
+}
+
+fn is_terminal() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
+}
+
+pub async fn tui(global: &Global, matches: &ArgMatches, args: &TuiArgs) -> Result<ExitCode> {
+    if !is_terminal() {
+        return no_terminal();
+    }
+    let config = Arc::new(load_config(global, matches)?);
+    let theme = theme(args, &config)?;
+    let addr: SocketAddr = global
+        .listen
+        .parse()
+        .with_context(|| format!("--listen {:?} is not an address", global.listen))?;
+    if !addr.ip().is_loopback() && config.herald.ingest_token.is_none() {
+        anyhow::bail!(
+            "refusing to listen on {addr} without an ingest token: set herald.ingest-token (or use 127.0.0.1)"
+        );
+    }
+    let engine = super::engine::open(global, config)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    log_to_file(global)?;
+    run(engine, listener, theme, load_options(global, matches)).await
+}
+
+pub async fn demo(global: &Global, args: &TuiArgs) -> Result<ExitCode> {
+    if !is_terminal() {
+        return no_terminal();
+    }
+    let demo = herald::demo::Demo::start()
+        .await
+        .context("starting the demo's fake Slack and receiver")?;
+    let dir = std::env::temp_dir().join(format!("herald-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("herald.yaml");
+    std::fs::write(&path, &demo.config)?;
+    let load = config::LoadOptions {
+        path: Some(path.clone()),
+        slack_api_url: Some(demo.slack.api_url()),
+        ..config::LoadOptions::default()
+    };
+    let (config, _) =
+        config::load(&load).map_err(|r| anyhow::anyhow!("the demo config does not load:\n{r}"))?;
+    let config = Arc::new(config);
+    let theme = theme(args, &config)?;
+    let journal = Journal::open(&dir.join("data"), Commit::Grouped)?;
+    let engine = Engine::new(config, journal, EngineOptions::default())?;
+    // The demo takes any free port, so it never clashes with a real herald.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let stop = CancellationToken::new();
+    tokio::spawn(herald::demo::feed(
+        engine.clone(),
+        Duration::from_secs(3),
+        stop.clone(),
+    ));
+    let _ = global;
+    let code = run(engine, listener, theme, load).await;
+    stop.cancel();
+    let _ = std::fs::remove_dir_all(&dir);
+    code
+}
+
+async fn run(
+    engine: Engine,
+    listener: tokio::net::TcpListener,
+    theme: Theme,
+    load: config::LoadOptions,
+) -> Result<ExitCode> {
+    let mut fx: Vec<(String, String)> = fixtures::ALL
+        .iter()
+        .map(|(n, b)| ((*n).to_string(), (*b).to_string()))
+        .collect();
+    fx.sort();
+    match herald::tui::run::run(
+        engine,
+        Options {
+            theme,
+            load,
+            listener,
+            fixtures: fx,
+        },
+    )
+    .await
+    {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(TuiError::NoTerminal) => no_terminal(),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The console owns the screen, so logs go to a file in the data directory.
+fn log_to_file(global: &Global) -> Result<()> {
+    let dir = super::engine::data_dir(global)?;
+    std::fs::create_dir_all(&dir)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("herald.log"))?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HERALD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _already = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .try_init();
+    Ok(())
+}

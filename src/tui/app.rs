@@ -1,0 +1,931 @@
+//! The console's state and its pure `update`: user intents come in as [`Action`]s, async
+//! results as [`Message`]s, and side effects go out as [`Effect`]s for the controller to
+//! run. Nothing here does I/O, so every behaviour can be tested without a terminal.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tui_input::{Input, InputRequest};
+
+use super::editor::{Editor, Field};
+use super::fire::FireDialog;
+use crate::config::{Config, EventKind};
+use crate::event::Event;
+use crate::store::{AttemptRow, DeliveryStatus, StatusCounts};
+
+/// At most this many events are held in memory; the journal has the rest.
+pub const WINDOW: usize = 1000;
+
+/// The three lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    /// Configured webhooks.
+    Webhooks,
+    /// Live events.
+    Events,
+    /// Drift reports.
+    Drift,
+}
+
+impl Pane {
+    /// All panes in order (keys 1-3, tab).
+    pub const ALL: [Pane; 3] = [Pane::Webhooks, Pane::Events, Pane::Drift];
+
+    fn index(self) -> usize {
+        match self {
+            Pane::Webhooks => 0,
+            Pane::Events => 1,
+            Pane::Drift => 2,
+        }
+    }
+
+    /// The tab title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Webhooks => "Webhooks",
+            Pane::Events => "Events",
+            Pane::Drift => "Drift",
+        }
+    }
+}
+
+/// One delivery as the console shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryItem {
+    /// Delivery id.
+    pub id: String,
+    /// Webhook label.
+    pub label: String,
+    /// Status.
+    pub status: DeliveryStatus,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last error.
+    pub error: Option<String>,
+    /// The hint for it.
+    pub hint: Option<String>,
+}
+
+/// One event as the console shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventItem {
+    /// Event id.
+    pub id: String,
+    /// Received (Unix ms).
+    pub received_at: i64,
+    /// apply, drift, env0, fire.
+    pub source: String,
+    /// The event.
+    pub event: Arc<Event>,
+    /// Its deliveries.
+    pub deliveries: Vec<DeliveryItem>,
+}
+
+impl EventItem {
+    /// One line: the event's summary.
+    pub fn summary(&self) -> String {
+        self.event.summary()
+    }
+}
+
+/// A webhook as the console shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WebhookStats {
+    /// Deliveries that succeeded.
+    pub delivered: u64,
+    /// Deliveries that failed for good.
+    pub failed: u64,
+    /// The last outcome: `ok`, an error code, `retrying`.
+    pub last: Option<String>,
+}
+
+/// Slack's verdict on the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlackAuth {
+    /// No Slack channel webhook: nothing to check.
+    NotNeeded,
+    /// Being checked.
+    Checking,
+    /// `auth.test` passed: the workspace name.
+    Ok(String),
+    /// `auth.test` failed: the error.
+    Failed(String),
+}
+
+/// The `/` filter of a list.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// The text typed (a leading `!` inverts).
+    pub input: Input,
+    /// Still typing.
+    pub editing: bool,
+}
+
+impl ListFilter {
+    /// Whether `text` passes: case-insensitive substring, inverted by a leading `!`.
+    pub fn passes(&self, text: &str) -> bool {
+        let q = self.input.value();
+        let (invert, q) = match q.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, q),
+        };
+        if q.is_empty() {
+            return true;
+        }
+        text.to_lowercase().contains(&q.to_lowercase()) != invert
+    }
+}
+
+/// What the detail view shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetailTab {
+    /// The received payload.
+    Payload,
+    /// The Slack message as Slack shows it.
+    Slack,
+    /// Every attempt's request and response.
+    Attempts,
+}
+
+/// The detail view of one event.
+#[derive(Debug, Clone)]
+pub struct Detail {
+    /// The event.
+    pub event_id: String,
+    /// Which tab.
+    pub tab: DetailTab,
+    /// Scroll offset (lines).
+    pub scroll: u16,
+    /// The stored body, once loaded.
+    pub body: Option<String>,
+    /// Attempts per delivery id, once loaded.
+    pub attempts: Vec<(String, Vec<AttemptRow>)>,
+    /// Which delivery is selected (for replay).
+    pub delivery: usize,
+}
+
+/// A transient message in the status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toast {
+    /// The text.
+    pub text: String,
+    /// An error (red) or information.
+    pub error: bool,
+}
+
+/// Dialogs over the panes.
+#[derive(Debug, Clone)]
+pub enum Overlay {
+    /// Nothing.
+    None,
+    /// `?` help, filtered by what is typed.
+    Help(Input),
+    /// An event's detail.
+    Detail(Detail),
+    /// The filter editor.
+    Editor(Box<Editor>),
+    /// Test-fire.
+    Fire(Box<FireDialog>),
+    /// Choosing the webhook a replay goes to.
+    ReplayTo {
+        /// Event or delivery id to replay.
+        id: String,
+        /// Selected webhook.
+        selected: usize,
+    },
+}
+
+/// User intents.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Leave.
+    Quit,
+    /// Move the selection.
+    Up,
+    /// Move the selection.
+    Down,
+    /// First row.
+    Top,
+    /// Last row.
+    Bottom,
+    /// A page up.
+    PageUp,
+    /// A page down.
+    PageDown,
+    /// Next pane or field.
+    Next,
+    /// Previous pane or field.
+    Prev,
+    /// Jump to a pane.
+    Pane(Pane),
+    /// Open, confirm, apply.
+    Enter,
+    /// Close, back, clear.
+    Back,
+    /// Open help.
+    Help,
+    /// Start filtering the list.
+    Filter,
+    /// Text typed into the focused input.
+    Input(InputRequest),
+    /// Follow new events on/off.
+    ToggleFollow,
+    /// Pause or resume deliveries.
+    TogglePause,
+    /// Replay the selected event or delivery to its webhooks.
+    Replay,
+    /// Replay to a webhook of one's choice.
+    ReplayTo,
+    /// Edit the selected webhook's filters.
+    EditFilter,
+    /// Open test-fire.
+    Fire,
+    /// Write the edited filter to the config file.
+    Write,
+    /// Toggle (a webhook in test-fire).
+    Toggle,
+    /// Edit the payload in `$EDITOR`.
+    OpenEditor,
+    /// Mouse wheel.
+    ScrollUp,
+    /// Mouse wheel.
+    ScrollDown,
+    /// A click at (column, row).
+    Click(u16, u16),
+    /// The terminal was resized.
+    Resize(u16, u16),
+}
+
+/// Async results for the state.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// The journal's newest events at start.
+    Loaded(Vec<EventItem>),
+    /// A new event.
+    Recorded(EventItem),
+    /// An attempt ended.
+    Attempted {
+        /// Event id.
+        event_id: String,
+        /// Delivery id.
+        delivery_id: String,
+        /// Webhook label.
+        label: String,
+        /// Status now.
+        status: DeliveryStatus,
+        /// Attempts so far.
+        attempts: u32,
+        /// Error.
+        error: Option<String>,
+        /// Hint.
+        hint: Option<String>,
+    },
+    /// Replays were created for an event.
+    Replayed {
+        /// The event.
+        event_id: String,
+        /// New deliveries (id, label).
+        deliveries: Vec<(String, String)>,
+    },
+    /// Counts from the journal.
+    Counts(StatusCounts),
+    /// The result of Slack's `auth.test`.
+    SlackAuth(SlackAuth),
+    /// The detail of an event.
+    Detail {
+        /// The event.
+        event_id: String,
+        /// Stored body.
+        body: String,
+        /// Attempts per delivery.
+        attempts: Vec<(String, Vec<AttemptRow>)>,
+    },
+    /// A new configuration is in use.
+    Config(Arc<Config>),
+    /// The result of a test-fire.
+    Fired(Vec<super::fire::FireResult>),
+    /// An edited payload came back from `$EDITOR`.
+    Edited(String),
+    /// Something to tell the user.
+    Toast(Toast),
+    /// Whether deliveries are paused.
+    Paused(bool),
+}
+
+/// Side effects for the controller.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Load an event's body and attempts.
+    LoadDetail(String),
+    /// Replay an event or delivery (to these webhooks, or its own).
+    Replay {
+        /// Event or delivery id.
+        id: String,
+        /// Webhook indexes; empty = the usual ones.
+        webhooks: Vec<usize>,
+    },
+    /// Use a config with one filter changed.
+    ApplyFilter {
+        /// Webhook index.
+        webhook: usize,
+        /// Which filter.
+        field: Field,
+        /// The new pattern.
+        pattern: String,
+    },
+    /// Write a filter to the config file.
+    WriteFilter {
+        /// Webhook index.
+        webhook: usize,
+        /// Which filter.
+        field: Field,
+        /// The new pattern.
+        pattern: String,
+    },
+    /// Fire a payload at webhooks.
+    Fire {
+        /// The payload.
+        body: String,
+        /// Webhook indexes.
+        webhooks: Vec<usize>,
+    },
+    /// Edit text in `$EDITOR` (the console steps aside meanwhile).
+    EditPayload(String),
+    /// Pause or resume deliveries.
+    Pause(bool),
+    /// Leave.
+    Quit,
+}
+
+/// The whole state of the console.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The configuration in use.
+    pub config: Arc<Config>,
+    /// Per-webhook counters, by index.
+    pub stats: Vec<WebhookStats>,
+    /// Slack token state.
+    pub slack: SlackAuth,
+    /// Newest first, at most [`WINDOW`].
+    pub events: VecDeque<EventItem>,
+    /// Focused pane.
+    pub pane: Pane,
+    /// Selected row per pane (in the filtered list).
+    pub selected: [usize; 3],
+    /// List filters per pane.
+    pub filters: [Option<ListFilter>; 3],
+    /// Keep the newest event selected as events arrive.
+    pub follow: bool,
+    /// The open dialog.
+    pub overlay: Overlay,
+    /// Journal counts.
+    pub counts: StatusCounts,
+    /// The ingest address.
+    pub listen: String,
+    /// Deliveries paused.
+    pub paused: bool,
+    /// A message for the user.
+    pub toast: Option<Toast>,
+    /// Terminal size.
+    pub size: (u16, u16),
+    /// Set when the user quits.
+    pub quit: bool,
+    /// Bundled and past payloads for test-fire (name, JSON).
+    pub fixtures: Vec<(String, String)>,
+}
+
+impl App {
+    /// A fresh state for `config`.
+    pub fn new(config: Arc<Config>, listen: String, fixtures: Vec<(String, String)>) -> Self {
+        let slack = if config
+            .webhooks
+            .iter()
+            .any(|w| matches!(w.target, crate::config::Target::SlackChannel(_)))
+        {
+            SlackAuth::Checking
+        } else {
+            SlackAuth::NotNeeded
+        };
+        Self {
+            stats: vec![WebhookStats::default(); config.webhooks.len()],
+            config,
+            slack,
+            events: VecDeque::new(),
+            pane: Pane::Events,
+            selected: [0; 3],
+            filters: [None, None, None],
+            follow: true,
+            overlay: Overlay::None,
+            counts: StatusCounts::default(),
+            listen,
+            paused: false,
+            toast: None,
+            size: (80, 24),
+            quit: false,
+            fixtures,
+        }
+    }
+
+    /// Indexes into `events` of the rows the Events pane shows.
+    pub fn event_rows(&self) -> Vec<usize> {
+        let f = &self.filters[Pane::Events.index()];
+        (0..self.events.len())
+            .filter(|&i| {
+                f.as_ref()
+                    .is_none_or(|f| f.passes(&self.events[i].summary()))
+            })
+            .collect()
+    }
+
+    /// Indexes into `events` of the drift reports the Drift pane shows.
+    pub fn drift_rows(&self) -> Vec<usize> {
+        let f = &self.filters[Pane::Drift.index()];
+        (0..self.events.len())
+            .filter(|&i| self.events[i].event.kind() == EventKind::Drift)
+            .filter(|&i| {
+                f.as_ref()
+                    .is_none_or(|f| f.passes(&self.events[i].summary()))
+            })
+            .collect()
+    }
+
+    /// Indexes of the webhooks the Webhooks pane shows.
+    pub fn webhook_rows(&self) -> Vec<usize> {
+        let f = &self.filters[Pane::Webhooks.index()];
+        self.config
+            .webhooks
+            .iter()
+            .filter(|w| {
+                f.as_ref().is_none_or(|f| {
+                    f.passes(&format!(
+                        "{} {} {} {}",
+                        w.label(),
+                        w.event.as_str(),
+                        w.target.kind(),
+                        w.target.display()
+                    ))
+                })
+            })
+            .map(|w| w.index)
+            .collect()
+    }
+
+    fn rows(&self, pane: Pane) -> usize {
+        match pane {
+            Pane::Webhooks => self.webhook_rows().len(),
+            Pane::Events => self.event_rows().len(),
+            Pane::Drift => self.drift_rows().len(),
+        }
+    }
+
+    /// The selected row of the focused pane.
+    pub fn selected(&self) -> usize {
+        self.selected[self.pane.index()]
+    }
+
+    /// The selected event (Events or Drift pane).
+    pub fn selected_event(&self) -> Option<&EventItem> {
+        let rows = match self.pane {
+            Pane::Events => self.event_rows(),
+            Pane::Drift => self.drift_rows(),
+            Pane::Webhooks => return None,
+        };
+        rows.get(self.selected()).map(|&i| &self.events[i])
+    }
+
+    /// The selected webhook's index (Webhooks pane).
+    pub fn selected_webhook(&self) -> Option<usize> {
+        (self.pane == Pane::Webhooks)
+            .then(|| self.webhook_rows().get(self.selected()).copied())
+            .flatten()
+    }
+
+    fn move_by(&mut self, delta: isize) {
+        let n = self.rows(self.pane);
+        let i = &mut self.selected[self.pane.index()];
+        if n == 0 {
+            *i = 0;
+            return;
+        }
+        let next = (isize::try_from(*i).unwrap_or(0) + delta)
+            .clamp(0, isize::try_from(n - 1).unwrap_or(0));
+        *i = usize::try_from(next).unwrap_or(0);
+        if self.pane == Pane::Events {
+            // Moving away from the newest event stops following.
+            self.follow = *i == 0;
+        }
+    }
+
+    /// Rows a page moves.
+    fn page(&self) -> isize {
+        isize::try_from(self.size.1.saturating_sub(8))
+            .unwrap_or(1)
+            .max(1)
+    }
+
+    /// Applies a user intent.
+    #[allow(clippy::too_many_lines)]
+    pub fn update(&mut self, action: Action) -> Option<Effect> {
+        if let Action::Resize(w, h) = action {
+            self.size = (w, h);
+            return None;
+        }
+        if matches!(action, Action::Quit) {
+            self.quit = true;
+            return Some(Effect::Quit);
+        }
+        self.toast = None;
+        // Dialogs take the keys first.
+        match &mut self.overlay {
+            Overlay::None => {}
+            Overlay::Help(input) => {
+                match action {
+                    Action::Back | Action::Enter | Action::Help => self.overlay = Overlay::None,
+                    Action::Input(req) => {
+                        input.handle(req);
+                    }
+                    _ => {}
+                }
+                return None;
+            }
+            Overlay::Detail(d) => {
+                match action {
+                    Action::Back => self.overlay = Overlay::None,
+                    Action::Next => {
+                        d.tab = match d.tab {
+                            DetailTab::Payload => DetailTab::Slack,
+                            DetailTab::Slack => DetailTab::Attempts,
+                            DetailTab::Attempts => DetailTab::Payload,
+                        };
+                        d.scroll = 0;
+                    }
+                    Action::Prev => {
+                        d.tab = match d.tab {
+                            DetailTab::Payload => DetailTab::Attempts,
+                            DetailTab::Slack => DetailTab::Payload,
+                            DetailTab::Attempts => DetailTab::Slack,
+                        };
+                        d.scroll = 0;
+                    }
+                    Action::Down | Action::ScrollDown => d.scroll = d.scroll.saturating_add(1),
+                    Action::Up | Action::ScrollUp => d.scroll = d.scroll.saturating_sub(1),
+                    Action::PageDown => d.scroll = d.scroll.saturating_add(10),
+                    Action::PageUp => d.scroll = d.scroll.saturating_sub(10),
+                    Action::Top => d.scroll = 0,
+                    Action::Input(InputRequest::InsertChar(c @ '1'..='9')) => {
+                        d.delivery = (c as usize) - ('1' as usize);
+                    }
+                    Action::Replay => {
+                        let id = self
+                            .events
+                            .iter()
+                            .find(|e| e.id == d.event_id)
+                            .and_then(|e| e.deliveries.get(d.delivery))
+                            .map_or_else(|| d.event_id.clone(), |x| x.id.clone());
+                        return Some(Effect::Replay {
+                            id,
+                            webhooks: Vec::new(),
+                        });
+                    }
+                    Action::ReplayTo => {
+                        let id = d.event_id.clone();
+                        self.overlay = Overlay::ReplayTo { id, selected: 0 };
+                    }
+                    _ => {}
+                }
+                return None;
+            }
+            Overlay::ReplayTo { id, selected } => {
+                let n = self.config.webhooks.len();
+                match action {
+                    Action::Back => self.overlay = Overlay::None,
+                    Action::Down => *selected = (*selected + 1).min(n.saturating_sub(1)),
+                    Action::Up => *selected = selected.saturating_sub(1),
+                    Action::Enter if n > 0 => {
+                        let effect = Effect::Replay {
+                            id: id.clone(),
+                            webhooks: vec![*selected],
+                        };
+                        self.overlay = Overlay::None;
+                        return Some(effect);
+                    }
+                    _ => {}
+                }
+                return None;
+            }
+            Overlay::Editor(editor) => {
+                let events: Vec<&EventItem> = self.events.iter().collect();
+                let effect = editor.update(action, &self.config, &events);
+                if editor.closed {
+                    self.overlay = Overlay::None;
+                }
+                return effect;
+            }
+            Overlay::Fire(dialog) => {
+                let effect = dialog.update(action, &self.config);
+                if dialog.closed {
+                    self.overlay = Overlay::None;
+                }
+                return effect;
+            }
+        }
+        // A list filter being typed takes text.
+        let pane = self.pane.index();
+        if let Some(f) = &mut self.filters[pane]
+            && f.editing
+        {
+            match action {
+                Action::Input(req) => {
+                    f.input.handle(req);
+                    self.selected[pane] = 0;
+                }
+                Action::Enter => f.editing = false,
+                Action::Back => self.filters[pane] = None,
+                _ => {}
+            }
+            return None;
+        }
+        match action {
+            Action::Up | Action::ScrollUp => self.move_by(-1),
+            Action::Down | Action::ScrollDown => self.move_by(1),
+            Action::PageUp => self.move_by(-self.page()),
+            Action::PageDown => self.move_by(self.page()),
+            Action::Top => self.move_by(isize::MIN / 2),
+            Action::Bottom => self.move_by(isize::MAX / 2),
+            Action::Next | Action::Prev => {
+                let i = self.pane.index();
+                let next = if action == Action::Next {
+                    (i + 1) % 3
+                } else {
+                    (i + 2) % 3
+                };
+                self.pane = Pane::ALL[next];
+            }
+            Action::Pane(p) => self.pane = p,
+            Action::Help => self.overlay = Overlay::Help(Input::default()),
+            Action::Filter => {
+                self.filters[pane] = Some(ListFilter {
+                    input: Input::default(),
+                    editing: true,
+                });
+            }
+            Action::Back => {
+                self.filters[pane] = None;
+            }
+            Action::ToggleFollow => {
+                self.follow = !self.follow;
+                if self.follow {
+                    self.selected[Pane::Events.index()] = 0;
+                }
+            }
+            Action::TogglePause => return Some(Effect::Pause(!self.paused)),
+            Action::Enter => {
+                if let Some(e) = self.selected_event() {
+                    let id = e.id.clone();
+                    self.overlay = Overlay::Detail(Detail {
+                        event_id: id.clone(),
+                        tab: DetailTab::Payload,
+                        scroll: 0,
+                        body: None,
+                        attempts: Vec::new(),
+                        delivery: 0,
+                    });
+                    return Some(Effect::LoadDetail(id));
+                }
+                if let Some(w) = self.selected_webhook() {
+                    self.overlay = Overlay::Editor(Box::new(Editor::open(
+                        &self.config,
+                        w,
+                        Field::Workspace,
+                        &self.events,
+                    )));
+                }
+            }
+            Action::EditFilter => match self.selected_webhook() {
+                Some(w) => {
+                    self.overlay = Overlay::Editor(Box::new(Editor::open(
+                        &self.config,
+                        w,
+                        Field::Workspace,
+                        &self.events,
+                    )));
+                }
+                None => {
+                    self.toast = Some(Toast {
+                        text: "choose a webhook in the Webhooks pane (1) to edit its filters"
+                            .into(),
+                        error: false,
+                    });
+                }
+            },
+            Action::Replay => {
+                if let Some(e) = self.selected_event() {
+                    return Some(Effect::Replay {
+                        id: e.id.clone(),
+                        webhooks: Vec::new(),
+                    });
+                }
+            }
+            Action::ReplayTo => {
+                if let Some(e) = self.selected_event() {
+                    self.overlay = Overlay::ReplayTo {
+                        id: e.id.clone(),
+                        selected: 0,
+                    };
+                }
+            }
+            Action::Fire => {
+                let past = self.selected_event().map(|e| e.event.as_ref().clone());
+                let targets = self.selected_webhook();
+                self.overlay = Overlay::Fire(Box::new(FireDialog::open(
+                    &self.config,
+                    &self.fixtures,
+                    past,
+                    targets,
+                )));
+            }
+            Action::Click(x, y) => return self.click(x, y),
+            _ => {}
+        }
+        None
+    }
+
+    /// A click: on a tab switches pane, on a list row selects it.
+    fn click(&mut self, x: u16, y: u16) -> Option<Effect> {
+        let layout = super::view::layout(self.size);
+        if y == layout.tabs.y {
+            let mut left = layout.tabs.x;
+            for p in Pane::ALL {
+                let width = u16::try_from(p.title().len()).unwrap_or(0) + 6;
+                if x >= left && x < left + width {
+                    self.pane = p;
+                }
+                left += width;
+            }
+            return None;
+        }
+        let list = layout.list;
+        // Rows start below the border and the header.
+        if x > list.x && x < list.x + list.width && y > list.y + 1 && y < list.y + list.height - 1 {
+            let row = usize::from(y - list.y - 2);
+            let offset =
+                super::view::offset(self.selected(), usize::from(list.height.saturating_sub(3)));
+            let target = offset + row;
+            if target < self.rows(self.pane) {
+                self.selected[self.pane.index()] = target;
+                if self.pane == Pane::Events {
+                    self.follow = target == 0;
+                }
+            }
+        }
+        None
+    }
+
+    /// Applies an async result.
+    pub fn apply(&mut self, message: Message) {
+        match message {
+            Message::Loaded(events) => {
+                self.events = events.into_iter().take(WINDOW).collect();
+                self.recount();
+            }
+            Message::Recorded(item) => {
+                self.events.push_front(item);
+                if self.events.len() > WINDOW {
+                    self.events.pop_back();
+                }
+                if !self.follow {
+                    // Keep the same event selected while new ones arrive above it.
+                    let i = Pane::Events.index();
+                    if self.event_rows().len() > 1 {
+                        self.selected[i] += 1;
+                    }
+                }
+            }
+            Message::Attempted {
+                event_id,
+                delivery_id,
+                label,
+                status,
+                attempts,
+                error,
+                hint,
+            } => {
+                if let Some(index) = self.config.webhooks.iter().position(|w| w.label() == label) {
+                    let s = &mut self.stats[index];
+                    match status {
+                        DeliveryStatus::Succeeded => {
+                            s.delivered += 1;
+                            s.last = Some("ok".into());
+                        }
+                        DeliveryStatus::Failed => {
+                            s.failed += 1;
+                            s.last = error.clone();
+                        }
+                        _ => {
+                            s.last =
+                                Some(format!("retrying: {}", error.clone().unwrap_or_default()))
+                        }
+                    }
+                }
+                if let Some(e) = self.events.iter_mut().find(|e| e.id == event_id) {
+                    match e.deliveries.iter_mut().find(|d| d.id == delivery_id) {
+                        Some(d) => {
+                            d.status = status;
+                            d.attempts = attempts;
+                            d.error = error;
+                            d.hint = hint;
+                        }
+                        None => e.deliveries.push(DeliveryItem {
+                            id: delivery_id,
+                            label,
+                            status,
+                            attempts,
+                            error,
+                            hint,
+                        }),
+                    }
+                }
+            }
+            Message::Replayed {
+                event_id,
+                deliveries,
+            } => {
+                if let Some(e) = self.events.iter_mut().find(|e| e.id == event_id) {
+                    for (id, label) in deliveries {
+                        e.deliveries.push(DeliveryItem {
+                            id,
+                            label,
+                            status: DeliveryStatus::Pending,
+                            attempts: 0,
+                            error: None,
+                            hint: None,
+                        });
+                    }
+                }
+                self.toast = Some(Toast {
+                    text: "replay queued".into(),
+                    error: false,
+                });
+            }
+            Message::Counts(c) => self.counts = c,
+            Message::SlackAuth(s) => self.slack = s,
+            Message::Detail {
+                event_id,
+                body,
+                attempts,
+            } => {
+                if let Overlay::Detail(d) = &mut self.overlay
+                    && d.event_id == event_id
+                {
+                    d.body = Some(body);
+                    d.attempts = attempts;
+                }
+            }
+            Message::Config(c) => {
+                self.stats.resize(c.webhooks.len(), WebhookStats::default());
+                self.config = c;
+            }
+            Message::Fired(results) => {
+                if let Overlay::Fire(f) = &mut self.overlay {
+                    f.busy = false;
+                    f.results = Some(results);
+                }
+            }
+            Message::Edited(text) => {
+                if let Overlay::Fire(f) = &mut self.overlay {
+                    f.set_custom(text, &self.config);
+                }
+            }
+            Message::Toast(t) => self.toast = Some(t),
+            Message::Paused(p) => self.paused = p,
+        }
+    }
+
+    /// Rebuilds the per-webhook counters from the events in memory.
+    fn recount(&mut self) {
+        self.stats = vec![WebhookStats::default(); self.config.webhooks.len()];
+        for e in self.events.iter().rev() {
+            for d in &e.deliveries {
+                if let Some(i) = self
+                    .config
+                    .webhooks
+                    .iter()
+                    .position(|w| w.label() == d.label)
+                {
+                    let s = &mut self.stats[i];
+                    match d.status {
+                        DeliveryStatus::Succeeded => {
+                            s.delivered += 1;
+                            s.last = Some("ok".into());
+                        }
+                        DeliveryStatus::Failed => {
+                            s.failed += 1;
+                            s.last.clone_from(&d.error);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! The filter editor: a webhook's `workspace-regex` and `branch-regex`, re-evaluated on
+//! every keystroke against the last events, through the same routing function the
+//! dispatcher uses.
+
+use std::ops::Range;
+
+use tui_input::{Input, InputRequest};
+
+use super::app::{Action, Effect, EventItem};
+use crate::config::filter::RegexProblem;
+use crate::config::{Config, EventKind, Filter, Webhook};
+use crate::event::Event;
+use crate::route;
+
+/// How many of the newest apply events the editor tests against.
+pub const LAST_K: usize = 50;
+
+/// Which filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// `workspace-regex`, tested against the workspace.
+    Workspace,
+    /// `branch-regex`, tested against the PR's base branch.
+    Branch,
+}
+
+impl Field {
+    /// The config key.
+    pub fn key(self) -> &'static str {
+        match self {
+            Field::Workspace => "workspace-regex",
+            Field::Branch => "branch-regex",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Field::Workspace => 0,
+            Field::Branch => 1,
+        }
+    }
+}
+
+/// One event tested against the edited filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// The event's summary.
+    pub summary: String,
+    /// The value the edited filter is tested against.
+    pub value: String,
+    /// The matched span in `value`.
+    pub span: Option<Range<usize>>,
+    /// The webhook would get the event with the edited filters.
+    pub now: bool,
+    /// It gets it with the filters in use.
+    pub before: bool,
+}
+
+/// The evaluation of the patterns being typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Eval {
+    /// A syntax error in the edited pattern.
+    pub error: Option<RegexProblem>,
+    /// The events tested, newest first.
+    pub rows: Vec<Row>,
+    /// Events the webhook would now get that it did not.
+    pub gained: usize,
+    /// Events it would no longer get.
+    pub lost: usize,
+}
+
+/// The editor's state.
+#[derive(Debug, Clone)]
+pub struct Editor {
+    /// The webhook's index.
+    pub webhook: usize,
+    /// The focused field.
+    pub field: Field,
+    /// What is typed, per field.
+    pub inputs: [Input; 2],
+    /// The patterns in use when the editor opened (or was last applied).
+    pub original: [String; 2],
+    /// The evaluation.
+    pub eval: Eval,
+    /// Set when the editor is closed.
+    pub closed: bool,
+}
+
+impl Editor {
+    /// Opens the editor on a webhook.
+    pub fn open<'a>(
+        config: &Config,
+        webhook: usize,
+        field: Field,
+        events: impl IntoIterator<Item = &'a EventItem>,
+    ) -> Self {
+        let w = &config.webhooks[webhook];
+        let original = [
+            w.workspace_regex.pattern().to_string(),
+            w.branch_regex.pattern().to_string(),
+        ];
+        let mut e = Self {
+            webhook,
+            field,
+            inputs: [
+                Input::new(original[0].clone()),
+                Input::new(original[1].clone()),
+            ],
+            original,
+            eval: Eval::default(),
+            closed: false,
+        };
+        let events: Vec<&EventItem> = events.into_iter().collect();
+        e.evaluate(config, &events);
+        e
+    }
+
+    /// The pattern being typed in the focused field.
+    pub fn pattern(&self) -> &str {
+        self.inputs[self.field.index()].value()
+    }
+
+    /// Handles an action.
+    pub fn update(
+        &mut self,
+        action: Action,
+        config: &Config,
+        events: &[&EventItem],
+    ) -> Option<Effect> {
+        match action {
+            Action::Back => self.closed = true,
+            Action::Next | Action::Prev | Action::Up | Action::Down => {
+                self.field = if self.field == Field::Workspace {
+                    Field::Branch
+                } else {
+                    Field::Workspace
+                };
+                self.evaluate(config, events);
+            }
+            Action::Input(req) => {
+                self.inputs[self.field.index()].handle(req);
+                self.evaluate(config, events);
+            }
+            Action::Enter if self.eval.error.is_none() => {
+                let pattern = self.pattern().to_string();
+                self.original[self.field.index()].clone_from(&pattern);
+                return Some(Effect::ApplyFilter {
+                    webhook: self.webhook,
+                    field: self.field,
+                    pattern,
+                });
+            }
+            Action::Write if self.eval.error.is_none() => {
+                return Some(Effect::WriteFilter {
+                    webhook: self.webhook,
+                    field: self.field,
+                    pattern: self.pattern().to_string(),
+                });
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// Re-tests the last apply events.
+    pub fn evaluate(&mut self, config: &Config, events: &[&EventItem]) {
+        let Some(current) = config.webhooks.get(self.webhook) else {
+            self.closed = true;
+            return;
+        };
+        let mut edited: Webhook = current.clone();
+        let mut error = None;
+        for field in [Field::Workspace, Field::Branch] {
+            match Filter::compile(self.inputs[field.index()].value()) {
+                Ok(f) => match field {
+                    Field::Workspace => edited.workspace_regex = f,
+                    Field::Branch => edited.branch_regex = f,
+                },
+                Err(p) if field == self.field => error = Some(p),
+                Err(_) => {}
+            }
+        }
+        let mut eval = Eval {
+            error,
+            ..Eval::default()
+        };
+        for item in events
+            .iter()
+            .filter(|e| e.event.kind() == EventKind::Apply)
+            .take(LAST_K)
+        {
+            let Event::Apply(a) = item.event.as_ref() else {
+                continue;
+            };
+            let before = route::matches(current, &item.event);
+            let value = match self.field {
+                Field::Workspace => a.workspace.clone(),
+                Field::Branch => a.pull.base_branch.clone(),
+            };
+            let (now, span) = if eval.error.is_some() {
+                (before, None)
+            } else {
+                let filter = match self.field {
+                    Field::Workspace => &edited.workspace_regex,
+                    Field::Branch => &edited.branch_regex,
+                };
+                (route::matches(&edited, &item.event), filter.find(&value))
+            };
+            eval.gained += usize::from(now && !before);
+            eval.lost += usize::from(before && !now);
+            eval.rows.push(Row {
+                summary: item.summary(),
+                value,
+                span,
+                now,
+                before,
+            });
+        }
+        self.eval = eval;
+    }
+}
+
+/// Turns a typed key into an input request, for tests.
+pub fn typed(c: char) -> Action {
+    Action::Input(InputRequest::InsertChar(c))
+}

@@ -1,0 +1,260 @@
+//! Test-fire: choose a payload (a bundled fixture, a past event, or an edited one), choose
+//! webhooks, see the exact message, fire it through the engine and read the answer.
+
+use super::app::{Action, Effect};
+use crate::config::{Config, EventKind};
+use crate::event::{self, Event, Inbound};
+use crate::notify::{self, Protocol, render};
+
+/// Which list has the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    /// The payloads.
+    Source,
+    /// The webhooks.
+    Targets,
+}
+
+/// The answer to one delivery of a test-fire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FireResult {
+    /// Webhook label.
+    pub label: String,
+    /// Delivered.
+    pub ok: bool,
+    /// HTTP status.
+    pub status: Option<u16>,
+    /// Error (a Slack code or a sentence).
+    pub error: Option<String>,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+/// The dialog's state.
+#[derive(Debug, Clone)]
+pub struct FireDialog {
+    /// Payloads: (name, JSON).
+    pub sources: Vec<(String, String)>,
+    /// Selected payload.
+    pub source: usize,
+    /// Selected webhooks, by index.
+    pub targets: Vec<bool>,
+    /// Cursor in the webhook list.
+    pub cursor: usize,
+    /// Which list has the keys.
+    pub focus: Focus,
+    /// The payload read as an event, or why it cannot be.
+    pub parsed: Result<Event, String>,
+    /// The exact message for the first selected webhook.
+    pub preview: Vec<String>,
+    /// The answers, after firing.
+    pub results: Option<Vec<FireResult>>,
+    /// Firing.
+    pub busy: bool,
+    /// Set when closed.
+    pub closed: bool,
+}
+
+impl FireDialog {
+    /// Opens with the fixtures, the selected event (if any) first, and `target` chosen.
+    pub fn open(
+        config: &Config,
+        fixtures: &[(String, String)],
+        past: Option<Event>,
+        target: Option<usize>,
+    ) -> Self {
+        let mut sources = Vec::new();
+        if let Some(e) = past {
+            sources.push((
+                "selected event".to_string(),
+                serde_json::to_string_pretty(&e.to_json()).unwrap_or_default(),
+            ));
+        }
+        sources.extend(fixtures.iter().cloned());
+        let mut d = Self {
+            sources,
+            source: 0,
+            targets: vec![false; config.webhooks.len()],
+            cursor: target.unwrap_or(0),
+            focus: Focus::Source,
+            parsed: Err(String::new()),
+            preview: Vec::new(),
+            results: None,
+            busy: false,
+            closed: false,
+        };
+        d.reparse(config);
+        match target {
+            Some(t) if t < d.targets.len() => d.targets[t] = true,
+            _ => d.select_matching(config),
+        }
+        d.refresh_preview(config);
+        d
+    }
+
+    fn reparse(&mut self, config: &Config) {
+        let _ = config;
+        self.parsed = match self.sources.get(self.source) {
+            None => Err("no payload".into()),
+            Some((_, body)) => match event::parse_any(body.as_bytes()) {
+                Ok(Inbound::Event(e)) => Ok(e),
+                Ok(Inbound::Env0Test { .. }) => {
+                    Err("env0's test event is acknowledged, never sent on".into())
+                }
+                Ok(Inbound::Ignored { kind }) => Err(format!("env0 {kind} events are not sent")),
+                Err(e) => Err(e.to_string()),
+            },
+        };
+        self.results = None;
+    }
+
+    /// Selects the webhooks for the payload's event.
+    fn select_matching(&mut self, config: &Config) {
+        let kind = self.parsed.as_ref().map(Event::kind).ok();
+        for (i, w) in config.webhooks.iter().enumerate() {
+            self.targets[i] = Some(w.event) == kind;
+        }
+    }
+
+    /// Replaces the payload with an edited one.
+    pub fn set_custom(&mut self, text: String, config: &Config) {
+        match self.sources.iter().position(|(n, _)| n == "edited") {
+            Some(i) => {
+                self.sources[i].1 = text;
+                self.source = i;
+            }
+            None => {
+                self.sources.insert(0, ("edited".into(), text));
+                self.source = 0;
+            }
+        }
+        self.reparse(config);
+        self.refresh_preview(config);
+    }
+
+    /// The exact request for the first selected webhook, as lines.
+    fn refresh_preview(&mut self, config: &Config) {
+        self.preview.clear();
+        let event = match &self.parsed {
+            Ok(e) => e,
+            Err(e) => {
+                self.preview.push(format!("cannot send this payload: {e}"));
+                return;
+            }
+        };
+        let Some(index) = self.targets.iter().position(|t| *t) else {
+            self.preview
+                .push("choose a webhook (space) to see the exact message".into());
+            return;
+        };
+        let webhook = &config.webhooks[index];
+        match notify::prepare(config, webhook, event, "preview", 0) {
+            Err(e) => self.preview.push(e.to_string()),
+            Ok(req) => {
+                let shown = req.shown();
+                self.preview.push(format!(
+                    "{} → {} {}",
+                    webhook.label(),
+                    shown.method,
+                    shown.url
+                ));
+                if req.protocol == Protocol::Http {
+                    let body = serde_json::to_string_pretty(&shown.body).unwrap_or_default();
+                    self.preview.extend(body.lines().map(str::to_string));
+                } else {
+                    let r = render::render(&shown.body, 60);
+                    self.preview.push(String::new());
+                    self.preview.push(r.summary);
+                    let bar = match r.bar {
+                        render::Bar::Good => "▌",
+                        render::Bar::Danger => "▌",
+                        _ => "│",
+                    };
+                    self.preview
+                        .extend(r.lines.into_iter().map(|l| format!("{bar} {l}")));
+                }
+            }
+        }
+    }
+
+    /// Handles an action.
+    pub fn update(&mut self, action: Action, config: &Config) -> Option<Effect> {
+        if self.busy {
+            if action == Action::Back {
+                self.closed = true;
+            }
+            return None;
+        }
+        match action {
+            Action::Back => self.closed = true,
+            Action::Next | Action::Prev => {
+                self.focus = if self.focus == Focus::Source {
+                    Focus::Targets
+                } else {
+                    Focus::Source
+                };
+            }
+            Action::Up | Action::Down => {
+                let down = action == Action::Down;
+                match self.focus {
+                    Focus::Source => {
+                        let n = self.sources.len();
+                        self.source = if down {
+                            (self.source + 1).min(n.saturating_sub(1))
+                        } else {
+                            self.source.saturating_sub(1)
+                        };
+                        self.reparse(config);
+                        self.select_matching(config);
+                    }
+                    Focus::Targets => {
+                        let n = self.targets.len();
+                        self.cursor = if down {
+                            (self.cursor + 1).min(n.saturating_sub(1))
+                        } else {
+                            self.cursor.saturating_sub(1)
+                        };
+                    }
+                }
+                self.refresh_preview(config);
+            }
+            Action::Toggle => {
+                if let Some(t) = self.targets.get_mut(self.cursor) {
+                    *t = !*t;
+                    self.focus = Focus::Targets;
+                    self.results = None;
+                    self.refresh_preview(config);
+                }
+            }
+            Action::OpenEditor => {
+                if let Some((_, body)) = self.sources.get(self.source) {
+                    return Some(Effect::EditPayload(body.clone()));
+                }
+            }
+            Action::Enter => {
+                let webhooks: Vec<usize> = self
+                    .targets
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, t)| **t)
+                    .map(|(i, _)| i)
+                    .collect();
+                if self.parsed.is_ok() && !webhooks.is_empty() {
+                    self.busy = true;
+                    self.results = None;
+                    return Some(Effect::Fire {
+                        body: self.sources[self.source].1.clone(),
+                        webhooks,
+                    });
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// The kind of the chosen payload's event.
+    pub fn kind(&self) -> Option<EventKind> {
+        self.parsed.as_ref().ok().map(Event::kind)
+    }
+}

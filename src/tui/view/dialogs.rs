@@ -1,0 +1,304 @@
+//! Dialogs: help, the filter editor, test-fire, and choosing a webhook to replay to.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout};
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::{block, popup};
+use crate::tui::app::App;
+use crate::tui::editor::{Editor, Field, LAST_K};
+use crate::tui::fire::{FireDialog, Focus};
+use crate::tui::keys::HELP;
+use crate::tui::theme::Theme;
+
+/// `?`: the keys, filtered by what is typed.
+pub fn help(frame: &mut Frame<'_>, theme: &Theme, query: &str) {
+    let area = popup(frame, 76, 80);
+    let q = query.to_lowercase();
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(" filter: ", theme.muted),
+            Span::styled(format!("{query}▏"), theme.text),
+        ]),
+        Line::raw(""),
+    ];
+    let matching: Vec<_> = HELP
+        .iter()
+        .filter(|(k, d)| {
+            q.is_empty() || k.to_lowercase().contains(&q) || d.to_lowercase().contains(&q)
+        })
+        .collect();
+    if matching.is_empty() {
+        lines.push(Line::styled(" no key matches", theme.muted));
+    }
+    for (k, d) in matching {
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {k:<18}"), theme.keyhint),
+            Span::styled((*d).to_string(), theme.text),
+        ]));
+    }
+    frame.render_widget(
+        Paragraph::new(Text::from(lines)).block(block("Keys", theme, true)),
+        area,
+    );
+}
+
+/// The filter editor.
+pub fn editor(frame: &mut Frame<'_>, app: &App, theme: &Theme, e: &Editor) {
+    let area = popup(frame, 94, 90);
+    let Some(w) = app.config.webhooks.get(e.webhook) else {
+        return;
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(format!(" {} ", w.label()), theme.header),
+            Span::styled(
+                format!(
+                    "{} {} {}",
+                    w.event.as_str(),
+                    w.target.kind(),
+                    w.target.display()
+                ),
+                theme.muted,
+            ),
+        ]),
+        Line::raw(""),
+    ];
+    for field in [Field::Workspace, Field::Branch] {
+        let focused = field == e.field;
+        let value = e.inputs[usize::from(field == Field::Branch)].value();
+        let label = Span::styled(
+            format!(" {:<16}", field.key()),
+            if focused { theme.keyhint } else { theme.muted },
+        );
+        let shown = if focused {
+            format!("{value}▏")
+        } else {
+            value.to_string()
+        };
+        lines.push(Line::from(vec![
+            label,
+            Span::styled(shown, if focused { theme.text } else { theme.muted }),
+        ]));
+        if focused && let Some(err) = &e.eval.error {
+            lines.push(Line::styled(
+                format!("{}^", " ".repeat(17 + err.offset)),
+                theme.bad,
+            ));
+            lines.push(Line::styled(format!(" {}", err.message), theme.bad));
+        }
+    }
+    lines.push(Line::styled(
+        " unanchored, as Atlantis: \"prod\" also matches \"preprod\"; empty matches everything; both filters must match",
+        theme.muted,
+    ));
+    if w.event == crate::config::EventKind::Drift {
+        lines.push(Line::styled(
+            " drift webhooks ignore both filters (Atlantis does too)",
+            theme.warn,
+        ));
+    }
+    lines.push(Line::raw(""));
+    let total = e.eval.rows.len();
+    lines.push(Line::from(vec![
+        Span::styled(
+            format!(
+                " would now match {} more, {} fewer",
+                e.eval.gained, e.eval.lost
+            ),
+            theme.header,
+        ),
+        Span::styled(
+            format!(" of the last {total} apply events (up to {LAST_K})"),
+            theme.muted,
+        ),
+    ]));
+    let subject = if e.field == Field::Workspace {
+        "workspace"
+    } else {
+        "base branch"
+    };
+    lines.push(Line::styled(
+        format!(" now before  {subject:<20} event"),
+        theme.muted,
+    ));
+    for r in &e.eval.rows {
+        let mark = |m: bool| {
+            if m {
+                Span::styled(" ✓  ", theme.ok)
+            } else {
+                Span::styled(" ✗  ", theme.bad)
+            }
+        };
+        let mut spans = vec![
+            mark(r.now),
+            Span::raw("  "),
+            mark(r.before),
+            Span::raw("  "),
+        ];
+        match &r.span {
+            Some(s) if !s.is_empty() => {
+                spans.push(Span::styled(r.value[..s.start].to_string(), theme.text));
+                spans.push(Span::styled(r.value[s.clone()].to_string(), theme.matched));
+                spans.push(Span::styled(r.value[s.end..].to_string(), theme.text));
+            }
+            _ => spans.push(Span::styled(r.value.clone(), theme.text)),
+        }
+        let pad = 20usize.saturating_sub(r.value.chars().count());
+        spans.push(Span::raw(" ".repeat(pad + 1)));
+        spans.push(Span::styled(r.summary.clone(), theme.muted));
+        lines.push(Line::from(spans));
+    }
+    if total == 0 {
+        lines.push(Line::styled(
+            " no apply events yet: test-fire one (t) or wait for Atlantis",
+            theme.muted,
+        ));
+    }
+    frame.render_widget(
+        Paragraph::new(Text::from(lines)).block(block("Filter editor", theme, true)),
+        area,
+    );
+}
+
+/// Test-fire.
+pub fn fire(frame: &mut Frame<'_>, app: &App, theme: &Theme, f: &FireDialog) {
+    let area = popup(frame, 94, 90);
+    let outer = block("Test-fire", theme, true);
+    let inner = outer.inner(area);
+    frame.render_widget(outer, area);
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(inner);
+    let [sources, targets] =
+        Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(left);
+
+    let src: Vec<Line<'_>> = f
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| {
+            let style = if i == f.source {
+                theme.selection
+            } else {
+                theme.text
+            };
+            Line::styled(format!(" {name}"), style)
+        })
+        .collect();
+    frame.render_widget(
+        Paragraph::new(Text::from(src)).block(block("Payload", theme, f.focus == Focus::Source)),
+        sources,
+    );
+
+    let tg: Vec<Line<'_>> = app
+        .config
+        .webhooks
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let check = if f.targets.get(i).copied().unwrap_or(false) {
+                "[x]"
+            } else {
+                "[ ]"
+            };
+            let style = if f.focus == Focus::Targets && i == f.cursor {
+                theme.selection
+            } else {
+                theme.text
+            };
+            Line::styled(
+                format!(
+                    " {check} {} {} {}",
+                    w.label(),
+                    w.event.as_str(),
+                    w.target.display()
+                ),
+                style,
+            )
+        })
+        .collect();
+    frame.render_widget(
+        Paragraph::new(Text::from(tg)).block(block("Webhooks", theme, f.focus == Focus::Targets)),
+        targets,
+    );
+
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    match (&f.results, f.busy) {
+        (_, true) => lines.push(Line::styled("firing…", theme.warn)),
+        (Some(results), false) => {
+            for r in results {
+                if r.ok {
+                    lines.push(Line::styled(
+                        format!(
+                            "✓ {}: delivered ({})",
+                            r.label,
+                            r.status.map_or("-".into(), |s| s.to_string())
+                        ),
+                        theme.ok,
+                    ));
+                } else {
+                    lines.push(Line::styled(
+                        format!(
+                            "✗ {}: {}",
+                            r.label,
+                            r.error.clone().unwrap_or_else(|| "failed".into())
+                        ),
+                        theme.bad,
+                    ));
+                    if let Some(h) = &r.hint {
+                        lines.push(Line::styled(format!("  hint: {h}"), theme.info));
+                    }
+                }
+            }
+        }
+        (None, false) => {
+            for l in &f.preview {
+                lines.push(Line::styled(l.clone(), theme.text));
+            }
+        }
+    }
+    let title = if f.results.is_some() {
+        "Answer"
+    } else {
+        "Exact message"
+    };
+    frame.render_widget(
+        Paragraph::new(Text::from(lines))
+            .wrap(Wrap { trim: false })
+            .block(block(title, theme, false)),
+        right,
+    );
+}
+
+/// Choosing the webhook to replay to.
+pub fn replay_to(frame: &mut Frame<'_>, app: &App, theme: &Theme, selected: usize) {
+    let area = popup(frame, 60, 50);
+    let lines: Vec<Line<'_>> = app
+        .config
+        .webhooks
+        .iter()
+        .enumerate()
+        .map(|(i, w)| {
+            let style = if i == selected {
+                theme.selection
+            } else {
+                theme.text
+            };
+            Line::styled(
+                format!(
+                    " {} {} {} {}",
+                    w.label(),
+                    w.event.as_str(),
+                    w.target.kind(),
+                    w.target.display()
+                ),
+                style,
+            )
+        })
+        .collect();
+    frame.render_widget(
+        Paragraph::new(Text::from(lines)).block(block("Replay to", theme, true)),
+        area,
+    );
+}

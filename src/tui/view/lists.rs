@@ -1,0 +1,414 @@
+//! The three panes: Webhooks, Events and Drift, each a list with a side panel about the
+//! selected row.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
+
+use super::{block, offset};
+use crate::config::Target;
+use crate::event::Event;
+use crate::store::DeliveryStatus;
+use crate::tui::app::{App, EventItem, Pane};
+use crate::tui::theme::Theme;
+
+/// `HH:MM:SS` (UTC) of a Unix-ms time.
+pub fn clock(ms: i64) -> String {
+    let secs = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// The symbol, word and style of an event's deliveries as a whole.
+pub fn delivery_state(e: &EventItem, theme: &Theme) -> (&'static str, Style) {
+    let ds = &e.deliveries;
+    if ds.is_empty() {
+        ("–", theme.muted)
+    } else if ds.iter().any(|d| d.status == DeliveryStatus::Failed) {
+        ("✗", theme.bad)
+    } else if ds.iter().all(|d| d.status == DeliveryStatus::Succeeded) {
+        ("✓", theme.ok)
+    } else {
+        ("⟳", theme.warn)
+    }
+}
+
+fn filter_title(app: &App, base: &str) -> String {
+    let i = Pane::ALL.iter().position(|p| *p == app.pane).unwrap_or(0);
+    match &app.filters[i] {
+        Some(f) => format!(
+            "{base} /{}{}",
+            f.input.value(),
+            if f.editing { "▏" } else { "" }
+        ),
+        None => base.to_string(),
+    }
+}
+
+fn table<'a>(
+    rows: Vec<Row<'a>>,
+    widths: Vec<Constraint>,
+    header: Row<'a>,
+    selected: usize,
+    area: Rect,
+) -> (Table<'a>, usize) {
+    let height = usize::from(area.height.saturating_sub(3));
+    let first = offset(selected, height);
+    let visible: Vec<Row<'a>> = rows.into_iter().skip(first).take(height).collect();
+    (Table::new(visible, widths).header(header), first)
+}
+
+/// The Webhooks pane.
+pub fn webhooks(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side: Rect) {
+    let rows_idx = app.webhook_rows();
+    let selected = app.selected().min(rows_idx.len().saturating_sub(1));
+    let rows: Vec<Row<'_>> = rows_idx
+        .iter()
+        .enumerate()
+        .map(|(n, &i)| {
+            let w = &app.config.webhooks[i];
+            let s = &app.stats[i];
+            let last_style = match s.last.as_deref() {
+                Some("ok") => theme.ok,
+                Some(x) if x.starts_with("retrying") => theme.warn,
+                Some(_) => theme.bad,
+                None => theme.muted,
+            };
+            let row = Row::new(vec![
+                Cell::from(w.label()),
+                Cell::from(w.event.as_str()),
+                Cell::from(w.target.kind()),
+                Cell::from(w.target.display()),
+                Cell::from(Span::styled(format!("✓{}", s.delivered), theme.ok)),
+                Cell::from(Span::styled(
+                    format!("✗{}", s.failed),
+                    if s.failed > 0 { theme.bad } else { theme.muted },
+                )),
+                Cell::from(Span::styled(
+                    s.last.clone().unwrap_or_else(|| "–".into()),
+                    last_style,
+                )),
+            ]);
+            if n == selected {
+                row.style(theme.selection)
+            } else {
+                row
+            }
+        })
+        .collect();
+    let header = Row::new(vec![
+        "name", "event", "kind", "target", "ok", "fail", "last",
+    ])
+    .style(theme.header);
+    let widths = vec![
+        Constraint::Length(14),
+        Constraint::Length(6),
+        Constraint::Length(6),
+        Constraint::Min(12),
+        Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Length(12),
+    ];
+    let (t, _) = table(rows, widths, header, selected, list);
+    let title = filter_title(app, &format!("Webhooks ({})", app.config.webhooks.len()));
+    frame.render_widget(t.block(block(&title, theme, true)), list);
+
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    match rows_idx.get(selected).map(|&i| &app.config.webhooks[i]) {
+        None => lines.push(Line::styled("No webhooks in the config.", theme.muted)),
+        Some(w) => {
+            let kv = |k: &str, v: String, s: Style| {
+                Line::from(vec![
+                    Span::styled(format!("{k:<16}"), theme.header),
+                    Span::styled(v, s),
+                ])
+            };
+            lines.push(kv("webhook", w.label(), theme.text));
+            lines.push(kv("event", w.event.as_str().into(), theme.text));
+            let target = match &w.target {
+                Target::SlackChannel(c) => format!("Slack channel {c}"),
+                Target::SlackIncoming(_) => {
+                    format!("Slack incoming webhook {}", w.target.display())
+                }
+                Target::Http(_) => format!("POST {}", w.target.display()),
+            };
+            lines.push(kv("target", target, theme.text));
+            let pattern = |p: &str| {
+                if p.is_empty() {
+                    "(any)".to_string()
+                } else {
+                    p.to_string()
+                }
+            };
+            match w.event {
+                crate::config::EventKind::Apply => {
+                    lines.push(kv(
+                        "workspace-regex",
+                        pattern(w.workspace_regex.pattern()),
+                        theme.info,
+                    ));
+                    lines.push(kv(
+                        "branch-regex",
+                        pattern(w.branch_regex.pattern()),
+                        theme.info,
+                    ));
+                    lines.push(Line::styled(
+                        "  (tested against the PR's base branch)",
+                        theme.muted,
+                    ));
+                }
+                crate::config::EventKind::Drift => {
+                    lines.push(Line::styled("every drift report (no filters)", theme.muted))
+                }
+            }
+            lines.push(kv(
+                "timeout",
+                humantime::format_duration(w.timeout).to_string(),
+                theme.text,
+            ));
+            lines.push(kv("attempts", w.retry.max_attempts.to_string(), theme.text));
+            if !w.headers.is_empty() {
+                lines.push(kv(
+                    "headers",
+                    w.headers
+                        .iter()
+                        .map(|(k, _)| format!("{k}: <redacted>"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    theme.text,
+                ));
+            }
+            if w.secret.is_some() {
+                lines.push(kv(
+                    "signed",
+                    "Standard Webhooks (secret set)".into(),
+                    theme.text,
+                ));
+            }
+            if let Some(last) = &app.stats[w.index].last {
+                lines.push(kv("last", last.clone(), theme.text));
+            }
+            lines.push(Line::raw(""));
+            lines.push(Line::from(vec![
+                Span::styled("e", theme.keyhint),
+                Span::styled(" edit filters  ", theme.muted),
+                Span::styled("t", theme.keyhint),
+                Span::styled(" test-fire", theme.muted),
+            ]));
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(Text::from(lines))
+            .wrap(Wrap { trim: false })
+            .block(block("Webhook", theme, false)),
+        side,
+    );
+}
+
+/// The Events pane.
+pub fn events(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side: Rect) {
+    let rows_idx = app.event_rows();
+    let selected = app.selected().min(rows_idx.len().saturating_sub(1));
+    let rows: Vec<Row<'_>> = rows_idx
+        .iter()
+        .enumerate()
+        .map(|(n, &i)| {
+            let e = &app.events[i];
+            let (sym, style) = delivery_state(e, theme);
+            let kind = e.event.kind().as_str();
+            let row = Row::new(vec![
+                Cell::from(Span::styled(clock(e.received_at), theme.muted)),
+                Cell::from(Span::styled(sym, style)),
+                Cell::from(kind),
+                Cell::from(e.summary()),
+            ]);
+            if n == selected {
+                row.style(theme.selection)
+            } else {
+                row
+            }
+        })
+        .collect();
+    let header = Row::new(vec!["time", "", "event", "summary"]).style(theme.header);
+    let widths = vec![
+        Constraint::Length(8),
+        Constraint::Length(1),
+        Constraint::Length(5),
+        Constraint::Min(10),
+    ];
+    let (t, _) = table(rows, widths, header, selected, list);
+    let title = filter_title(
+        app,
+        &format!(
+            "Events ({}{})",
+            rows_idx.len(),
+            if app.follow { ", following" } else { "" }
+        ),
+    );
+    frame.render_widget(t.block(block(&title, theme, true)), list);
+
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    match rows_idx.get(selected).map(|&i| &app.events[i]) {
+        None => {
+            lines.push(Line::styled("No events yet.", theme.muted));
+            lines.push(Line::styled(
+                format!("POST them to http://{}/events,", app.listen),
+                theme.muted,
+            ));
+            lines.push(Line::styled(
+                "or press t to test-fire a fixture.",
+                theme.muted,
+            ));
+        }
+        Some(e) => {
+            lines.push(Line::styled(e.summary(), theme.text));
+            lines.push(Line::styled(
+                format!("{} · from {}", e.id, e.source),
+                theme.muted,
+            ));
+            lines.push(Line::raw(""));
+            if e.deliveries.is_empty() {
+                lines.push(Line::styled("No webhook took this event.", theme.muted));
+            }
+            for d in &e.deliveries {
+                let (sym, style, word) = match d.status {
+                    DeliveryStatus::Succeeded => ("✓", theme.ok, "delivered"),
+                    DeliveryStatus::Failed => ("✗", theme.bad, "failed"),
+                    DeliveryStatus::Retrying => ("⟳", theme.warn, "retrying"),
+                    DeliveryStatus::Pending => ("…", theme.muted, "pending"),
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{sym} {word:<9} "), style),
+                    Span::styled(d.label.clone(), theme.text),
+                    Span::styled(format!("  {}x", d.attempts), theme.muted),
+                ]));
+                if let Some(err) = &d.error {
+                    lines.push(Line::styled(format!("    {err}"), style));
+                }
+                if let Some(h) = &d.hint {
+                    lines.push(Line::styled(format!("    hint: {h}"), theme.info));
+                }
+            }
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(Text::from(lines))
+            .wrap(Wrap { trim: false })
+            .block(block("Deliveries", theme, false)),
+        side,
+    );
+}
+
+/// The Drift pane: red when drifted, green when clean, with words and symbols so it reads
+/// without colour too.
+pub fn drift(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side: Rect) {
+    let rows_idx = app.drift_rows();
+    let selected = app.selected().min(rows_idx.len().saturating_sub(1));
+    let rows: Vec<Row<'_>> = rows_idx
+        .iter()
+        .enumerate()
+        .map(|(n, &i)| {
+            let e = &app.events[i];
+            let Event::Drift(d) = e.event.as_ref() else {
+                return Row::new(Vec::<Cell<'_>>::new());
+            };
+            let r = &d.result;
+            let (word, style) = if r.projects_with_drift > 0 {
+                ("✗ DRIFT", theme.drifted)
+            } else {
+                ("✓ clean", theme.clean)
+            };
+            let name = match d.env0.as_ref().filter(|x| !x.environment.is_empty()) {
+                Some(x) => format!("{} ({})", r.repository, x.environment),
+                None => r.repository.clone(),
+            };
+            let row = Row::new(vec![
+                Cell::from(Span::styled(clock(e.received_at), theme.muted)),
+                Cell::from(Span::styled(word, style)),
+                Cell::from(Span::styled(name, style)),
+                Cell::from(Span::styled(
+                    format!("{}/{}", r.projects_with_drift, r.total_projects),
+                    style,
+                )),
+            ]);
+            if n == selected {
+                row.style(theme.selection)
+            } else {
+                row
+            }
+        })
+        .collect();
+    let header = Row::new(vec!["time", "state", "repository", "drifted"]).style(theme.header);
+    let widths = vec![
+        Constraint::Length(8),
+        Constraint::Length(7),
+        Constraint::Min(10),
+        Constraint::Length(7),
+    ];
+    let (t, _) = table(rows, widths, header, selected, list);
+    let title = filter_title(app, &format!("Drift ({})", rows_idx.len()));
+    frame.render_widget(t.block(block(&title, theme, true)), list);
+
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    match rows_idx.get(selected).map(|&i| &app.events[i]) {
+        None => lines.push(Line::styled("No drift reports yet.", theme.muted)),
+        Some(e) => {
+            if let Event::Drift(d) = e.event.as_ref() {
+                let r = &d.result;
+                let (word, style) = if r.projects_with_drift > 0 {
+                    ("DRIFT DETECTED", theme.drifted)
+                } else {
+                    ("NO DRIFT", theme.clean)
+                };
+                lines.push(Line::styled(format!("{word} in {}", r.repository), style));
+                lines.push(Line::styled(
+                    format!("ref {} · detection {}", r.git_ref, r.detection_id),
+                    theme.muted,
+                ));
+                if let Some(x) = &d.env0 {
+                    lines.push(Line::styled(
+                        format!("env0 {} · {} · {}", x.environment, x.project, x.status),
+                        theme.info,
+                    ));
+                    if !x.url.is_empty() {
+                        lines.push(Line::styled(x.url.clone(), theme.muted));
+                    }
+                    if !x.cause.is_empty() {
+                        lines.push(Line::styled(x.cause.clone(), theme.muted));
+                    }
+                }
+                lines.push(Line::raw(""));
+                for p in &r.projects {
+                    let (sym, s) = if p.has_drift {
+                        ("✗", theme.drifted)
+                    } else {
+                        ("✓", theme.clean)
+                    };
+                    lines.push(Line::from(vec![
+                        Span::styled(format!("{sym} {:<18} ", p.label()), s),
+                        Span::styled(format!("+{}", p.to_add), theme.ok),
+                        Span::raw(" "),
+                        Span::styled(format!("~{}", p.to_change), theme.warn),
+                        Span::raw(" "),
+                        Span::styled(format!("-{}", p.to_destroy), theme.bad),
+                    ]));
+                }
+                if let Some(x) = &d.env0 {
+                    for rc in x.resources.iter().take(8) {
+                        lines.push(Line::styled(
+                            format!("  {} {}", rc.action, rc.address),
+                            theme.muted,
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(Text::from(lines))
+            .wrap(Wrap { trim: false })
+            .block(block("Report", theme, false)),
+        side,
+    );
+}
