@@ -4,6 +4,7 @@
 
 mod atlantis_config;
 mod cli;
+mod console;
 mod events;
 mod http_delivery;
 mod ingest;
@@ -11,3 +12,4 @@ mod journal;
 mod serve;
 mod slack;
 mod support;
+mod tmux;

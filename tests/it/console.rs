@@ -1,0 +1,488 @@
+//! The console rendered into ratatui's `TestBackend` and compared with insta snapshots, plus
+//! the state's `update` driven by actions: no terminal needed.
+
+use std::sync::Arc;
+
+use herald::event::{self, Event, Inbound};
+use herald::store::{AttemptRow, DeliveryStatus, StatusCounts};
+use herald::tui::app::{
+    Action, App, DeliveryItem, Effect, EventItem, Message, Overlay, Pane, SlackAuth,
+};
+use herald::tui::editor::{Field, typed};
+use herald::tui::theme::Theme;
+use herald::tui::view;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+use crate::support::{load_ok, repo_file};
+
+const CONFIG: &str = "\
+slack-token: xoxb-test
+webhooks:
+  - name: prod-applies
+    event: apply
+    kind: slack
+    channel: C0PRODDEPLOY
+    workspace-regex: ^production$
+  - name: audit
+    event: apply
+    kind: http
+    url: https://audit.acme.example/atlantis?token=secret-query-value
+  - name: drift-alerts
+    event: drift
+    kind: slack
+    channel: C0DRIFT
+";
+
+fn payload(name: &str) -> Event {
+    let body = std::fs::read(repo_file(&format!("examples/payloads/{name}"))).expect("fixture");
+    match event::parse_any(&body).expect("parses") {
+        Inbound::Event(e) => e,
+        other => panic!("{name}: {other:?}"),
+    }
+}
+
+fn item(n: i64, name: &str, deliveries: Vec<(&str, DeliveryStatus, Option<&str>)>) -> EventItem {
+    EventItem {
+        id: format!("event-{n}"),
+        received_at: 1_763_870_400_000 + n * 61_000,
+        source: "apply".into(),
+        event: Arc::new(payload(name)),
+        deliveries: deliveries
+            .into_iter()
+            .enumerate()
+            .map(|(i, (label, status, error))| DeliveryItem {
+                id: format!("delivery-{n}-{i}"),
+                label: label.into(),
+                status,
+                attempts: if status == DeliveryStatus::Succeeded {
+                    1
+                } else {
+                    3
+                },
+                error: error.map(str::to_string),
+                hint: (error == Some("not_in_channel"))
+                    .then(|| "the bot is not in the channel: invite it".to_string()),
+            })
+            .collect(),
+    }
+}
+
+/// A console with a few events of every kind, newest first.
+fn app() -> App {
+    let config = Arc::new(load_ok(CONFIG, None, None));
+    let fixtures = vec![
+        (
+            "apply-success.json".to_string(),
+            std::fs::read_to_string(repo_file("examples/payloads/apply-success.json")).expect("f"),
+        ),
+        (
+            "drift-detected.json".to_string(),
+            std::fs::read_to_string(repo_file("examples/payloads/drift-detected.json")).expect("f"),
+        ),
+    ];
+    let mut app = App::new(config, "127.0.0.1:4141".into(), fixtures);
+    let events = vec![
+        item(
+            5,
+            "env0-drift-detected.json",
+            vec![("drift-alerts", DeliveryStatus::Succeeded, None)],
+        ),
+        item(
+            4,
+            "drift-clean.json",
+            vec![("drift-alerts", DeliveryStatus::Succeeded, None)],
+        ),
+        item(
+            3,
+            "apply-failure.json",
+            vec![(
+                "audit",
+                DeliveryStatus::Retrying,
+                Some("sending webhook to \"https://audit.acme.example\": returned status 503"),
+            )],
+        ),
+        item(
+            2,
+            "drift-detected.json",
+            vec![(
+                "drift-alerts",
+                DeliveryStatus::Failed,
+                Some("not_in_channel"),
+            )],
+        ),
+        item(
+            1,
+            "apply-success.json",
+            vec![
+                ("prod-applies", DeliveryStatus::Succeeded, None),
+                ("audit", DeliveryStatus::Succeeded, None),
+            ],
+        ),
+    ];
+    app.apply(Message::Loaded(events));
+    app.apply(Message::Counts(StatusCounts {
+        events: 5,
+        pending: 0,
+        retrying: 1,
+        succeeded: 4,
+        failed: 1,
+    }));
+    app.apply(Message::SlackAuth(SlackAuth::Ok("Acme".into())));
+    app.update(Action::Resize(100, 30));
+    app
+}
+
+fn render(app: &App, theme: &Theme, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    t.draw(|f| view::draw(f, app, theme)).expect("draw");
+    t
+}
+
+fn screen(t: &Terminal<TestBackend>) -> String {
+    let buf = t.backend().buffer();
+    (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The foreground colour of the first cell of the first place `text` appears on screen.
+fn fg_of(t: &Terminal<TestBackend>, text: &str) -> Option<Color> {
+    let buf = t.backend().buffer();
+    for y in 0..buf.area.height {
+        let line: String = (0..buf.area.width)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
+        if let Some(byte) = line.find(text) {
+            let col = u16::try_from(line[..byte].chars().count()).unwrap_or(0);
+            return buf[(col, y)].fg.into();
+        }
+    }
+    None
+}
+
+fn theme() -> Theme {
+    Theme::load("default").expect("theme")
+}
+
+#[test]
+fn events_pane() {
+    let app = app();
+    insta::assert_snapshot!(render(&app, &theme(), 100, 30).backend());
+}
+
+#[test]
+fn webhooks_pane() {
+    let mut app = app();
+    app.update(Action::Pane(Pane::Webhooks));
+    let t = render(&app, &theme(), 100, 30);
+    insta::assert_snapshot!(t.backend());
+    assert!(
+        !screen(&t).contains("secret-query-value"),
+        "query secrets are masked"
+    );
+}
+
+#[test]
+fn drift_pane_is_red_when_drifted_and_green_when_clean() {
+    let mut app = app();
+    app.update(Action::Pane(Pane::Drift));
+    let th = theme();
+    let t = render(&app, &th, 100, 30);
+    insta::assert_snapshot!(t.backend());
+    assert_eq!(
+        fg_of(&t, "✗ DRIFT"),
+        th.drifted.fg,
+        "drift in the theme's red"
+    );
+    assert_eq!(
+        fg_of(&t, "✓ clean"),
+        th.clean.fg,
+        "clean in the theme's green"
+    );
+    assert_ne!(th.drifted.fg, th.clean.fg);
+}
+
+#[test]
+fn drift_reads_without_colour() {
+    let mut app = app();
+    app.update(Action::Pane(Pane::Drift));
+    let t = render(&app, &Theme::mono(), 100, 30);
+    let s = screen(&t);
+    assert!(s.contains("✗ DRIFT") && s.contains("✓ clean"), "{s}");
+    let buf = t.backend().buffer();
+    assert!(
+        buf.content()
+            .iter()
+            .all(|c| c.fg == Color::Reset && c.bg == Color::Reset),
+        "no colour at all"
+    );
+}
+
+#[test]
+fn detail_tabs() {
+    let mut app = app();
+    app.update(Action::Down);
+    app.update(Action::Down);
+    assert_eq!(
+        app.update(Action::Enter),
+        Some(Effect::LoadDetail("event-3".into()))
+    );
+    let body =
+        std::fs::read_to_string(repo_file("examples/payloads/apply-failure.json")).expect("f");
+    app.apply(Message::Detail {
+        event_id: "event-3".into(),
+        body,
+        attempts: vec![(
+            "delivery-3-0".into(),
+            vec![AttemptRow {
+                number: 1,
+                started_at: 0,
+                latency_ms: 12,
+                outcome: "retryable".into(),
+                status: Some(503),
+                error: Some("sending webhook to \"https://audit.acme.example\": returned status 503: busy".into()),
+                hint: None,
+                request: r#"{"method":"POST","url":"https://audit.acme.example/atlantis?token=<redacted>","headers":[["Content-Type","application/json"]],"body":null}"#.into(),
+                response: "busy".into(),
+            }],
+        )],
+    });
+    insta::assert_snapshot!("detail_payload", render(&app, &theme(), 100, 30).backend());
+    app.update(Action::Next);
+    insta::assert_snapshot!("detail_slack", render(&app, &theme(), 100, 30).backend());
+    app.update(Action::Next);
+    insta::assert_snapshot!("detail_attempts", render(&app, &theme(), 100, 30).backend());
+    assert_eq!(
+        app.update(Action::Replay),
+        Some(Effect::Replay {
+            id: "delivery-3-0".into(),
+            webhooks: vec![]
+        })
+    );
+}
+
+#[test]
+fn help_filters_as_you_type() {
+    let mut app = app();
+    app.update(Action::Help);
+    for c in "filter".chars() {
+        app.update(typed(c));
+    }
+    let t = render(&app, &theme(), 100, 30);
+    insta::assert_snapshot!(t.backend());
+    let s = screen(&t);
+    assert!(s.contains("filter the list") && !s.contains("quit"), "{s}");
+}
+
+fn editor_app() -> App {
+    let mut app = app();
+    app.update(Action::Pane(Pane::Webhooks));
+    app.update(Action::EditFilter);
+    assert!(matches!(app.overlay, Overlay::Editor(_)));
+    app
+}
+
+fn type_pattern(app: &mut App, pattern: &str) {
+    for _ in 0..20 {
+        app.update(Action::Input(tui_input::InputRequest::DeletePrevChar));
+    }
+    for c in pattern.chars() {
+        app.update(typed(c));
+    }
+}
+
+#[test]
+fn filter_editor_match() {
+    let mut app = editor_app();
+    type_pattern(&mut app, "(ion|ing)$");
+    let Overlay::Editor(e) = &app.overlay else {
+        panic!("editor")
+    };
+    assert_eq!(
+        (e.eval.gained, e.eval.lost),
+        (1, 0),
+        "staging matches now too"
+    );
+    let t = render(&app, &theme(), 100, 30);
+    insta::assert_snapshot!(t.backend());
+    // The matched span of "production" is highlighted.
+    assert_eq!(fg_of(&t, "ion "), theme().matched.fg);
+}
+
+#[test]
+fn filter_editor_non_match() {
+    let mut app = editor_app();
+    type_pattern(&mut app, "^dev$");
+    let Overlay::Editor(e) = &app.overlay else {
+        panic!("editor")
+    };
+    assert_eq!((e.eval.gained, e.eval.lost), (0, 1));
+    insta::assert_snapshot!(render(&app, &theme(), 100, 30).backend());
+}
+
+#[test]
+fn filter_editor_syntax_error() {
+    let mut app = editor_app();
+    type_pattern(&mut app, "prod(");
+    let Overlay::Editor(e) = &app.overlay else {
+        panic!("editor")
+    };
+    assert!(e.eval.error.is_some());
+    let t = render(&app, &theme(), 100, 30);
+    insta::assert_snapshot!(t.backend());
+    assert!(screen(&t).contains("error parsing regexp: unclosed group"));
+    // A pattern that does not compile is neither applied nor written.
+    assert_eq!(app.update(Action::Enter), None);
+    assert_eq!(app.update(Action::Write), None);
+}
+
+#[test]
+fn filter_editor_applies_and_writes() {
+    let mut app = editor_app();
+    type_pattern(&mut app, "^prod");
+    assert_eq!(
+        app.update(Action::Enter),
+        Some(Effect::ApplyFilter {
+            webhook: 0,
+            field: Field::Workspace,
+            pattern: "^prod".into()
+        })
+    );
+    app.update(Action::Next);
+    type_pattern(&mut app, "^main$");
+    assert_eq!(
+        app.update(Action::Write),
+        Some(Effect::WriteFilter {
+            webhook: 0,
+            field: Field::Branch,
+            pattern: "^main$".into()
+        })
+    );
+    app.update(Action::Back);
+    assert!(matches!(app.overlay, Overlay::None));
+}
+
+#[test]
+fn test_fire_dialog() {
+    let mut app = app();
+    app.update(Action::Pane(Pane::Webhooks));
+    app.update(Action::Fire);
+    insta::assert_snapshot!("fire_preview", render(&app, &theme(), 100, 30).backend());
+    let effect = app.update(Action::Enter);
+    assert!(
+        matches!(&effect, Some(Effect::Fire { webhooks, .. }) if webhooks == &vec![0]),
+        "{effect:?}"
+    );
+    app.apply(Message::Fired(vec![herald::tui::fire::FireResult {
+        label: "prod-applies".into(),
+        ok: false,
+        status: Some(200),
+        error: Some("not_in_channel".into()),
+        hint: Some("the bot is not in the channel: invite it (/invite @your-bot) or add the chat:write.public scope".into()),
+    }]));
+    insta::assert_snapshot!("fire_answer", render(&app, &theme(), 100, 30).backend());
+    assert_eq!(
+        app.update(Action::OpenEditor)
+            .map(|e| matches!(e, Effect::EditPayload(_))),
+        Some(true)
+    );
+    app.apply(Message::Edited("{\"hello\": 1}".into()));
+    let Overlay::Fire(f) = &app.overlay else {
+        panic!("fire")
+    };
+    assert!(
+        f.parsed.is_err(),
+        "an edited payload that is no event is refused before sending"
+    );
+}
+
+#[test]
+fn replay_to_dialog() {
+    let mut app = app();
+    app.update(Action::ReplayTo);
+    app.update(Action::Down);
+    insta::assert_snapshot!(render(&app, &theme(), 100, 30).backend());
+    assert_eq!(
+        app.update(Action::Enter),
+        Some(Effect::Replay {
+            id: "event-5".into(),
+            webhooks: vec![1]
+        })
+    );
+}
+
+#[test]
+fn small_terminal_says_so() {
+    let app = app();
+    let t = render(&app, &theme(), 60, 20);
+    insta::assert_snapshot!(t.backend());
+    assert!(screen(&t).contains("at least 80x24"));
+    // 80x24 itself lays out fully.
+    let t = render(&app, &theme(), 80, 24);
+    insta::assert_snapshot!("minimum_size", t.backend());
+}
+
+#[test]
+fn navigation_follow_filter_and_clicks() {
+    let mut app = app();
+    assert!(app.follow);
+    app.update(Action::Down);
+    assert!(!app.follow, "moving down stops following");
+    let mut newer = app.events[0].clone();
+    newer.id = "event-6".into();
+    app.apply(Message::Recorded(newer));
+    assert_eq!(
+        app.selected_event().map(|e| e.id.as_str()),
+        Some("event-4"),
+        "selection stays on the same event"
+    );
+    app.update(Action::ToggleFollow);
+    assert_eq!(app.selected_event().map(|e| e.id.as_str()), Some("event-6"));
+    app.update(Action::Filter);
+    for c in "!drift".chars() {
+        app.update(typed(c));
+    }
+    app.update(Action::Enter);
+    assert_eq!(app.event_rows().len(), 2, "inverted: only the applies");
+    app.update(Action::Back);
+    assert_eq!(app.event_rows().len(), 6);
+    app.update(Action::Click(18, 0));
+    assert_eq!(app.pane, Pane::Events);
+    app.update(Action::Click(2, 0));
+    assert_eq!(app.pane, Pane::Webhooks);
+    app.update(Action::Click(5, 4));
+    assert_eq!(app.selected(), 1, "a click selects the row");
+    assert_eq!(app.update(Action::TogglePause), Some(Effect::Pause(true)));
+    app.apply(Message::Paused(true));
+    let s = screen(&render(&app, &theme(), 100, 30));
+    assert!(s.contains("⏸ PAUSED"), "{s}");
+    assert_eq!(app.update(Action::Quit), Some(Effect::Quit));
+}
+
+#[test]
+fn attempts_update_the_lists() {
+    let mut app = app();
+    app.apply(Message::Attempted {
+        event_id: "event-3".into(),
+        delivery_id: "delivery-3-0".into(),
+        label: "audit".into(),
+        status: DeliveryStatus::Succeeded,
+        attempts: 4,
+        error: None,
+        hint: None,
+    });
+    let e = app
+        .events
+        .iter()
+        .find(|e| e.id == "event-3")
+        .expect("event");
+    assert_eq!(e.deliveries[0].status, DeliveryStatus::Succeeded);
+    assert_eq!(app.stats[1].delivered, 2);
+}

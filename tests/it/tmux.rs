@@ -1,0 +1,182 @@
+//! The real binary in a real terminal: tmux runs `herald tui`, the test posts events over
+//! HTTP, reads the screen with `capture-pane -e` and types keys.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::{config_file, eventually, free_port, herald, stderr};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(width: u16, height: u16) -> Self {
+        let socket = format!("herald-e2e-{}", uuid::Uuid::new_v4());
+        let ok = Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "new-session",
+                "-d",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+            ])
+            .arg("env PS1='e2e$ ' TERM=xterm-256color bash --norc --noprofile")
+            .status()
+            .expect("tmux is installed (.ci/run installs it)");
+        assert!(ok.success(), "tmux starts");
+        Self { socket }
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let ok = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys"])
+            .args(keys)
+            .status()
+            .expect("send-keys");
+        assert!(ok.success());
+    }
+
+    fn screen(&self, colours: bool) -> String {
+        let mut args = vec!["-L", &self.socket, "capture-pane", "-p"];
+        if colours {
+            args.push("-e");
+        }
+        let out = Command::new("tmux")
+            .args(&args)
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    async fn wait_for(&self, text: &str) -> bool {
+        eventually(Duration::from_secs(15), async || {
+            self.screen(false).contains(text)
+        })
+        .await
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+/// The line of the screen (with colour escapes) that contains `text`.
+fn line_with<'a>(screen: &'a str, text: &str) -> Option<&'a str> {
+    screen.lines().find(|l| l.contains(text))
+}
+
+/// Whether `text` on that line is drawn in the given ANSI colour (high-contrast theme:
+/// light red is index 9, light green 10; tmux writes them as 38;5;N or 9x).
+fn coloured(line: &str, text: &str, index: u8) -> bool {
+    let Some(at) = line.find(text) else {
+        return false;
+    };
+    let before = &line[..at];
+    let last_sgr = before
+        .rfind("\x1b[")
+        .map(|i| &before[i..])
+        .unwrap_or_default();
+    last_sgr.contains(&format!("38;5;{index}m"))
+        || last_sgr.contains(&format!("{}m", 90 + index - 8))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_shows_drift_red_and_green_has_help_and_restores_the_terminal() {
+    let (dir, config) = config_file(
+        "webhooks:\n  - {event: drift, kind: http, url: 'http://127.0.0.1:9/none', retry: {max-attempts: 1}}\n",
+    );
+    let port = free_port();
+    let term = Tmux::start(120, 32);
+    let command = format!(
+        "HERALD_DATA_DIR={} {} tui -c {} --listen 127.0.0.1:{port} --theme high-contrast",
+        dir.path().join("data").display(),
+        env!("CARGO_BIN_EXE_herald"),
+        config.display()
+    );
+    term.send(&[&command, "Enter"]);
+    assert!(
+        term.wait_for("2 Events").await,
+        "the console starts:\n{}",
+        term.screen(false)
+    );
+
+    let client = herald::notify::client().expect("client");
+    for fixture in ["drift-detected.json", "drift-clean.json"] {
+        let body = std::fs::read(crate::support::repo_file(&format!(
+            "examples/payloads/{fixture}"
+        )))
+        .expect("fixture");
+        let r = client
+            .post(format!("http://127.0.0.1:{port}/events"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status().as_u16(), 202);
+    }
+    term.send(&["3"]);
+    assert!(
+        term.wait_for("✗ DRIFT").await && term.wait_for("✓ clean").await,
+        "{}",
+        term.screen(false)
+    );
+    // Move the selection off the drifted row so its colours are the list's own.
+    let screen = term.screen(true);
+    let drifted = line_with(&screen, "✗ DRIFT").expect("drift row");
+    assert!(coloured(drifted, "✗ DRIFT", 9), "drift in red: {drifted:?}");
+    term.send(&["j"]);
+    assert!(
+        eventually(Duration::from_secs(5), async || {
+            let s = term.screen(true);
+            line_with(&s, "✓ clean").is_some_and(|l| coloured(l, "✓ clean", 10))
+        })
+        .await,
+        "clean in green: {:?}",
+        line_with(&term.screen(true), "✓ clean")
+    );
+
+    term.send(&["?"]);
+    assert!(
+        term.wait_for("filter the list").await,
+        "help opens: {}",
+        term.screen(false)
+    );
+    term.send(&["Escape"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    term.send(&["q"]);
+    assert!(
+        eventually(Duration::from_secs(10), async || {
+            let s = term.screen(false);
+            s.lines()
+                .rfind(|l| !l.trim().is_empty())
+                .is_some_and(|l| l.trim() == "e2e$")
+                && !s.contains("2 Events")
+        })
+        .await,
+        "the shell prompt is back and the console is gone:\n{}",
+        term.screen(false)
+    );
+}
+
+#[tokio::test]
+async fn without_a_terminal_the_console_points_to_serve() {
+    let (_dir, config) = config_file("webhooks: []\n");
+    let out = herald(&["tui", "-c", config.to_str().expect("utf-8")], &[]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("use `herald serve`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = herald(&["-c", config.to_str().expect("utf-8")], &[]).await;
+    assert_eq!(out.status.code(), Some(2), "herald alone is the console");
+}
