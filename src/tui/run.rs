@@ -73,6 +73,13 @@ pub async fn run(engine: Engine, options: Options) -> Result<(), TuiError> {
     let mut core = engine.subscribe();
 
     let mut terminal = ratatui::init();
+    // ratatui's hook restores the screen on a panic; mouse reporting must go too, or the
+    // shell is left printing escape codes on every mouse move.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+        previous(info);
+    }));
     crossterm::execute!(std::io::stdout(), EnableMouseCapture)?;
     let size = terminal.size()?;
     app.update(Action::Resize(size.width, size.height));
@@ -100,10 +107,10 @@ pub async fn run(engine: Engine, options: Options) -> Result<(), TuiError> {
                             if let Effect::EditPayload(text) = effect {
                                 // The editor needs the terminal and stdin to itself.
                                 drop(input);
-                                let edited = edit_in_editor(&text);
+                                let edited = edit_in_editor(&text, &std::env::temp_dir());
                                 terminal = ratatui::init();
                                 crossterm::execute!(std::io::stdout(), EnableMouseCapture)?;
-                                terminal.clear()?;
+                                // A new terminal has empty buffers, so the next frame is drawn whole.
                                 input = EventStream::new();
                                 app.apply(match edited {
                                     Ok(t) => Message::Edited(t),
@@ -507,10 +514,9 @@ async fn fire(engine: &Engine, body: &str, webhooks: &[usize]) -> Result<Vec<Fir
 }
 
 /// Opens `$EDITOR` (or `vi`) on the text; returns what was saved.
-fn edit_in_editor(text: &str) -> Result<String, String> {
+fn edit_in_editor(text: &str, dir: &std::path::Path) -> Result<String, String> {
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
-    let dir = tempfile_dir();
     let path = dir.join(format!("herald-payload-{}.json", uuid::Uuid::new_v4()));
     std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let editor = std::env::var("VISUAL")
@@ -529,8 +535,4 @@ fn edit_in_editor(text: &str) -> Result<String, String> {
     };
     let _ = std::fs::remove_file(&path);
     result
-}
-
-fn tempfile_dir() -> PathBuf {
-    std::env::temp_dir()
 }

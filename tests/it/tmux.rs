@@ -180,3 +180,61 @@ async fn without_a_terminal_the_console_points_to_serve() {
     let out = herald(&["-c", config.to_str().expect("utf-8")], &[]).await;
     assert_eq!(out.status.code(), Some(2), "herald alone is the console");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_fire_edits_the_payload_in_editor_and_comes_back() {
+    let (dir, config) = config_file(
+        "webhooks:\n  - {name: audit, event: apply, kind: http, url: 'http://127.0.0.1:9/none', retry: {max-attempts: 1}}\n",
+    );
+    let term = Tmux::start(120, 32);
+    // An "editor" that changes the workspace without asking anything.
+    let command = format!(
+        "EDITOR='sed -i s/production/canary-from-editor/' HERALD_DATA_DIR={} {} tui -c {} --listen 127.0.0.1:{}",
+        dir.path().join("data").display(),
+        env!("CARGO_BIN_EXE_herald"),
+        config.display(),
+        free_port()
+    );
+    term.send(&[&command, "Enter"]);
+    assert!(term.wait_for("2 Events").await, "{}", term.screen(false));
+    term.send(&["1"]);
+    term.send(&["t"]);
+    assert!(
+        term.wait_for("Exact message").await,
+        "{}",
+        term.screen(false)
+    );
+    // The bundled fixtures are sorted; apply-success.json is the second.
+    term.send(&["j"]);
+    term.send(&["e"]);
+    assert!(
+        term.wait_for("edited").await,
+        "the edited payload is offered: {}",
+        term.screen(false)
+    );
+    assert!(
+        term.wait_for("canary-from-editor").await,
+        "and previewed: {}",
+        term.screen(false)
+    );
+    term.send(&["Enter"]);
+    assert!(
+        term.wait_for("✗ audit").await,
+        "the answer is shown: {}",
+        term.screen(false)
+    );
+    assert!(
+        term.wait_for("hint: is the receiver running").await,
+        "{}",
+        term.screen(false)
+    );
+    term.send(&["Escape"]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    term.send(&["q"]);
+    assert!(
+        eventually(Duration::from_secs(10), async || !term
+            .screen(false)
+            .contains("2 Events"))
+        .await
+    );
+}

@@ -134,6 +134,23 @@ pub fn webhooks(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, sid
                 Target::Http(_) => format!("POST {}", w.target.display()),
             };
             lines.push(kv("target", target, theme.text));
+            if matches!(w.target, Target::SlackChannel(_)) {
+                let (text, style) = match &app.slack {
+                    crate::tui::app::SlackAuth::Ok(team) => {
+                        (format!("token ok ({team})"), theme.ok)
+                    }
+                    crate::tui::app::SlackAuth::Failed(e) => {
+                        (format!("auth.test failed: {e}"), theme.bad)
+                    }
+                    crate::tui::app::SlackAuth::Checking => {
+                        ("checking the token…".to_string(), theme.muted)
+                    }
+                    crate::tui::app::SlackAuth::NotNeeded => {
+                        ("no token needed".to_string(), theme.muted)
+                    }
+                };
+                lines.push(kv("slack auth", text, style));
+            }
             let pattern = |p: &str| {
                 if p.is_empty() {
                     "(any)".to_string()
