@@ -46,27 +46,20 @@ fn filter_title(app: &App, base: &str) -> String {
     }
 }
 
-fn table<'a>(
-    rows: Vec<Row<'a>>,
-    widths: Vec<Constraint>,
-    header: Row<'a>,
-    selected: usize,
-    area: Rect,
-) -> (Table<'a>, usize) {
+/// The rows of `indexes` that fit in `area` around `selected`: only those are built, so a
+/// long list costs no more to draw than a short one.
+fn visible(indexes: &[usize], selected: usize, area: Rect) -> impl Iterator<Item = (usize, usize)> + '_ {
     let height = usize::from(area.height.saturating_sub(3));
     let first = offset(selected, height);
-    let visible: Vec<Row<'a>> = rows.into_iter().skip(first).take(height).collect();
-    (Table::new(visible, widths).header(header), first)
+    indexes.iter().copied().enumerate().skip(first).take(height)
 }
 
 /// The Webhooks pane.
 pub fn webhooks(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side: Rect) {
     let rows_idx = app.webhook_rows();
     let selected = app.selected().min(rows_idx.len().saturating_sub(1));
-    let rows: Vec<Row<'_>> = rows_idx
-        .iter()
-        .enumerate()
-        .map(|(n, &i)| {
+    let rows: Vec<Row<'_>> = visible(&rows_idx, selected, list)
+        .map(|(n, i)| {
             let w = &app.config.webhooks[i];
             let s = &app.stats[i];
             let last_style = match s.last.as_deref() {
@@ -110,7 +103,7 @@ pub fn webhooks(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, sid
         Constraint::Length(5),
         Constraint::Length(12),
     ];
-    let (t, _) = table(rows, widths, header, selected, list);
+    let t = Table::new(rows, widths).header(header);
     let title = filter_title(app, &format!("Webhooks ({})", app.config.webhooks.len()));
     frame.render_widget(t.block(block(&title, theme, true)), list);
 
@@ -227,10 +220,8 @@ pub fn webhooks(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, sid
 pub fn events(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side: Rect) {
     let rows_idx = app.event_rows();
     let selected = app.selected().min(rows_idx.len().saturating_sub(1));
-    let rows: Vec<Row<'_>> = rows_idx
-        .iter()
-        .enumerate()
-        .map(|(n, &i)| {
+    let rows: Vec<Row<'_>> = visible(&rows_idx, selected, list)
+        .map(|(n, i)| {
             let e = &app.events[i];
             let (sym, style) = delivery_state(e, theme);
             let kind = e.event.kind().as_str();
@@ -254,7 +245,7 @@ pub fn events(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side:
         Constraint::Length(5),
         Constraint::Min(10),
     ];
-    let (t, _) = table(rows, widths, header, selected, list);
+    let t = Table::new(rows, widths).header(header);
     let title = filter_title(
         app,
         &format!(
@@ -322,10 +313,8 @@ pub fn events(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side:
 pub fn drift(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side: Rect) {
     let rows_idx = app.drift_rows();
     let selected = app.selected().min(rows_idx.len().saturating_sub(1));
-    let rows: Vec<Row<'_>> = rows_idx
-        .iter()
-        .enumerate()
-        .map(|(n, &i)| {
+    let rows: Vec<Row<'_>> = visible(&rows_idx, selected, list)
+        .map(|(n, i)| {
             let e = &app.events[i];
             let Event::Drift(d) = e.event.as_ref() else {
                 return Row::new(Vec::<Cell<'_>>::new());
@@ -363,7 +352,7 @@ pub fn drift(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side: 
         Constraint::Min(10),
         Constraint::Length(7),
     ];
-    let (t, _) = table(rows, widths, header, selected, list);
+    let t = Table::new(rows, widths).header(header);
     let title = filter_title(app, &format!("Drift ({})", rows_idx.len()));
     frame.render_widget(t.block(block(&title, theme, true)), list);
 
