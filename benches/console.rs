@@ -48,7 +48,11 @@ async fn measure(events: usize) -> Figures {
         let futures = (0..batch).map(|i| {
             let e = parsed[(done + i) % parsed.len()].clone();
             let engine = engine.clone();
-            async move { engine.accept("bench", e, String::new(), None, &Selection::Route).await }
+            async move {
+                engine
+                    .accept("bench", e, String::new(), None, &Selection::Route)
+                    .await
+            }
         });
         for r in futures::future::join_all(futures).await {
             r.expect("journaled");
@@ -67,8 +71,14 @@ async fn measure(events: usize) -> Figures {
     let started = Instant::now();
     for i in 0..frames {
         // Move the selection so every frame differs.
-        app.update(if i % 2 == 0 { herald::tui::app::Action::Down } else { herald::tui::app::Action::Up });
-        terminal.draw(|f| view::draw(f, &app, &theme)).expect("draw");
+        app.update(if i % 2 == 0 {
+            herald::tui::app::Action::Down
+        } else {
+            herald::tui::app::Action::Up
+        });
+        terminal
+            .draw(|f| view::draw(f, &app, &theme))
+            .expect("draw");
     }
     Figures {
         load,
@@ -77,16 +87,30 @@ async fn measure(events: usize) -> Figures {
 }
 
 fn main() {
-    let events = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(100_000usize);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let events = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(100_000usize);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         let empty = measure(0).await;
         let full = measure(events).await;
         println!("console, 160x48, Events pane, default theme");
         println!("| journal | frame render | window load at start |");
         println!("|---|---|---|");
-        println!("| empty (baseline) | {:.3} ms | {:.1} ms |", ms(empty.frame), ms(empty.load));
-        println!("| {events} events | {:.3} ms | {:.1} ms |", ms(full.frame), ms(full.load));
+        println!(
+            "| empty (baseline) | {:.3} ms | {:.1} ms |",
+            ms(empty.frame),
+            ms(empty.load)
+        );
+        println!(
+            "| {events} events | {:.3} ms | {:.1} ms |",
+            ms(full.frame),
+            ms(full.load)
+        );
         println!(
             "ratio full / empty: frame {:.2}x, load {:.1}x",
             ms(full.frame) / ms(empty.frame).max(1e-6),

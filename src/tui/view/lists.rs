@@ -48,7 +48,11 @@ fn filter_title(app: &App, base: &str) -> String {
 
 /// The rows of `indexes` that fit in `area` around `selected`: only those are built, so a
 /// long list costs no more to draw than a short one.
-fn visible(indexes: &[usize], selected: usize, area: Rect) -> impl Iterator<Item = (usize, usize)> + '_ {
+fn visible(
+    indexes: &[usize],
+    selected: usize,
+    area: Rect,
+) -> impl Iterator<Item = (usize, usize)> + '_ {
     let height = usize::from(area.height.saturating_sub(3));
     let first = offset(selected, height);
     indexes.iter().copied().enumerate().skip(first).take(height)
