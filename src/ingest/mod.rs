@@ -6,8 +6,7 @@
 //! gets a 4xx with a JSON body saying what and where.
 
 pub mod auth;
-
-use std::net::SocketAddr;
+pub mod server;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -26,8 +25,15 @@ use crate::store::Recorded;
 /// The largest body accepted.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
+pub use server::Limits;
+
 /// The router with every route of the ingest API.
 pub fn router(engine: Engine) -> Router {
+    router_with(engine, Limits::default())
+}
+
+/// The router with explicit limits.
+pub fn router_with(engine: Engine, limits: Limits) -> Router {
     Router::new()
         .route("/events", post(any_event))
         .route("/events/apply", post(apply))
@@ -36,6 +42,9 @@ pub fn router(engine: Engine) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            server::guard(limits, req, next)
+        }))
         .with_state(engine)
 }
 
@@ -48,12 +57,20 @@ pub async fn serve(
     engine: Engine,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(engine).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-    .await
+    serve_with(listener, engine, shutdown, Limits::default()).await
+}
+
+/// [`serve`] with explicit limits.
+///
+/// # Errors
+/// When the server fails.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    engine: Engine,
+    shutdown: CancellationToken,
+    limits: Limits,
+) -> std::io::Result<()> {
+    server::run(listener, router_with(engine, limits), limits, shutdown).await
 }
 
 /// A 4xx or 5xx answer.

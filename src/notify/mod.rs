@@ -208,7 +208,12 @@ pub fn prepare(
                 .filter(|v| v.len() >= 8),
         );
     }
+    // Any secret of the config, not only this request's: a receiver or proxy may echo
+    // anything back, and nothing configured as secret may reach a log or the journal.
+    secrets.extend(config.secret_values());
     secrets.retain(|s| !s.is_empty());
+    secrets.sort();
+    secrets.dedup();
     Ok(Request {
         protocol,
         url,
