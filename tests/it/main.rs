@@ -6,6 +6,8 @@ mod atlantis_config;
 mod cli;
 mod console;
 mod events;
+mod faults;
+mod fuzz;
 mod hardening;
 mod http_delivery;
 mod ingest;

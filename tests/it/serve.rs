@@ -3,96 +3,14 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use herald::fake::Scenario;
 use herald::fake::slack::{FakeSlack, Options as FakeOptions};
 use serde_json::Value;
-use tokio::process::{Child, Command};
 
-use crate::support::{Receiver, Reply, eventually, free_port};
-
-struct Serve {
-    child: Child,
-    url: String,
-    port: u16,
-    config: PathBuf,
-    data: PathBuf,
-}
-
-impl Serve {
-    async fn start(config: &Path, data: &Path, port: u16) -> Self {
-        Self::start_with(config, data, port, &[]).await
-    }
-
-    async fn start_with(config: &Path, data: &Path, port: u16, env: &[(&str, &str)]) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_herald"))
-            .args([
-                "serve",
-                "-c",
-                config.to_str().expect("utf-8"),
-                "--grace",
-                "5s",
-            ])
-            .env("HERALD_DATA_DIR", data)
-            .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
-            .env("HERALD_LOG", "info")
-            .env_remove("ATLANTIS_SLACK_TOKEN")
-            .env_remove("HERALD_SLACK_API_URL")
-            .envs(env.iter().copied())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("herald serve starts");
-        let url = format!("http://127.0.0.1:{port}");
-        let client = herald::notify::client().expect("client");
-        let up = eventually(Duration::from_secs(15), async || {
-            client
-                .get(format!("{url}/healthz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-        })
-        .await;
-        assert!(up, "herald serve did not come up");
-        Self {
-            child,
-            url,
-            port,
-            config: config.to_path_buf(),
-            data: data.to_path_buf(),
-        }
-    }
-
-    async fn restart(mut self) -> Self {
-        let _ = self.child.wait().await;
-        Self::start(&self.config, &self.data, self.port).await
-    }
-
-    fn signal(&self, sig: &str) {
-        let pid = self.child.id().expect("running").to_string();
-        let ok = std::process::Command::new("kill")
-            .args([sig, &pid])
-            .status()
-            .expect("kill runs");
-        assert!(ok.success());
-    }
-
-    async fn stderr_after_exit(mut self) -> (std::process::ExitStatus, String) {
-        let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
-            .await
-            .expect("exits within 20 s")
-            .expect("status");
-        let mut text = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            use tokio::io::AsyncReadExt as _;
-            let _ = e.read_to_string(&mut text).await;
-        }
-        (status, text)
-    }
-}
+use crate::support::{Receiver, Reply, Serve, eventually, free_port};
 
 fn drift_body(id: &str) -> Vec<u8> {
     serde_json::json!({"repository": "acme/infra", "ref": "main", "detection_id": id,

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -339,4 +339,85 @@ pub async fn eventually(limit: Duration, mut f: impl AsyncFnMut() -> bool) -> bo
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     false
+}
+
+/// The real `herald serve` on a loopback port.
+pub struct Serve {
+    pub child: tokio::process::Child,
+    pub url: String,
+    pub port: u16,
+    pub config: PathBuf,
+    pub data: PathBuf,
+}
+
+impl Serve {
+    pub async fn start(config: &Path, data: &Path, port: u16) -> Self {
+        Self::start_with(config, data, port, &[]).await
+    }
+
+    pub async fn start_with(config: &Path, data: &Path, port: u16, env: &[(&str, &str)]) -> Self {
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args([
+                "serve",
+                "-c",
+                config.to_str().expect("utf-8"),
+                "--grace",
+                "5s",
+            ])
+            .env("HERALD_DATA_DIR", data)
+            .env("HERALD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("HERALD_LOG", "info")
+            .env_remove("ATLANTIS_SLACK_TOKEN")
+            .env_remove("HERALD_SLACK_API_URL")
+            .envs(env.iter().copied())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("herald serve starts");
+        let url = format!("http://127.0.0.1:{port}");
+        let client = herald::notify::client().expect("client");
+        let up = eventually(Duration::from_secs(15), async || {
+            client
+                .get(format!("{url}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        })
+        .await;
+        assert!(up, "herald serve did not come up");
+        Self {
+            child,
+            url,
+            port,
+            config: config.to_path_buf(),
+            data: data.to_path_buf(),
+        }
+    }
+
+    pub async fn restart(mut self) -> Self {
+        let _ = self.child.wait().await;
+        Self::start(&self.config, &self.data, self.port).await
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .expect("kill runs");
+        assert!(ok.success());
+    }
+
+    pub async fn stderr_after_exit(mut self) -> (std::process::ExitStatus, String) {
+        let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("exits within 20 s")
+            .expect("status");
+        let mut text = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            use tokio::io::AsyncReadExt as _;
+            let _ = e.read_to_string(&mut text).await;
+        }
+        (status, text)
+    }
 }
