@@ -475,7 +475,7 @@ async fn a_receiver_that_never_answers_times_out_and_does_not_delay_the_others()
         .expect("lock")
         .expect("good webhook attempted");
     assert!(
-        good_after < Duration::from_millis(500),
+        good_after < Duration::from_secs(1),
         "healthy webhook waited {good_after:?}"
     );
     assert_eq!(reports[1].outcome, Outcome::Delivered);
