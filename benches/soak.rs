@@ -16,7 +16,9 @@ use axum::response::IntoResponse;
 type Seen = Arc<Mutex<Vec<(String, Instant)>>>;
 
 async fn receiver() -> (String, Seen) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
     let seen: Seen = Arc::new(Mutex::new(Vec::new()));
     let s = seen.clone();
@@ -29,7 +31,9 @@ async fn receiver() -> (String, Seen) {
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body)
                 && let Some(id) = v["detection_id"].as_str()
             {
-                s.lock().expect("lock").push((id.to_string(), Instant::now()));
+                s.lock()
+                    .expect("lock")
+                    .push((id.to_string(), Instant::now()));
             }
             (StatusCode::OK, "ok").into_response()
         }
@@ -43,7 +47,11 @@ async fn receiver() -> (String, Seen) {
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -52,16 +60,26 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
         return 0.0;
     }
     v.sort_by(f64::total_cmp);
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
     let i = ((v.len() as f64 - 1.0) * p).round() as usize;
     v[i]
 }
 
 fn main() {
-    let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let minutes = args.first().copied().unwrap_or(10);
     let rate = args.get(1).copied().unwrap_or(500);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async move {
         let receivers = [receiver().await, receiver().await, receiver().await];
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
@@ -97,15 +115,15 @@ fn main() {
             tick.tick().await;
             let id = format!("soak-{n}");
             n += 1;
-            let (client, url, posted, refused) = (client.clone(), url.clone(), posted.clone(), refused.clone());
+            let (c, u, p, r) = (client.clone(), url.clone(), posted.clone(), refused.clone());
             tokio::spawn(async move {
                 let sent = Instant::now();
                 let body = serde_json::json!({"repository": "acme/infra", "ref": "main", "detection_id": id, "projects_with_drift": 1, "total_projects": 1, "projects": []});
-                let ok = client.post(&url).json(&body).send().await.is_ok_and(|r| r.status().as_u16() == 202);
+                let ok = c.post(&u).json(&body).send().await.is_ok_and(|resp| resp.status().as_u16() == 202);
                 if ok {
-                    posted.lock().expect("lock").insert(id, sent);
+                    p.lock().expect("lock").insert(id, sent);
                 } else {
-                    refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    r.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
             });
             if start.elapsed() >= next_report {
