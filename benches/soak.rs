@@ -55,6 +55,10 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
+}
+
 fn percentile(v: &mut [f64], p: f64) -> f64 {
     if v.is_empty() {
         return 0.0;
@@ -108,8 +112,8 @@ fn main() {
         let mut n = 0u64;
         let mut minute_rss = Vec::new();
         println!("soak: {minutes} min at {rate} events/s, 3 HTTP receivers failing 1 %");
-        println!("| minute | accepted | p50 ms | p99 ms | RSS MiB |");
-        println!("|---|---|---|---|---|");
+        println!("| minute | accepted | p50 ms | p99 ms | RSS MiB | open fds |");
+        println!("|---|---|---|---|---|---|");
         let mut next_report = Duration::from_secs(60);
         while start.elapsed() < Duration::from_secs(minutes * 60) {
             tick.tick().await;
@@ -141,7 +145,12 @@ fn main() {
                 minute_rss.push(rss);
                 #[allow(clippy::cast_precision_loss)]
                 let mib = rss as f64 / 1024.0;
-                println!("| {m} | {accepted} | {:.1} | {:.1} | {mib:.1} |", percentile(&mut lat, 0.5), percentile(&mut lat, 0.99));
+                println!(
+                    "| {m} | {accepted} | {:.1} | {:.1} | {mib:.1} | {} |",
+                    percentile(&mut lat, 0.5),
+                    percentile(&mut lat, 0.99),
+                    open_fds(pid)
+                );
             }
         }
         // Drain: every accepted event must reach all three receivers.
