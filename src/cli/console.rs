@@ -71,7 +71,7 @@ pub async fn tui(global: &Global, matches: &ArgMatches, args: &TuiArgs) -> Resul
     run(engine, listener, theme, load_options(global, matches)).await
 }
 
-pub async fn demo(global: &Global, args: &TuiArgs) -> Result<ExitCode> {
+pub async fn demo(args: &TuiArgs) -> Result<ExitCode> {
     if !is_terminal() {
         return no_terminal();
     }
@@ -101,7 +101,6 @@ pub async fn demo(global: &Global, args: &TuiArgs) -> Result<ExitCode> {
         Duration::from_secs(3),
         stop.clone(),
     ));
-    let _ = global;
     let code = run(engine, listener, theme, load).await;
     stop.cancel();
     let _ = std::fs::remove_dir_all(&dir);

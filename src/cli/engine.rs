@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 
 use herald::config::Config;
 use herald::dispatch::{Engine, EngineOptions};
-use herald::store::{Commit, DeliveryFilter, DeliveryRow, DeliveryStatus, Journal};
+use herald::store::{Commit, DeliveryRow, DeliveryStatus, Journal};
 
 use super::Global;
 
@@ -33,15 +33,7 @@ pub fn open(global: &Global, config: Arc<Config>) -> Result<Engine> {
 pub async fn print_outcomes(engine: &Engine, ids: &[String], json: bool) -> Result<bool> {
     let mut rows: Vec<DeliveryRow> = Vec::new();
     for id in ids {
-        rows.extend(
-            engine
-                .journal()
-                .deliveries(DeliveryFilter {
-                    id: Some(id.clone()),
-                    ..DeliveryFilter::default()
-                })
-                .await?,
-        );
+        rows.extend(engine.journal().delivery(id).await?);
     }
     let mut out = Vec::new();
     for r in &rows {

@@ -117,7 +117,7 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
         #[cfg(feature = "tui")]
         Command::Tui(args) => console::tui(&cli.global, matches, args).await,
         #[cfg(feature = "tui")]
-        Command::Demo(args) => console::demo(&cli.global, args).await,
+        Command::Demo(args) => console::demo(args).await,
         Command::Check(args) => check::run(&cli.global, matches, args).await,
         Command::Match(args) => matching::run(&cli.global, matches, args),
         Command::Fire(args) => fire::run(&cli.global, matches, args).await,

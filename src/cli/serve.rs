@@ -63,7 +63,7 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &ServeArgs) -> Res
     tokio::spawn(prune_forever(engine.clone(), shutdown.clone()));
     tokio::spawn(signals(
         engine.clone(),
-        global_options(global, matches),
+        load_options(global, matches),
         shutdown.clone(),
     ));
     herald::ingest::serve(listener, engine, shutdown.clone()).await?;
@@ -71,10 +71,6 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &ServeArgs) -> Res
     let _ = worker.await;
     tracing::info!("stopped; anything not delivered stays in the journal for the next start");
     Ok(ExitCode::SUCCESS)
-}
-
-fn global_options(global: &Global, matches: &ArgMatches) -> config::LoadOptions {
-    load_options(global, matches)
 }
 
 /// On a non-loopback address, an ingest token is required unless explicitly waived.

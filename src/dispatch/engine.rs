@@ -258,12 +258,8 @@ impl Engine {
                 )
             } else {
                 let d = journal
-                    .deliveries(crate::store::DeliveryFilter {
-                        id: Some(id.to_string()),
-                        ..Default::default()
-                    })
+                    .delivery(id)
                     .await?
-                    .pop()
                     .ok_or_else(|| ReplayError::NotFound(id.to_string()))?;
                 let targets: Vec<&Webhook> = if webhooks.is_empty() {
                     find_webhook(&config, &d.webhook_label, d.webhook)
@@ -399,15 +395,7 @@ impl Engine {
             futures::future::join_all(attempts).await;
             let mut rows = Vec::with_capacity(open.len());
             for id in &open {
-                rows.extend(
-                    self.inner
-                        .journal
-                        .deliveries(crate::store::DeliveryFilter {
-                            id: Some(id.clone()),
-                            ..Default::default()
-                        })
-                        .await?,
-                );
+                rows.extend(self.inner.journal.delivery(id).await?);
             }
             open.retain(|id| {
                 rows.iter().find(|r| &r.id == id).is_some_and(|r| {

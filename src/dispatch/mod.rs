@@ -86,6 +86,8 @@ pub enum Progress<'a> {
 #[derive(Clone)]
 pub struct Dispatcher {
     config: Arc<Config>,
+    /// Every secret value of `config`, scrubbed from every answer.
+    secrets: Arc<[String]>,
     client: reqwest::Client,
     pacer: Pacer,
 }
@@ -97,6 +99,7 @@ impl Dispatcher {
     /// When the HTTP client cannot be built.
     pub fn new(config: Arc<Config>) -> Result<Self, DispatchError> {
         Ok(Self {
+            secrets: config.secret_values().into(),
             config,
             client: notify::client()?,
             pacer: Pacer::new(Duration::from_secs(1)),
@@ -112,6 +115,7 @@ impl Dispatcher {
     #[must_use]
     pub fn with_config(&self, config: Arc<Config>) -> Self {
         Self {
+            secrets: config.secret_values().into(),
             config,
             client: self.client.clone(),
             pacer: self.pacer.clone(),
@@ -214,21 +218,22 @@ impl Dispatcher {
         event: &Event,
         delivery_id: &str,
     ) -> (Attempt, Option<notify::ShownRequest>) {
-        let request = match notify::prepare(&self.config, webhook, event, delivery_id, unix_now()) {
-            Ok(r) => r,
-            Err(e) => {
-                let attempt = Attempt {
-                    outcome: Outcome::Failed,
-                    status: None,
-                    error: Some(e.to_string()),
-                    hint: None,
-                    retry_after: None,
-                    response: String::new(),
-                    latency: Duration::ZERO,
-                };
-                return (attempt, None);
-            }
-        };
+        let mut request =
+            match notify::prepare(&self.config, webhook, event, delivery_id, unix_now()) {
+                Ok(r) => r,
+                Err(e) => {
+                    let attempt = Attempt {
+                        outcome: Outcome::Failed,
+                        status: None,
+                        error: Some(e.to_string()),
+                        hint: None,
+                        retry_after: None,
+                        response: String::new(),
+                        latency: Duration::ZERO,
+                    };
+                    return (attempt, None);
+                }
+            };
         let pace_key = match &webhook.target {
             Target::SlackChannel(c) => Some(format!("{}#{c}", self.config.slack_api_url)),
             Target::SlackIncoming(u) => Some(u.expose().to_string()),
@@ -237,6 +242,7 @@ impl Dispatcher {
         if let Some(key) = &pace_key {
             self.pacer.wait(key).await;
         }
+        request.scrub_also(self.secrets.clone());
         let attempt = notify::send(&self.client, &request).await;
         (attempt, Some(request.shown()))
     }

@@ -48,6 +48,8 @@ pub struct Request {
     pub timeout: Duration,
     /// Values that must not appear in anything shown (header values, tokens, the URL).
     secrets: Vec<String>,
+    /// Every other secret of the config (see [`Request::scrub_also`]).
+    config_secrets: std::sync::Arc<[String]>,
     /// Header names whose values are secret.
     secret_headers: Vec<String>,
 }
@@ -111,9 +113,21 @@ impl Request {
         }
     }
 
-    /// Scrubs this request's secrets (and URLs) out of a text.
+    /// Also scrubs these values out of the answer: every secret of the config, not only
+    /// this request's, since a receiver or proxy may echo anything back. The dispatcher
+    /// computes the list once per configuration, not once per attempt.
+    pub fn scrub_also(&mut self, config_secrets: std::sync::Arc<[String]>) {
+        self.config_secrets = config_secrets;
+    }
+
+    /// Scrubs the secrets (and URLs) out of a text.
     pub fn sanitize(&self, text: &str) -> String {
-        let refs: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        let refs: Vec<&str> = self
+            .secrets
+            .iter()
+            .chain(self.config_secrets.iter())
+            .map(String::as_str)
+            .collect();
         redact::sanitize(text, &refs)
     }
 }
@@ -208,12 +222,7 @@ pub fn prepare(
                 .filter(|v| v.len() >= 8),
         );
     }
-    // Any secret of the config, not only this request's: a receiver or proxy may echo
-    // anything back, and nothing configured as secret may reach a log or the journal.
-    secrets.extend(config.secret_values());
     secrets.retain(|s| !s.is_empty());
-    secrets.sort();
-    secrets.dedup();
     Ok(Request {
         protocol,
         url,
@@ -221,6 +230,7 @@ pub fn prepare(
         body,
         timeout: webhook.timeout,
         secrets,
+        config_secrets: std::sync::Arc::from(Vec::new()),
         secret_headers,
     })
 }

@@ -385,6 +385,19 @@ impl Journal {
         self.read(move |c| query::deliveries(c, &filter)).await
     }
 
+    /// One delivery.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn delivery(&self, id: &str) -> Result<Option<DeliveryRow>, StoreError> {
+        let filter = DeliveryFilter {
+            id: Some(id.to_string()),
+            ..DeliveryFilter::default()
+        };
+        self.read(move |c| query::deliveries(c, &filter).map(|mut rows| rows.pop()))
+            .await
+    }
+
     /// One event.
     ///
     /// # Errors

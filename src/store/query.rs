@@ -159,35 +159,39 @@ pub fn deliveries(c: &Connection, f: &DeliveryFilter) -> Result<Vec<DeliveryRow>
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-fn event_row(r: &Row<'_>) -> rusqlite::Result<(EventRow, String)> {
-    Ok((
-        EventRow {
-            id: r.get(0)?,
-            received_at: r.get(1)?,
-            source: r.get(2)?,
-            summary: r.get(3)?,
-            body: r.get(4)?,
-            event: Event::Drift(crate::event::DriftReport {
-                result: crate::event::DriftResult {
-                    repository: String::new(),
-                    git_ref: String::new(),
-                    detection_id: String::new(),
-                    projects_with_drift: 0,
-                    total_projects: 0,
-                    projects: Vec::new(),
-                },
-                env0: None,
-            }),
-        },
-        r.get(5)?,
-    ))
+/// An event row as read, before its JSON is decoded (decoding can fail, and a row closure
+/// can only return SQLite's errors).
+struct RawEvent {
+    id: String,
+    received_at: i64,
+    source: String,
+    summary: String,
+    body: String,
+    event: String,
 }
 
-fn finish(row: (EventRow, String)) -> Result<EventRow, StoreError> {
-    let (mut e, json) = row;
-    e.event = serde_json::from_str(&json)
-        .map_err(|err| StoreError::Corrupt(e.id.clone(), err.to_string()))?;
-    Ok(e)
+fn event_row(r: &Row<'_>) -> rusqlite::Result<RawEvent> {
+    Ok(RawEvent {
+        id: r.get(0)?,
+        received_at: r.get(1)?,
+        source: r.get(2)?,
+        summary: r.get(3)?,
+        body: r.get(4)?,
+        event: r.get(5)?,
+    })
+}
+
+fn finish(raw: RawEvent) -> Result<EventRow, StoreError> {
+    let event = serde_json::from_str(&raw.event)
+        .map_err(|err| StoreError::Corrupt(raw.id.clone(), err.to_string()))?;
+    Ok(EventRow {
+        id: raw.id,
+        received_at: raw.received_at,
+        source: raw.source,
+        summary: raw.summary,
+        body: raw.body,
+        event,
+    })
 }
 
 /// One event.

@@ -83,7 +83,7 @@ impl FireDialog {
             busy: false,
             closed: false,
         };
-        d.reparse(config);
+        d.reparse();
         match target {
             Some(t) if t < d.targets.len() => d.targets[t] = true,
             _ => d.select_matching(config),
@@ -92,8 +92,7 @@ impl FireDialog {
         d
     }
 
-    fn reparse(&mut self, config: &Config) {
-        let _ = config;
+    fn reparse(&mut self) {
         self.parsed = match self.sources.get(self.source) {
             None => Err("no payload".into()),
             Some((_, body)) => match event::parse_any(body.as_bytes()) {
@@ -128,7 +127,7 @@ impl FireDialog {
                 self.source = 0;
             }
         }
-        self.reparse(config);
+        self.reparse();
         self.refresh_preview(config);
     }
 
@@ -204,7 +203,7 @@ impl FireDialog {
                         } else {
                             self.source.saturating_sub(1)
                         };
-                        self.reparse(config);
+                        self.reparse();
                         self.select_matching(config);
                     }
                     Focus::Targets => {

@@ -328,15 +328,7 @@ fn run_effect(effect: Effect, engine: &Engine, tx: &UnboundedSender<Message>, lo
                         let mut deliveries = Vec::new();
                         let mut event_id = String::new();
                         for new in &ids {
-                            if let Ok(Some(d)) = engine
-                                .journal()
-                                .deliveries(DeliveryFilter {
-                                    id: Some(new.clone()),
-                                    ..DeliveryFilter::default()
-                                })
-                                .await
-                                .map(|mut v| v.pop())
-                            {
+                            if let Ok(Some(d)) = engine.journal().delivery(new).await {
                                 event_id = d.event_id;
                                 deliveries.push((d.id, d.webhook_label));
                             }
@@ -487,14 +479,7 @@ async fn fire(engine: &Engine, body: &str, webhooks: &[usize]) -> Result<Vec<Fir
     let mut out = Vec::new();
     for id in ids {
         let journal = engine.journal();
-        let row = journal
-            .deliveries(DeliveryFilter {
-                id: Some(id.clone()),
-                ..DeliveryFilter::default()
-            })
-            .await
-            .map_err(|e| e.to_string())?
-            .pop();
+        let row = journal.delivery(&id).await.map_err(|e| e.to_string())?;
         let last = journal
             .attempts(&id)
             .await

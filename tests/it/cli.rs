@@ -1,21 +1,11 @@
 //! The real `herald` binary: `check`, `match` and `fire`.
 
 use herald::fake::Scenario;
-use herald::fake::slack::{FakeSlack, Options as FakeOptions};
 use serde_json::Value;
 
-use crate::support::{Receiver, Reply, config_file, herald, repo_file, stderr, stdout};
-
-const TOKEN: &str = "xoxb-test-token";
-
-async fn fake() -> FakeSlack {
-    FakeSlack::start(FakeOptions {
-        token: Some(TOKEN.into()),
-        ..FakeOptions::default()
-    })
-    .await
-    .expect("fake slack")
-}
+use crate::support::{
+    Receiver, Reply, TOKEN, config_file, fake_slack as fake, herald, repo_file, stderr, stdout,
+};
 
 #[tokio::test]
 async fn check_passes_on_every_example_config() {

@@ -6,23 +6,12 @@ use std::time::Duration;
 
 use herald::dispatch::{Dispatcher, Options, Selection};
 use herald::fake::Scenario;
-use herald::fake::slack::{FakeSlack, Options as FakeOptions};
+use herald::fake::slack::FakeSlack;
 use herald::notify::{self, Outcome, slack};
 use serde_json::json;
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::support::{apply_fixture, drift_fixture, fire, load_ok};
-
-const TOKEN: &str = "xoxb-test-token";
-
-async fn fake() -> FakeSlack {
-    FakeSlack::start(FakeOptions {
-        token: Some(TOKEN.into()),
-        ..FakeOptions::default()
-    })
-    .await
-    .expect("fake slack")
-}
+use crate::support::{TOKEN, apply_fixture, drift_fixture, fake_slack as fake, fire, load_ok};
 
 fn slack_config(fake: &FakeSlack, event: &str, extra: &str) -> herald::config::Config {
     let mut c = load_ok(

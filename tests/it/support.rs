@@ -421,3 +421,16 @@ impl Serve {
         (status, text)
     }
 }
+
+/// The token the tests' fake Slack accepts.
+pub const TOKEN: &str = "xoxb-test-token";
+
+/// A fake Slack on a free loopback port that accepts only [`TOKEN`].
+pub async fn fake_slack() -> herald::fake::FakeSlack {
+    herald::fake::FakeSlack::start(herald::fake::slack::Options {
+        token: Some(TOKEN.into()),
+        ..herald::fake::slack::Options::default()
+    })
+    .await
+    .expect("fake slack")
+}
