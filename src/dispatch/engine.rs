@@ -353,7 +353,7 @@ impl Engine {
             .max()
             .unwrap_or_default();
         let lease = now_ms()
-            + i64::try_from((longest + Duration::from_secs(30)).as_millis()).unwrap_or(i64::MAX);
+            + i64::try_from((longest + Duration::from_secs(5)).as_millis()).unwrap_or(i64::MAX);
         let claimed = self
             .inner
             .journal
