@@ -75,7 +75,7 @@ pub async fn rows(o: &Options) -> Vec<Row> {
     let ceiling = ceiling(events).await;
     let one = through_herald(events, 1).await;
     let eight = through_herald(fan_events, 8).await;
-    let (rate, secs) = (1_000, o.size(15, 1));
+    let (rate, secs) = (o.size(1_000, 200), o.size(15, 1));
     let (d50, d99) = direct_latency(rate, secs).await;
     let one_hook = |r: &Receiver| drift_config(&[r.url("/hook")], "");
     let (p50, p99) = latency(one_hook, rate, secs).await;

@@ -60,7 +60,11 @@ impl Serve {
             .arg(&file)
             .args(["--listen", &addr.to_string()])
             .env("HERALD_DATA_DIR", dir.path().join("data"))
-            .env("HERALD_LOG", "error")
+            // HERALD_LOG=debug cargo bench ... shows what the server does.
+            .env(
+                "HERALD_LOG",
+                std::env::var("HERALD_LOG").unwrap_or_else(|_| "error".into()),
+            )
             .kill_on_drop(true)
             .spawn()
             .expect("herald serve starts");

@@ -15,6 +15,9 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 
+/// Receipt times by event number.
+type Seen = Arc<Mutex<Vec<(u64, Instant)>>>;
+
 /// How a receiver answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Behaviour {
@@ -30,7 +33,7 @@ pub enum Behaviour {
 pub struct Receiver {
     pub addr: SocketAddr,
     count: Arc<AtomicU64>,
-    seen: Option<Arc<Mutex<Vec<(u64, Instant)>>>>,
+    seen: Option<Seen>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -108,7 +111,7 @@ async fn answer(
     req: Request<Incoming>,
     behaviour: Behaviour,
     count: &AtomicU64,
-    seen: Option<&Arc<Mutex<Vec<(u64, Instant)>>>>,
+    seen: Option<&Seen>,
 ) -> Response<Full<Bytes>> {
     let body = req
         .into_body()

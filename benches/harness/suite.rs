@@ -48,8 +48,8 @@ impl Options {
     pub fn quick() -> Self {
         Self {
             quick: true,
-            console_events: 3_000,
-            soak: Duration::from_secs(6),
+            console_events: 1_000,
+            soak: Duration::from_secs(3),
             only: Vec::new(),
         }
     }
@@ -142,7 +142,7 @@ pub fn thousands(v: f64) -> String {
     let digits = n.abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use regex::Regex;
+use regex_automata::meta::{Config, Regex};
 
 /// A compiled filter. Matching is unanchored (a substring search, as Go's
 /// `regexp.MatchString`), and the empty pattern matches everything.
@@ -60,14 +60,21 @@ impl Filter {
                 offset,
             });
         }
-        let regex = Regex::new(pattern).map_err(|e| RegexProblem {
-            message: format!(
-                "error parsing regexp: {}: `{pattern}`",
-                one_line(&e.to_string())
-            ),
-            notes: Vec::new(),
-            offset: 0,
-        })?;
+        // The meta engine without its full DFA: `tracing-subscriber` turns on
+        // regex-automata's `dfa-build`, which makes `regex::Regex::new` determinize every
+        // small pattern up front (page-faulting fresh memory for each); with 1,000 webhooks
+        // that was most of `herald check`. The lazy DFA still makes matching fast.
+        let regex = Regex::builder()
+            .configure(Config::new().dfa(false))
+            .build(pattern)
+            .map_err(|e| RegexProblem {
+                message: format!(
+                    "error parsing regexp: {}: `{pattern}`",
+                    one_line(&e.to_string())
+                ),
+                notes: Vec::new(),
+                offset: 0,
+            })?;
         Ok(Self {
             pattern: pattern.to_string(),
             regex: Some(regex),

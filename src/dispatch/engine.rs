@@ -7,6 +7,7 @@
 //! webhook has its own cap of attempts in flight.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -78,7 +79,15 @@ impl Default for EngineOptions {
 }
 
 struct Inner {
-    paused: std::sync::atomic::AtomicBool,
+    paused: AtomicBool,
+    /// A `run` loop is working: accepted deliveries are attempted at once, not claimed.
+    running: AtomicBool,
+    /// Due deliveries may be waiting for a claim (some were not attempted at once, or a
+    /// webhook is at its cap); attempts that end then wake the loop.
+    backlog: AtomicBool,
+    /// Deliveries of webhooks gone from the config may be due: set at start and reload.
+    strays: AtomicBool,
+    tracker: TaskTracker,
     dispatcher: RwLock<Dispatcher>,
     journal: Journal,
     options: EngineOptions,
@@ -87,6 +96,8 @@ struct Inner {
     in_flight: Mutex<HashMap<String, usize>>,
     events: broadcast::Sender<CoreEvent>,
     metrics: Arc<Metrics>,
+    /// Rotates the order in which a claim serves webhooks.
+    turn: std::sync::atomic::AtomicUsize,
 }
 
 /// The engine; cheap to clone.
@@ -108,7 +119,11 @@ impl Engine {
         let (events, _) = broadcast::channel(4096);
         Ok(Self {
             inner: Arc::new(Inner {
-                paused: std::sync::atomic::AtomicBool::new(false),
+                paused: AtomicBool::new(false),
+                running: AtomicBool::new(false),
+                backlog: AtomicBool::new(true),
+                strays: AtomicBool::new(true),
+                tracker: TaskTracker::new(),
                 dispatcher: RwLock::new(Dispatcher::new(config)?),
                 journal,
                 options,
@@ -117,6 +132,7 @@ impl Engine {
                 in_flight: Mutex::new(HashMap::new()),
                 events,
                 metrics: Arc::new(Metrics::default()),
+                turn: std::sync::atomic::AtomicUsize::new(0),
             }),
         })
     }
@@ -142,20 +158,33 @@ impl Engine {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         *d = d.with_config(config);
+        self.inner.strays.store(true, Ordering::Relaxed);
+        self.inner.backlog.store(true, Ordering::Relaxed);
+        self.inner.wake.notify_one();
     }
 
     /// Stops (or resumes) starting attempts; events are still accepted and journaled, and
     /// attempts in flight finish. For riding out a known outage without burning retries.
     pub fn set_paused(&self, paused: bool) {
-        self.inner
-            .paused
-            .store(paused, std::sync::atomic::Ordering::Relaxed);
+        self.inner.paused.store(paused, Ordering::Relaxed);
         self.inner.wake.notify_one();
+    }
+
+    /// The webhooks with as many attempts in flight as they may have.
+    fn capped(&self) -> Vec<String> {
+        self.inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, n)| **n >= self.inner.options.per_webhook)
+            .map(|(label, _)| label.clone())
+            .collect()
     }
 
     /// Whether attempts are paused.
     pub fn is_paused(&self) -> bool {
-        self.inner.paused.load(std::sync::atomic::Ordering::Relaxed)
+        self.inner.paused.load(Ordering::Relaxed)
     }
 
     /// The journal.
@@ -186,19 +215,34 @@ impl Engine {
         dedupe_key: Option<String>,
         selection: &Selection,
     ) -> Result<(Recorded, Vec<String>), StoreError> {
-        let deliveries: Vec<NewDelivery> = self
+        let mut deliveries: Vec<NewDelivery> = self
             .dispatcher()
             .targets(&event, selection)
             .into_iter()
             .map(|w| new_delivery(w, None))
             .collect();
+        // Explicit sends (`fire`, the console's test-fire) drive their own attempts.
+        let direct = if matches!(selection, Selection::Route) {
+            self.reserve(&mut deliveries)
+        } else {
+            Vec::new()
+        };
         let ids = deliveries.iter().map(|d| d.id.clone()).collect();
         let listed: Vec<(String, String)> = deliveries
             .iter()
             .map(|d| (d.id.clone(), d.label.clone()))
             .collect();
         let kind = event.kind();
-        let shared = (self.inner.events.receiver_count() > 0).then(|| Arc::new(event.clone()));
+        let shared = (!direct.is_empty() || self.inner.events.receiver_count() > 0)
+            .then(|| Arc::new(event.clone()));
+        let taken: Vec<(String, usize, String)> = direct
+            .iter()
+            .map(|(i, _)| {
+                let d = &deliveries[*i];
+                (d.id.clone(), d.webhook, d.label.clone())
+            })
+            .collect();
+        let left_over = deliveries.len() > direct.len();
         let recorded = self
             .inner
             .journal
@@ -210,24 +254,112 @@ impl Engine {
                 dedupe_key,
                 deliveries,
             })
-            .await?;
+            .await;
+        let recorded = match recorded {
+            Ok(r @ Recorded::New { .. }) => r,
+            other => {
+                // Nothing was stored for these deliveries: give their places back.
+                self.release(taken.iter().map(|(_, _, label)| label.as_str()));
+                return other.map(|r| (r, Vec::new()));
+            }
+        };
         if let Recorded::New { event_id, .. } = &recorded {
             match kind {
                 EventKind::Apply => &self.inner.metrics.events_apply,
                 EventKind::Drift => &self.inner.metrics.events_drift,
             }
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            if let Some(event) = shared {
-                let _no_listener = self.inner.events.send(CoreEvent::Recorded {
-                    event_id: event_id.clone(),
-                    source: source.to_string(),
-                    event,
-                    deliveries: listed,
-                });
+            .fetch_add(1, Ordering::Relaxed);
+            if let Some(event) = &shared {
+                if self.inner.events.receiver_count() > 0 {
+                    let _no_listener = self.inner.events.send(CoreEvent::Recorded {
+                        event_id: event_id.clone(),
+                        source: source.to_string(),
+                        event: event.clone(),
+                        deliveries: listed,
+                    });
+                }
+                for ((id, webhook, label), (_, permit)) in taken.into_iter().zip(direct) {
+                    let c = Claimed {
+                        id,
+                        event_id: event_id.clone(),
+                        webhook,
+                        label,
+                        attempts: 0,
+                        event: event.clone(),
+                    };
+                    let engine = self.clone();
+                    self.inner.tracker.spawn(async move {
+                        engine.attempt(c, None).await;
+                        drop(permit);
+                    });
+                }
             }
-            self.inner.wake.notify_one();
+            if left_over {
+                self.inner.backlog.store(true, Ordering::Relaxed);
+                self.inner.wake.notify_one();
+            }
         }
         Ok((recorded, ids))
+    }
+
+    /// Takes a place in flight for each delivery whose webhook has room, when a `run`
+    /// loop is working and not paused: those are stored already leased and attempted as
+    /// soon as the commit is done, without a claim (one journal round trip less between
+    /// ingest and the first attempt). Returns their indexes with their global slots.
+    fn reserve(
+        &self,
+        deliveries: &mut [NewDelivery],
+    ) -> Vec<(usize, tokio::sync::OwnedSemaphorePermit)> {
+        let mut direct = Vec::new();
+        if !self.inner.running.load(Ordering::Relaxed) || self.is_paused() {
+            return direct;
+        }
+        let lease = self.lease_until();
+        let mut in_flight = self
+            .inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (i, d) in deliveries.iter_mut().enumerate() {
+            let n = in_flight.entry(d.label.clone()).or_insert(0);
+            if *n >= self.inner.options.per_webhook {
+                continue;
+            }
+            let Ok(permit) = self.inner.slots.clone().try_acquire_owned() else {
+                break;
+            };
+            *n += 1;
+            d.lease_until = Some(lease);
+            direct.push((i, permit));
+        }
+        direct
+    }
+
+    /// Gives back places in flight.
+    fn release<'a>(&self, labels: impl Iterator<Item = &'a str>) {
+        let mut in_flight = self
+            .inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for label in labels {
+            if let Some(n) = in_flight.get_mut(label) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Until when a delivery taken now is leased: the longest timeout and a margin, so a
+    /// killed process's deliveries are retried soon after a restart.
+    fn lease_until(&self) -> i64 {
+        let longest = self
+            .config()
+            .webhooks
+            .iter()
+            .map(|w| w.timeout)
+            .max()
+            .unwrap_or_default();
+        now_ms() + i64::try_from((longest + Duration::from_secs(5)).as_millis()).unwrap_or(i64::MAX)
     }
 
     /// Adds replays of a stored event (to `webhooks`, or to every webhook that matches it
@@ -282,6 +414,7 @@ impl Engine {
             .collect();
         let ids = deliveries.iter().map(|d| d.id.clone()).collect();
         journal.add_deliveries(&event_id, deliveries).await?;
+        self.inner.backlog.store(true, Ordering::Relaxed);
         self.inner.wake.notify_one();
         Ok(ids)
     }
@@ -290,21 +423,33 @@ impl Engine {
     /// stops claiming, lets attempts in flight finish for up to `grace`, and leaves the rest
     /// in the journal for the next start.
     pub async fn run(&self, shutdown: CancellationToken, grace: Duration) {
-        let tracker = TaskTracker::new();
+        let tracker = &self.inner.tracker;
+        self.inner.running.store(true, Ordering::Relaxed);
         loop {
             if shutdown.is_cancelled() {
                 break;
             }
             let free = self.inner.slots.available_permits();
+            let mut capped = Vec::new();
             let claimed = if free == 0 || self.is_paused() {
                 Vec::new()
             } else {
+                // Cleared before the claim, so anything added meanwhile sets it again.
+                self.inner.backlog.store(false, Ordering::Relaxed);
+                capped = self.capped();
                 self.claim(free, None).await.unwrap_or_else(|e| {
                     tracing::error!("cannot read due deliveries: {e}");
                     Vec::new()
                 })
             };
             let got = claimed.len();
+            if free == 0 || got >= free || !capped.is_empty() {
+                // More may be due than there was room for: ending attempts wake the loop.
+                self.inner.backlog.store(true, Ordering::Relaxed);
+            }
+            // A webhook that was full when the claim began may have room by now; its
+            // attempts ended while the flag was clear and woke nobody.
+            let freed = !capped.is_empty() && self.capped().len() < capped.len();
             for c in claimed {
                 let Ok(permit) = self.inner.slots.clone().acquire_owned().await else {
                     break;
@@ -315,7 +460,7 @@ impl Engine {
                     drop(permit);
                 });
             }
-            if got == 0 || got >= free {
+            if (got == 0 || got >= free) && !freed {
                 tokio::select! {
                     () = shutdown.cancelled() => break,
                     () = self.inner.wake.notified() => {}
@@ -323,6 +468,7 @@ impl Engine {
                 }
             }
         }
+        self.inner.running.store(false, Ordering::Relaxed);
         tracker.close();
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
             tracing::warn!(
@@ -336,6 +482,14 @@ impl Engine {
         limit: usize,
         only: Option<Vec<String>>,
     ) -> Result<Vec<Claimed>, StoreError> {
+        let config = self.config();
+        let mut labels: Vec<String> = config.webhooks.iter().map(Webhook::label).collect();
+        // Start each claim at another webhook, so with few free slots none is always last.
+        if !labels.is_empty() {
+            let turn = self.inner.turn.fetch_add(1, Ordering::Relaxed) % labels.len();
+            labels.rotate_left(turn);
+        }
+        let strays = only.is_none() && self.inner.strays.swap(false, Ordering::Relaxed);
         let busy = ClaimLimits {
             in_flight: self
                 .inner
@@ -344,21 +498,20 @@ impl Engine {
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
             per_webhook: self.inner.options.per_webhook,
+            labels,
+            strays,
         };
-        let longest = self
-            .config()
-            .webhooks
-            .iter()
-            .map(|w| w.timeout)
-            .max()
-            .unwrap_or_default();
-        let lease = now_ms()
-            + i64::try_from((longest + Duration::from_secs(5)).as_millis()).unwrap_or(i64::MAX);
+        let lease = self.lease_until();
         let claimed = self
             .inner
             .journal
             .claim_due(limit, lease, only, busy)
-            .await?;
+            .await
+            .inspect_err(|_| {
+                if strays {
+                    self.inner.strays.store(true, Ordering::Relaxed);
+                }
+            })?;
         let mut in_flight = self
             .inner
             .in_flight
@@ -465,7 +618,7 @@ impl Engine {
             Outcome::Retryable => &m.attempts_retryable,
             Outcome::Failed => &m.attempts_failed,
         }
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        .fetch_add(1, Ordering::Relaxed);
         let record = AttemptRecord {
             delivery_id: c.id.clone(),
             number,
@@ -511,6 +664,10 @@ impl Engine {
                 *n = n.saturating_sub(1);
             }
         }
+        if self.inner.backlog.load(Ordering::Relaxed) {
+            // A place is free and something may be waiting for it.
+            self.inner.wake.notify_one();
+        }
         let _no_listener = self.inner.events.send(CoreEvent::Attempted {
             delivery_id: c.id,
             event_id: c.event_id,
@@ -539,6 +696,7 @@ pub enum ReplayError {
 
 fn new_delivery(w: &Webhook, replay_of: Option<String>) -> NewDelivery {
     NewDelivery {
+        lease_until: None,
         id: new_delivery_id(),
         webhook: w.index,
         label: w.label(),

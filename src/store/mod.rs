@@ -111,6 +111,9 @@ pub struct NewDelivery {
     pub kind: String,
     /// The delivery or event this one replays.
     pub replay_of: Option<String>,
+    /// Leased from the start (Unix ms) when the engine attempts it as soon as it is
+    /// committed, so no claim picks it up meanwhile.
+    pub lease_until: Option<i64>,
 }
 
 /// An event to record with its deliveries.
@@ -194,8 +197,8 @@ pub struct Claimed {
     pub label: String,
     /// Attempts made so far.
     pub attempts: u32,
-    /// The event.
-    pub event: Event,
+    /// The event (shared by the deliveries of one event).
+    pub event: Arc<Event>,
 }
 
 /// How many attempts each webhook (by label) has in flight, and the most it may have.
@@ -205,6 +208,12 @@ pub struct ClaimLimits {
     pub in_flight: std::collections::HashMap<String, usize>,
     /// The most attempts one webhook may have in flight.
     pub per_webhook: usize,
+    /// The configured webhooks' labels, in the order they are served.
+    pub labels: Vec<String>,
+    /// Also take due deliveries whose label is not in `labels` (their webhook left the
+    /// config); this walks every due row, so the engine asks for it only after a start
+    /// or a reload.
+    pub strays: bool,
 }
 
 /// Grouped or one-by-one commits (the latter only for the benchmark's baseline).

@@ -3,10 +3,13 @@
 //! then answers them all. Under load many requests share one fsync; alone, a request is
 //! committed at once.
 
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::oneshot;
+
+use crate::event::Event;
 
 use super::{
     AttemptRecord, ClaimLimits, Claimed, Commit, NewDelivery, NewEvent, NextState, Recorded,
@@ -232,8 +235,8 @@ fn insert_delivery(
 ) -> Result<(), StoreError> {
     t.prepare_cached(
         "INSERT INTO deliveries (id, event_id, webhook, webhook_label, target, kind, status, attempts,
-                                 next_attempt_at, replay_of, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?8, ?7, ?7)",
+                                 next_attempt_at, replay_of, created_at, updated_at, lease_until)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?8, ?7, ?7, ?9)",
     )?
     .execute(params![
         d.id,
@@ -243,7 +246,8 @@ fn insert_delivery(
         d.target,
         d.kind,
         now,
-        d.replay_of
+        d.replay_of,
+        d.lease_until
     ])?;
     Ok(())
 }
@@ -280,6 +284,30 @@ fn insert_attempt(t: &Connection, a: &AttemptRecord, next: NextState) -> Result<
     Ok(())
 }
 
+/// A due row picked by a claim, before it is leased.
+struct Picked {
+    id: String,
+    event_id: String,
+    webhook: i64,
+    label: String,
+    attempts: u32,
+}
+
+const PICK: &str =
+    "SELECT d.id, d.event_id, d.webhook, d.webhook_label, d.attempts FROM deliveries d";
+const DUE: &str = "d.status IN ('pending', 'retrying') AND d.next_attempt_at <= ?1
+                   AND (d.lease_until IS NULL OR d.lease_until < ?1)";
+
+fn picked(r: &rusqlite::Row<'_>) -> rusqlite::Result<Picked> {
+    Ok(Picked {
+        id: r.get(0)?,
+        event_id: r.get(1)?,
+        webhook: r.get(2)?,
+        label: r.get(3)?,
+        attempts: r.get(4)?,
+    })
+}
+
 fn claim(
     t: &Connection,
     now: i64,
@@ -288,48 +316,90 @@ fn claim(
     only: Option<&[String]>,
     mut busy: ClaimLimits,
 ) -> Result<Vec<Claimed>, StoreError> {
-    // Due rows in order; a webhook already at its limit of attempts in flight is skipped,
-    // so a dead destination's backlog never takes the slots of a healthy one.
-    let mut picked: Vec<(String, String, i64, String, u32, String)> = Vec::new();
-    {
-        let mut stmt = t.prepare_cached(
-            "SELECT d.id, d.event_id, d.webhook, d.webhook_label, d.attempts, e.event
-             FROM deliveries d JOIN events e ON e.id = d.event_id
-             WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= ?1
-               AND (d.lease_until IS NULL OR d.lease_until < ?1)
-             ORDER BY d.next_attempt_at",
-        )?;
-        let mut rows = stmt.query([now])?;
-        while let Some(r) = rows.next()? {
-            if picked.len() >= limit {
+    // A webhook already at its limit of attempts in flight is skipped, so a dead
+    // destination's backlog never takes the slots of a healthy one.
+    let mut rows: Vec<Picked> = Vec::new();
+    let room = |busy: &mut ClaimLimits, label: &str| {
+        let n = busy.in_flight.entry(label.to_string()).or_insert(0);
+        busy.per_webhook.saturating_sub(*n)
+    };
+    if let Some(ids) = only {
+        let mut stmt = t.prepare_cached(&format!("{PICK} WHERE d.id = ?2 AND {DUE}"))?;
+        for id in ids.iter().take(limit) {
+            if let Some(p) = stmt.query_row(params![now, id], picked).optional()?
+                && room(&mut busy, &p.label) > 0
+            {
+                *busy.in_flight.entry(p.label.clone()).or_insert(0) += 1;
+                rows.push(p);
+            }
+        }
+    } else {
+        // Each configured webhook with room, its oldest due rows first (the partial
+        // index deliveries_open makes this a seek, however long another's backlog is).
+        let mut stmt = t.prepare_cached(&format!(
+            "{PICK} WHERE d.webhook_label = ?2 AND {DUE} ORDER BY d.next_attempt_at LIMIT ?3"
+        ))?;
+        for label in &busy.labels.clone() {
+            let want = room(&mut busy, label).min(limit - rows.len());
+            if want == 0 {
+                continue;
+            }
+            let got: Vec<Picked> = stmt
+                .query_map(
+                    params![now, label, i64::try_from(want).unwrap_or(0)],
+                    picked,
+                )?
+                .collect::<rusqlite::Result<_>>()?;
+            *busy.in_flight.entry(label.clone()).or_insert(0) += got.len();
+            rows.extend(got);
+            if rows.len() >= limit {
                 break;
             }
-            let id: String = r.get(0)?;
-            if only.is_some_and(|o| !o.contains(&id)) {
-                continue;
+        }
+        if busy.strays && rows.len() < limit {
+            let mut stmt =
+                t.prepare_cached(&format!("{PICK} WHERE {DUE} ORDER BY d.next_attempt_at"))?;
+            let mut due = stmt.query([now])?;
+            while let Some(r) = due.next()? {
+                let p = picked(r)?;
+                if rows.len() >= limit {
+                    break;
+                }
+                if busy.labels.contains(&p.label) || room(&mut busy, &p.label) == 0 {
+                    continue;
+                }
+                *busy.in_flight.entry(p.label.clone()).or_insert(0) += 1;
+                rows.push(p);
             }
-            let label: String = r.get(3)?;
-            let n = busy.in_flight.entry(label.clone()).or_insert(0);
-            if *n >= busy.per_webhook {
-                continue;
-            }
-            *n += 1;
-            picked.push((id, r.get(1)?, r.get(2)?, label, r.get(4)?, r.get(5)?));
         }
     }
     let mut lease = t.prepare_cached("UPDATE deliveries SET lease_until = ?2 WHERE id = ?1")?;
-    let mut out = Vec::with_capacity(picked.len());
-    for (id, event_id, webhook, label, attempts, event) in picked {
-        lease.execute(params![id, lease_until])?;
-        let event = serde_json::from_str(&event)
-            .map_err(|e| StoreError::Corrupt(event_id.clone(), e.to_string()))?;
+    let mut event = t.prepare_cached("SELECT event FROM events WHERE id = ?1")?;
+    // The deliveries of one event share its decoded event.
+    let mut events: std::collections::HashMap<String, Arc<Event>> =
+        std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for p in rows {
+        lease.execute(params![p.id, lease_until])?;
+        let decoded = match events.get(&p.event_id) {
+            Some(e) => e.clone(),
+            None => {
+                let text: String = event.query_row([&p.event_id], |r| r.get(0))?;
+                let e: Arc<Event> = Arc::new(
+                    serde_json::from_str(&text)
+                        .map_err(|e| StoreError::Corrupt(p.event_id.clone(), e.to_string()))?,
+                );
+                events.insert(p.event_id.clone(), e.clone());
+                e
+            }
+        };
         out.push(Claimed {
-            id,
-            event_id,
-            webhook: usize::try_from(webhook).unwrap_or(usize::MAX),
-            label,
-            attempts,
-            event,
+            id: p.id,
+            event_id: p.event_id,
+            webhook: usize::try_from(p.webhook).unwrap_or(usize::MAX),
+            label: p.label,
+            attempts: p.attempts,
+            event: decoded,
         });
     }
     Ok(out)

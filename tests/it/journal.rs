@@ -170,3 +170,135 @@ async fn replay_log_and_failed() {
         stderr(&out)
     );
 }
+
+/// A backlog larger than a webhook's cap drains as attempts end, not a cap's worth per
+/// poll: with the poll at a minute, 60 events through a cap of 4 must still be quick.
+/// (Attempts that ended once woke nobody, and each poll took 32: 136 events/s.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backlog_beyond_the_cap_drains_without_waiting_for_the_poll() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rx = Receiver::start(Reply::Slow(5, 200)).await;
+    let config = load_ok(
+        &format!(
+            "webhooks:\n  - {{event: drift, kind: http, url: '{}'}}\n",
+            rx.url("/")
+        ),
+        None,
+        None,
+    );
+    let journal = Journal::open(dir.path(), Commit::Grouped).expect("journal");
+    let engine = Engine::new(
+        std::sync::Arc::new(config),
+        journal.clone(),
+        EngineOptions {
+            max_in_flight: 64,
+            per_webhook: 4,
+            poll: Duration::from_secs(60),
+        },
+    )
+    .expect("engine");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let runner = {
+        let (e, s) = (engine.clone(), shutdown.clone());
+        tokio::spawn(async move { e.run(s, Duration::from_secs(1)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let accepts = (0..60).map(|_| {
+        engine.accept(
+            "drift",
+            drift_fixture(1, 2),
+            "{}".into(),
+            None,
+            &Selection::Route,
+        )
+    });
+    for r in futures::future::join_all(accepts).await {
+        r.expect("accept");
+    }
+    assert!(
+        eventually(Duration::from_secs(10), async || rx.requests().len() >= 60).await,
+        "all 60 delivered long before the poll; got {}",
+        rx.requests().len()
+    );
+    let counts = journal.counts().await.expect("counts");
+    assert_eq!(counts.succeeded, 60, "{counts:?}");
+    shutdown.cancel();
+    runner.await.expect("run ends");
+}
+
+/// Deliveries left pending for a webhook that is gone from the config are settled at the
+/// next start (failed, saying so), not left pending forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_deliveries_of_a_removed_webhook_are_settled_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let two = load_ok(
+        &format!(
+            "webhooks:\n  - {{name: kept, event: drift, kind: http, url: '{}'}}\n  - {{name: gone, event: drift, kind: http, url: '{}'}}\n",
+            rx.url("/kept"),
+            rx.url("/gone")
+        ),
+        None,
+        None,
+    );
+    {
+        let journal = Journal::open(dir.path(), Commit::Grouped).expect("journal");
+        let engine = Engine::new(std::sync::Arc::new(two), journal, EngineOptions::default())
+            .expect("engine");
+        // No run loop: both deliveries stay pending in the journal.
+        engine
+            .accept(
+                "drift",
+                drift_fixture(1, 2),
+                "{}".into(),
+                None,
+                &Selection::Route,
+            )
+            .await
+            .expect("accept");
+    }
+    let one = load_ok(
+        &format!(
+            "webhooks:\n  - {{name: kept, event: drift, kind: http, url: '{}'}}\n",
+            rx.url("/kept")
+        ),
+        None,
+        None,
+    );
+    let journal = Journal::open(dir.path(), Commit::Grouped).expect("journal");
+    let engine = Engine::new(
+        std::sync::Arc::new(one),
+        journal.clone(),
+        EngineOptions::default(),
+    )
+    .expect("engine");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let runner = {
+        let (e, s) = (engine.clone(), shutdown.clone());
+        tokio::spawn(async move { e.run(s, Duration::from_secs(1)).await })
+    };
+    let settled = eventually(Duration::from_secs(5), async || {
+        let c = journal.counts().await.expect("counts");
+        c.succeeded == 1 && c.failed == 1
+    })
+    .await;
+    let rows = journal
+        .deliveries(DeliveryFilter::default())
+        .await
+        .expect("rows");
+    assert!(settled, "{rows:?}");
+    let gone = rows
+        .iter()
+        .find(|d| d.webhook_label == "gone")
+        .expect("gone row");
+    assert_eq!(gone.status, DeliveryStatus::Failed);
+    assert!(
+        gone.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("no longer in the config")),
+        "{gone:?}"
+    );
+    assert_eq!(rx.requests().len(), 1, "only the kept webhook was sent to");
+    shutdown.cancel();
+    runner.await.expect("run ends");
+}

@@ -3,6 +3,8 @@
 //! and the HTTP receiver of `support`.
 
 mod atlantis_config;
+#[cfg(feature = "tui")]
+mod bench_harness;
 mod cli;
 mod console;
 mod events;
