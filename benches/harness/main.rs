@@ -10,6 +10,11 @@
 mod suite;
 
 use std::path::PathBuf;
+
+/// The binary's allocator, so what runs in this process (the in-process ingest) allocates
+/// as `herald` does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::Duration;
 
 fn main() {

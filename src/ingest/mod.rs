@@ -225,7 +225,7 @@ async fn accept(
             format!("byte {}", e.valid_up_to()),
         ));
     }
-    let value: Value = serde_json::from_slice(&body).map_err(|e| {
+    let invalid_json = |e: serde_json::Error| {
         Problem::new(
             StatusCode::BAD_REQUEST,
             format!(
@@ -234,7 +234,29 @@ async fn accept(
             ),
             format!("line {}, column {}", e.line(), e.column()),
         )
-    })?;
+    };
+    // /events/apply and /events/drift parse straight into their types; the generic tree
+    // is built only to detect a shape, for env0, or to word an error as before.
+    let bad = |e: event::EventError| Problem::new(StatusCode::BAD_REQUEST, e.message, e.detail);
+    let typed_error =
+        |e: event::EventError| match serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
+            Err(json) => invalid_json(json),
+            Ok(_) => bad(e),
+        };
+    match route {
+        Some(Shape::Apply) => {
+            let a = event::parse_apply(&body).map_err(typed_error)?;
+            let stored = serde_json::to_string(&a).unwrap_or_default();
+            return record(engine, "apply", Event::Apply(a), stored, None).await;
+        }
+        Some(Shape::Drift) => {
+            let d = event::parse_drift(&body).map_err(typed_error)?;
+            let stored = String::from_utf8_lossy(&body).into_owned();
+            return record(engine, "drift", Event::Drift(d), stored, None).await;
+        }
+        _ => {}
+    }
+    let value: Value = serde_json::from_slice(&body).map_err(invalid_json)?;
     let shape = match route {
         Some(s) => s,
         None => event::detect(&value).ok_or_else(|| {
@@ -245,7 +267,6 @@ async fn accept(
             )
         })?,
     };
-    let bad = |e: event::EventError| Problem::new(StatusCode::BAD_REQUEST, e.message, e.detail);
     let (source, event, stored_body, dedupe) = match shape {
         Shape::Apply => {
             let a = event::parse_apply(&body).map_err(bad)?;
@@ -306,6 +327,17 @@ async fn accept(
             }
         }
     };
+    record(engine, source, event, stored_body, dedupe).await
+}
+
+/// Journals an accepted event and words the answer.
+async fn record(
+    engine: &Engine,
+    source: &str,
+    event: Event,
+    stored_body: String,
+    dedupe: Option<String>,
+) -> Result<Response, Problem> {
     match engine
         .accept(source, event, stored_body, dedupe, &Selection::Route)
         .await
