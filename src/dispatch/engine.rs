@@ -611,6 +611,15 @@ impl Engine {
                 (attempt, request, status, next_at, retry_in)
             }
         };
+        // The destination is done with this attempt: its place is free now, not after the
+        // journal write (which waits for a commit). The row keeps its lease until that
+        // write, so nothing claims it again meanwhile, and the caller's global slot is
+        // held until then, so journal writes in flight stay bounded.
+        self.release(std::iter::once(c.label.as_str()));
+        if self.inner.backlog.load(Ordering::Relaxed) {
+            // A place is free and something may be waiting for it.
+            self.inner.wake.notify_one();
+        }
         let m = &self.inner.metrics;
         m.observe(attempt.latency);
         match attempt.outcome {
@@ -653,20 +662,6 @@ impl Engine {
         if let Err(e) = self.inner.journal.record_attempt(record, next).await {
             // The lease runs out and the delivery is attempted again: a duplicate, never a loss.
             tracing::error!("cannot journal the attempt of delivery {}: {e}", c.id);
-        }
-        {
-            let mut in_flight = self
-                .inner
-                .in_flight
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if let Some(n) = in_flight.get_mut(&c.label) {
-                *n = n.saturating_sub(1);
-            }
-        }
-        if self.inner.backlog.load(Ordering::Relaxed) {
-            // A place is free and something may be waiting for it.
-            self.inner.wake.notify_one();
         }
         let _no_listener = self.inner.events.send(CoreEvent::Attempted {
             delivery_id: c.id,

@@ -83,6 +83,7 @@ pub fn spawn(conn: Connection, commit: Commit) -> Sender<Op> {
 }
 
 fn run(mut conn: Connection, rx: &Receiver<Op>, commit: Commit) {
+    let mut sync = Sync::Full;
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         if commit == Commit::Grouped {
@@ -93,19 +94,71 @@ fn run(mut conn: Connection, rx: &Receiver<Op>, commit: Commit) {
                 }
             }
         }
-        let mut tx = match conn.transaction() {
-            Ok(tx) => tx,
-            Err(e) => {
-                let e = e.to_string();
-                group.into_iter().for_each(|op| fail_op(op, &e));
-                continue;
-            }
-        };
-        let done: Vec<Done> = group.into_iter().map(|op| apply(&mut tx, op)).collect();
-        let commit_error = tx.commit().err().map(|e| e.to_string());
-        for d in done {
-            d.send(commit_error.as_deref());
+        // Claims first, in a commit of their own without an fsync: a lease only keeps
+        // another worker off a row for a while, and one lost in a crash just lets the row
+        // be attempted again at the next start, which a lease running out does anyway.
+        // So a claim never waits behind the fsync of the writes queued with it, and the
+        // workers refill their places at once.
+        let (claims, writes): (Vec<Op>, Vec<Op>) = group
+            .into_iter()
+            .partition(|op| matches!(op, Op::Claim { .. }));
+        if !claims.is_empty() {
+            sync = sync.set(&conn, Sync::Normal);
+            transact(&mut conn, claims);
         }
+        if !writes.is_empty() {
+            sync = sync.set(&conn, Sync::Full);
+            if sync == Sync::Full {
+                transact(&mut conn, writes);
+            } else {
+                // Never answer a write as stored without the fsync.
+                writes
+                    .into_iter()
+                    .for_each(|op| fail_op(op, "cannot make the commit durable"));
+            }
+        }
+    }
+}
+
+/// The connection's `synchronous` setting, changed only between transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sync {
+    /// Every commit is fsynced before it is answered.
+    Full,
+    /// Commits are not fsynced; the next FULL commit makes them durable with it.
+    Normal,
+}
+
+impl Sync {
+    fn set(self, conn: &Connection, want: Self) -> Self {
+        if self == want {
+            return self;
+        }
+        let value = if want == Sync::Full { "FULL" } else { "NORMAL" };
+        match conn.pragma_update(None, "synchronous", value) {
+            Ok(()) => want,
+            Err(e) => {
+                tracing::error!("cannot set synchronous={value}: {e}");
+                self
+            }
+        }
+    }
+}
+
+/// Applies `ops` in one transaction, each in its own savepoint, commits once, answers all.
+fn transact(conn: &mut Connection, ops: Vec<Op>) {
+    let mut tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => {
+            let e = e.to_string();
+            ops.into_iter().for_each(|op| fail_op(op, &e));
+            return;
+        }
+    };
+    let done: Vec<Done> = ops.into_iter().map(|op| apply(&mut tx, op)).collect();
+    let commit_error = tx.commit().err().map(|e| e.to_string());
+    for d in done {
+        d.send(commit_error.as_deref());
     }
 }
 
