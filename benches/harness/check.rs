@@ -42,6 +42,6 @@ pub fn rows(o: &Options) -> Vec<Row> {
         ratio: format!("{:.1}×", check / version),
         target: "≤ 50 ms".into(),
         met: check <= 50.0,
-        gap: "loading and validating 1,000 webhooks (YAML, positions, 2,000 regexes); see the profile below.",
+        gap: "the file is parsed twice (yaml_serde for the values, saphyr for positions) and every distinct pattern is compiled; a config of 1,000 all-different patterns costs more than this one (275 distinct). Closing it: one parse that keeps positions.",
     }]
 }

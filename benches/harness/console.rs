@@ -248,7 +248,7 @@ pub async fn rows(o: &Options) -> Vec<Row> {
             ratio: format!("herald's own part {:.1} ms", first_full - base),
             target: "≤ 100 ms".into(),
             met: first_full <= 100.0,
-            gap: "the first frame waits for nothing but the config and the journal's open; see the profile below.",
+            gap: "the first frame waits for nothing but the config and the journal's open.",
         },
     ]
 }

@@ -5,7 +5,7 @@ use herald::store::Commit;
 
 use super::herald::{InProcess, scratch};
 use super::net::{blast, drift_body};
-use super::{Options, Row, thousands};
+use super::{Options, Row, median, thousands};
 
 const CONFIG: &str =
     "webhooks:\n  - {event: drift, kind: http, url: 'http://127.0.0.1:9/never-called'}\n";
@@ -38,11 +38,18 @@ async fn rate(commit: Commit, events: u64) -> f64 {
 
 pub async fn rows(o: &Options) -> Vec<Row> {
     let events = o.size(20_000, 300);
-    let each = rate(Commit::EachWrite, events).await;
-    let grouped = rate(Commit::Grouped, events).await;
+    // Three rounds, alternating, and the median of each: one noisy moment on a shared
+    // machine decides nothing.
+    let (mut each, mut grouped) = (Vec::new(), Vec::new());
+    let rounds = o.size(3, 1);
+    for _ in 0..rounds {
+        each.push(rate(Commit::EachWrite, events).await);
+        grouped.push(rate(Commit::Grouped, events).await);
+    }
+    let (each, grouped) = (median(each), median(grouped));
     vec![Row {
         figure: format!(
-            "durable ingest: events/s answered 202 ({} drift events, {CONNECTIONS} connections, `synchronous=FULL`)",
+            "durable ingest: events/s answered 202 ({} drift events, {CONNECTIONS} connections, `synchronous=FULL`, median of {rounds})",
             thousands(events as f64)
         ),
         measured: format!("{} events/s", thousands(grouped)),
@@ -50,6 +57,6 @@ pub async fn rows(o: &Options) -> Vec<Row> {
         ratio: format!("{:.2}×", grouped / each),
         target: "≥ 20,000 events/s".into(),
         met: grouped >= 20_000.0,
-        gap: "the load generator, the HTTP server and SQLite share two cores; see the profile below.",
+        gap: "the load generator, the HTTP server and the journal's writer thread share two cores; the writer is a full core (half of it in the kernel writing WAL pages), so the figure moves with the machine's load: 18,300 to 21,000 in runs of the same build. Closing it for good: fewer bytes per event (the body and the parsed event are both stored) and fewer index updates per row.",
     }]
 }

@@ -56,15 +56,19 @@ pub async fn rows(o: &Options) -> (Vec<Row>, String) {
         let mut l = latencies(&schedule, &window);
         let kib = serve.rss_kib();
         rss.push(kib as f64 / 1024.0);
-        table.push_str(&format!(
-            "| {:.1} | {} | {:.1} | {:.1} | {:.1} | {} |\n",
+        let line = format!(
+            "| {:.1} | {} | {:.1} | {:.1} | {:.1} | {} |",
             (interval * k).as_secs_f64() / 60.0,
             thousands(window.len() as f64),
             percentile(&mut l, 0.5),
             percentile(&mut l, 0.99),
             kib as f64 / 1024.0,
             open_fds(serve.pid)
-        ));
+        );
+        // Progress: the soak is the long part of a full run.
+        eprintln!("  soak {line}");
+        table.push_str(&line);
+        table.push('\n');
         k += 1;
     }
     let sent = pacer.await.expect("pacer");

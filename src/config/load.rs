@@ -93,6 +93,7 @@ pub fn load_str(text: &str, file: &str, opts: &LoadOptions) -> Result<(Config, R
         report: &mut report,
         shift,
         vars: opts.vars.as_ref(),
+        compiled: std::collections::HashMap::new(),
     };
     let mut config = Config {
         path: opts.path.clone(),

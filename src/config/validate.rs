@@ -56,6 +56,9 @@ pub(super) struct Ctx<'a> {
     /// Line and column shift of the document inside the file (non-zero for Helm values).
     pub shift: (usize, usize),
     pub vars: &'a (dyn Fn(&str) -> Option<String> + Send + Sync),
+    /// Filters compiled so far in this load, by pattern: configs repeat their patterns
+    /// (`^main$` on every apply webhook), and a compiled regex is shared, not rebuilt.
+    pub compiled: std::collections::HashMap<String, Filter>,
 }
 
 impl Ctx<'_> {
@@ -441,7 +444,13 @@ impl Ctx<'_> {
     }
 
     fn filter(&mut self, pattern: &str, pos: Pos, tested: &str, ok: &mut bool) -> Filter {
-        match Filter::compile(pattern) {
+        let compiled = match self.compiled.get(pattern) {
+            Some(f) => Ok(f.clone()),
+            None => Filter::compile(pattern).inspect(|f| {
+                self.compiled.insert(pattern.to_string(), f.clone());
+            }),
+        };
+        match compiled {
             Ok(f) => {
                 let looks_exact = !pattern.is_empty()
                     && pattern
