@@ -1,6 +1,10 @@
 //! The journal and the commands over it: retention, replay, log.
 
+use std::path::Path;
 use std::time::Duration;
+
+use herald::config::Config;
+use tokio_util::sync::CancellationToken;
 
 use herald::dispatch::{Engine, EngineOptions, Selection};
 use herald::store::{Commit, DeliveryFilter, DeliveryStatus, Journal};
@@ -22,26 +26,10 @@ async fn prune_keeps_unfinished_events_and_honours_the_count() {
         None,
         None,
     );
-    let journal = Journal::open(dir.path(), Commit::Grouped).expect("journal");
-    let engine = Engine::new(
-        std::sync::Arc::new(config),
-        journal.clone(),
-        EngineOptions::default(),
-    )
-    .expect("engine");
+    let (journal, engine) = engine_in(dir.path(), config, EngineOptions::default());
     let mut ids = Vec::new();
     for _ in 0..5 {
-        let (_, d) = engine
-            .accept(
-                "drift",
-                drift_fixture(1, 2),
-                "{}".into(),
-                None,
-                &Selection::Route,
-            )
-            .await
-            .expect("accept");
-        ids.extend(d);
+        ids.extend(accept_drift(&engine).await);
     }
     // Deliver the first four; the fifth stays pending.
     engine.attempt_now(&ids[..4]).await.expect("attempts");
@@ -186,35 +174,18 @@ async fn backlog_beyond_the_cap_drains_without_waiting_for_the_poll() {
         None,
         None,
     );
-    let journal = Journal::open(dir.path(), Commit::Grouped).expect("journal");
-    let engine = Engine::new(
-        std::sync::Arc::new(config),
-        journal.clone(),
+    let (journal, engine) = engine_in(
+        dir.path(),
+        config,
         EngineOptions {
             max_in_flight: 64,
             per_webhook: 4,
             poll: Duration::from_secs(60),
         },
-    )
-    .expect("engine");
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let runner = {
-        let (e, s) = (engine.clone(), shutdown.clone());
-        tokio::spawn(async move { e.run(s, Duration::from_secs(1)).await })
-    };
+    );
+    let (shutdown, runner) = run_engine(&engine);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let accepts = (0..60).map(|_| {
-        engine.accept(
-            "drift",
-            drift_fixture(1, 2),
-            "{}".into(),
-            None,
-            &Selection::Route,
-        )
-    });
-    for r in futures::future::join_all(accepts).await {
-        r.expect("accept");
-    }
+    futures::future::join_all((0..60).map(|_| accept_drift(&engine))).await;
     assert!(
         eventually(Duration::from_secs(10), async || rx.requests().len() >= 60).await,
         "all 60 delivered long before the poll; got {}",
@@ -242,20 +213,9 @@ async fn pending_deliveries_of_a_removed_webhook_are_settled_at_start() {
         None,
     );
     {
-        let journal = Journal::open(dir.path(), Commit::Grouped).expect("journal");
-        let engine = Engine::new(std::sync::Arc::new(two), journal, EngineOptions::default())
-            .expect("engine");
+        let (_, engine) = engine_in(dir.path(), two, EngineOptions::default());
         // No run loop: both deliveries stay pending in the journal.
-        engine
-            .accept(
-                "drift",
-                drift_fixture(1, 2),
-                "{}".into(),
-                None,
-                &Selection::Route,
-            )
-            .await
-            .expect("accept");
+        accept_drift(&engine).await;
     }
     let one = load_ok(
         &format!(
@@ -265,18 +225,8 @@ async fn pending_deliveries_of_a_removed_webhook_are_settled_at_start() {
         None,
         None,
     );
-    let journal = Journal::open(dir.path(), Commit::Grouped).expect("journal");
-    let engine = Engine::new(
-        std::sync::Arc::new(one),
-        journal.clone(),
-        EngineOptions::default(),
-    )
-    .expect("engine");
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let runner = {
-        let (e, s) = (engine.clone(), shutdown.clone());
-        tokio::spawn(async move { e.run(s, Duration::from_secs(1)).await })
-    };
+    let (journal, engine) = engine_in(dir.path(), one, EngineOptions::default());
+    let (shutdown, runner) = run_engine(&engine);
     let settled = eventually(Duration::from_secs(5), async || {
         let c = journal.counts().await.expect("counts");
         c.succeeded == 1 && c.failed == 1
@@ -301,4 +251,37 @@ async fn pending_deliveries_of_a_removed_webhook_are_settled_at_start() {
     assert_eq!(rx.requests().len(), 1, "only the kept webhook was sent to");
     shutdown.cancel();
     runner.await.expect("run ends");
+}
+
+/// A journal in `dir` and an engine over it.
+fn engine_in(dir: &Path, config: Config, options: EngineOptions) -> (Journal, Engine) {
+    let journal = Journal::open(dir, Commit::Grouped).expect("journal");
+    let engine =
+        Engine::new(std::sync::Arc::new(config), journal.clone(), options).expect("engine");
+    (journal, engine)
+}
+
+/// Accepts one drift event as the ingest API does; returns its delivery ids.
+async fn accept_drift(engine: &Engine) -> Vec<String> {
+    engine
+        .accept(
+            "drift",
+            drift_fixture(1, 2),
+            "{}".into(),
+            None,
+            &Selection::Route,
+        )
+        .await
+        .expect("accept")
+        .1
+}
+
+/// Runs the engine's loop until the token is cancelled.
+fn run_engine(engine: &Engine) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let shutdown = CancellationToken::new();
+    let (e, s) = (engine.clone(), shutdown.clone());
+    (
+        shutdown,
+        tokio::spawn(async move { e.run(s, Duration::from_secs(1)).await }),
+    )
 }
