@@ -97,14 +97,72 @@ pub async fn rows(o: &Options) -> Vec<Row> {
     let ceiling = ceiling(events).await;
     let one = through_herald(events, 1).await;
     let eight = through_herald(fan_events, 8).await;
-    let (rate, secs) = (o.size(1_000, 200), o.size(15, 1));
-    let (d50, d99) = direct_latency(rate, secs).await;
-    let one_hook = |r: &Receiver| drift_config(&[r.url("/hook")], "");
-    let (p50, p99) = latency(one_hook, rate, secs).await;
+    vec![
+        Row {
+            figure: format!(
+                "end-to-end: events/s from ingest to delivered, 1 HTTP webhook ({} events)",
+                thousands(events as f64)
+            ),
+            measured: format!("{} events/s ({})", thousands(one.rate), one.timing()),
+            baseline: format!("receiver's ceiling: {} requests/s", thousands(ceiling)),
+            ratio: format!("{:.2}", one.rate / ceiling),
+            target: "≥ 0.33 of the ceiling".into(),
+            met: one.rate / ceiling >= 0.33,
+            gap: GAP_E2E,
+        },
+        Row {
+            figure: format!(
+                "fan-out: deliveries/s with 8 HTTP webhooks per event ({} events)",
+                thousands(fan_events as f64)
+            ),
+            measured: format!(
+                "{} deliveries/s ({})",
+                thousands(eight.rate),
+                eight.timing()
+            ),
+            baseline: format!("receiver's ceiling: {} requests/s", thousands(ceiling)),
+            ratio: format!("{:.2}", eight.rate / ceiling),
+            target: "≥ 0.5 of the ceiling".into(),
+            met: eight.rate / ceiling >= 0.5,
+            gap: GAP_FAN_OUT,
+        },
+    ]
+}
 
-    // Isolation: the healthy webhook's latency with a second webhook that answers, then
-    // with one that never does (it times out after 10 s and is retried), alternating
-    // twice so a noisy moment does not decide the ratio.
+pub async fn latency_rows(o: &Options) -> Vec<Row> {
+    // Three rounds of 5 s, alternating with the baseline, and the median of each figure:
+    // a p99 moves with whatever else the shared machine does in those seconds (the
+    // baseline's own p99 jumps from 2 to 14 ms at times), and one bad stretch should not
+    // decide the row.
+    let (rate, secs, rounds) = (o.size(1_000, 200), o.size(5, 1), o.size(3, 1));
+    let one_hook = |r: &Receiver| drift_config(&[r.url("/hook")], "");
+    let (mut direct, mut herald) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        direct.push(direct_latency(rate, secs).await);
+        herald.push(latency(one_hook, rate, secs).await);
+    }
+    let med = |v: &[(f64, f64)], f: fn(&(f64, f64)) -> f64| median(v.iter().map(f).collect());
+    let (d50, d99) = (med(&direct, |x| x.0), med(&direct, |x| x.1));
+    let (p50, p99) = (med(&herald, |x| x.0), med(&herald, |x| x.1));
+    let each: Vec<String> = herald.iter().map(|x| format!("{:.1}", x.1)).collect();
+    vec![Row {
+        figure: format!(
+            "latency, ingest → first attempt received, at {rate} events/s (median of {rounds} rounds of {secs} s; p99 per round {} ms)",
+            each.join(", ")
+        ),
+        measured: format!("p50 {p50:.2} ms, p99 {p99:.2} ms"),
+        baseline: format!("client → receiver directly: p50 {d50:.2} ms, p99 {d99:.2} ms"),
+        ratio: format!("p99 {:.1}×", p99 / d99),
+        target: "p99 ≤ 5 ms".into(),
+        met: p99 <= 5.0,
+        gap: GAP_LATENCY,
+    }]
+}
+
+pub async fn isolation_rows(o: &Options) -> Vec<Row> {
+    // The healthy webhook's latency with a second webhook that answers, then with one that
+    // never does (it times out after 10 s and is retried), alternating twice so a noisy
+    // moment does not decide the ratio.
     let (iso_rate, iso_secs) = (200, o.size(10, 1));
     let mut base = Vec::new();
     let mut stalled = Vec::new();
@@ -125,57 +183,20 @@ pub async fn rows(o: &Options) -> Vec<Row> {
         median(stalled.iter().map(|b| b.1).collect()),
     );
     let iso = s50 / b50;
-
-    vec![
-        Row {
-            figure: format!(
-                "end-to-end: events/s from ingest to delivered, 1 HTTP webhook ({} events)",
-                thousands(events as f64)
-            ),
-            measured: format!("{} events/s ({})", thousands(one.rate), one.timing()),
-            baseline: format!("receiver's ceiling: {} requests/s", thousands(ceiling)),
-            ratio: format!("{:.2}", one.rate / ceiling),
-            target: "≥ 0.33 of the ceiling".into(),
-            met: one.rate / ceiling >= 0.33,
-            gap: "the ceiling is a hyper client posting to a hyper server that does nothing (~100,000 requests/s); herald, on the same two cores as that client and receiver, parses each event, commits it with an fsync, sends it with reqwest and commits the attempt with another. Durable ingest alone tops out near 20,000 events/s, so end-to-end cannot pass ~0.2 of this ceiling; 0.33 would take journaling an event's attempts together (one commit per event, not per delivery), a lighter outbound client than reqwest, or cores the load generator and receiver do not share.",
-        },
-        Row {
-            figure: format!(
-                "fan-out: deliveries/s with 8 HTTP webhooks per event ({} events)",
-                thousands(fan_events as f64)
-            ),
-            measured: format!(
-                "{} deliveries/s ({})",
-                thousands(eight.rate),
-                eight.timing()
-            ),
-            baseline: format!("receiver's ceiling: {} requests/s", thousands(ceiling)),
-            ratio: format!("{:.2}", eight.rate / ceiling),
-            target: "≥ 0.5 of the ceiling".into(),
-            met: eight.rate / ceiling >= 0.5,
-            gap: "each delivery is an outbound request plus an attempt row (with the exact request and answer, for the console) committed with an fsync; the profile is flat (network writes, WAL writes, fsync, allocation, JSON), with no one hot spot left. Closing it: one journal write per event for all its attempts, and keeping the request text only for failed attempts.",
-        },
-        Row {
-            figure: format!(
-                "latency, ingest → first attempt received, at {rate} events/s for {secs} s"
-            ),
-            measured: format!("p50 {p50:.2} ms, p99 {p99:.2} ms"),
-            baseline: format!("client → receiver directly: p50 {d50:.2} ms, p99 {d99:.2} ms"),
-            ratio: format!("p99 {:.1}×", p99 / d99),
-            target: "p99 ≤ 5 ms".into(),
-            met: p99 <= 5.0,
-            gap: "the figure includes the 202's fsync and the outbound request; p99 swings between runs (3.4 to 15 ms here) with the machine's other load and with WAL checkpoints, which run in the journal's one writer thread and hold the commits behind them. Closing it: checkpoints from a second connection, off the writer thread.",
-        },
-        Row {
-            figure: format!(
-                "isolation: healthy webhook's delivery latency while another never answers ({iso_rate} events/s)"
-            ),
-            measured: format!("p50 {s50:.2} ms, p99 {s99:.2} ms"),
-            baseline: format!("second webhook healthy: p50 {b50:.2} ms, p99 {b99:.2} ms"),
-            ratio: format!("{iso:.2}× (p99 {:.2}×)", s99 / b99),
-            target: "≤ 1.1×".into(),
-            met: iso <= 1.1,
-            gap: "a claim of due deliveries walking the stalled webhook's growing backlog (fixed: claims now seek each webhook's rows through a partial index).",
-        },
-    ]
+    vec![Row {
+        figure: format!(
+            "isolation: healthy webhook's delivery latency while another never answers ({iso_rate} events/s)"
+        ),
+        measured: format!("p50 {s50:.2} ms, p99 {s99:.2} ms"),
+        baseline: format!("second webhook healthy: p50 {b50:.2} ms, p99 {b99:.2} ms"),
+        ratio: format!("{iso:.2}× (p99 {:.2}×)", s99 / b99),
+        target: "≤ 1.1×".into(),
+        met: iso <= 1.1,
+        gap: GAP_ISOLATION,
+    }]
 }
+
+const GAP_E2E: &str = "the ceiling is a hyper client posting to a hyper server that does nothing (~100,000 requests/s); herald, on the same two cores as that client and receiver, parses each event, commits it with an fsync, sends it with reqwest and commits the attempt with another. Durable ingest alone tops out near 20,000 events/s, so end-to-end cannot pass ~0.2 of this ceiling; 0.33 would take journaling an event's attempts together (one commit per event, not per delivery), a lighter outbound client than reqwest, or cores the load generator and receiver do not share.";
+const GAP_FAN_OUT: &str = "each delivery is an outbound request plus an attempt row (with the exact request and answer, for the console) committed with an fsync; the profile is flat (network writes, WAL writes, fsync, allocation, JSON), with no one hot spot left. Closing it: one journal write per event for all its attempts, and keeping the request text only for failed attempts.";
+const GAP_LATENCY: &str = "the figure includes the 202's fsync and the outbound request, and a p99 here moves with the shared machine: in quiet stretches it is 2.7 to 4.2 ms, in busy ones 15 to 30 ms, while the client → receiver baseline jumps from 2 to 14 ms at the same moments. WAL checkpoints were ruled out (the same spread with checkpoints off). Closing it for good: a machine whose other tenants are quiet, or cores set aside for herald apart from the load generator.";
+const GAP_ISOLATION: &str = "a claim of due deliveries walking the stalled webhook's growing backlog (fixed: claims now seek each webhook's rows through a partial index).";

@@ -2,8 +2,8 @@
 //! beside its baseline and rewrites the page's generated part.
 //!
 //! Options (after `--`): `--quick` (small sizes, for a smoke run; the page is not written
-//! unless `--out` says where), `--only GROUP[,GROUP]` (ingest, delivery, routing, console,
-//! check, soak), `--soak-minutes M` (default 10), `--console-events N` (default 1,000,000),
+//! unless `--out` says where), `--only GROUP[,GROUP]` (ingest, delivery, latency,
+//! isolation, routing, console, check, soak), `--soak-minutes M` (default 10), `--console-events N` (default 1,000,000),
 //! `--out FILE` (default BENCHMARKS.md in the project).
 
 #[path = "suite.rs"]

@@ -94,7 +94,16 @@ pub struct Report {
 
 /// Groups in the order they run; the console's journal fill is the slowest part but the
 /// soak is the longest, so it runs last.
-pub const GROUPS: [&str; 6] = ["ingest", "delivery", "routing", "console", "check", "soak"];
+pub const GROUPS: [&str; 8] = [
+    "ingest",
+    "delivery",
+    "latency",
+    "isolation",
+    "routing",
+    "console",
+    "check",
+    "soak",
+];
 
 /// Runs the suite, printing each row as it is measured.
 pub async fn run(o: &Options) -> Report {
@@ -109,6 +118,8 @@ pub async fn run(o: &Options) -> Report {
         let rows = match group {
             "ingest" => ingest::rows(o).await,
             "delivery" => delivery::rows(o).await,
+            "latency" => delivery::latency_rows(o).await,
+            "isolation" => delivery::isolation_rows(o).await,
             "routing" => routing::rows(o),
             "console" => console::rows(o).await,
             "check" => check::rows(o),
