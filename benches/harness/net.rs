@@ -253,14 +253,20 @@ impl Paced {
 /// over a pool of connections. `start` is shared with whoever computes latencies.
 pub async fn paced(addr: SocketAddr, path: &str, total: u64, rate: u64, start: Instant) -> Paced {
     let conns = 32;
-    let (tx, rx) = async_channel(total);
+    // The schedule hands event numbers to whichever connection is free; tokio's mpsc
+    // behind a shared lock is enough of a multi-consumer queue at these rates.
+    let (tx, rx) = tokio::sync::mpsc::channel::<u64>(usize::try_from(total.max(1)).unwrap_or(1));
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let ok = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..conns {
         let mut c = Conn::open(addr).await;
         let (rx, ok, path) = (rx.clone(), ok.clone(), path.to_string());
         tasks.push(tokio::spawn(async move {
-            while let Ok(i) = rx.recv().await {
+            loop {
+                // The lock is let go before the post, so the connections post in parallel.
+                let next = rx.lock().await.recv().await;
+                let Some(i) = next else { break };
                 if (200..300).contains(&c.post(&path, drift_body(i)).await) {
                     ok.fetch_add(1, Ordering::Relaxed);
                 }
@@ -284,27 +290,6 @@ pub async fn paced(addr: SocketAddr, path: &str, total: u64, rate: u64, start: I
     }
     p.ok = ok.load(Ordering::Relaxed);
     p
-}
-
-/// A multi-consumer queue: tokio's mpsc behind a shared lock is enough at these rates.
-fn async_channel(cap: u64) -> (Tx, Rx) {
-    let (tx, rx) = tokio::sync::mpsc::channel(usize::try_from(cap.max(1)).unwrap_or(1));
-    (Tx(tx), Rx(Arc::new(tokio::sync::Mutex::new(rx))))
-}
-
-struct Tx(tokio::sync::mpsc::Sender<u64>);
-impl Tx {
-    async fn send(&self, v: u64) -> Result<(), ()> {
-        self.0.send(v).await.map_err(|_| ())
-    }
-}
-
-#[derive(Clone)]
-struct Rx(Arc<tokio::sync::Mutex<tokio::sync::mpsc::Receiver<u64>>>);
-impl Rx {
-    async fn recv(&self) -> Result<u64, ()> {
-        self.0.lock().await.recv().await.ok_or(())
-    }
 }
 
 /// Latencies in ms from each event's due time to its first receipt.

@@ -14,6 +14,22 @@ fn open_fds(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
 }
 
+/// Takes what each receiver got since the last call, marks those events as delivered to
+/// it, and returns the receipts.
+fn collect(receivers: &[Receiver], got: &mut [Vec<bool>]) -> Vec<(u64, Instant)> {
+    let mut all = Vec::new();
+    for (r, g) in receivers.iter().zip(got.iter_mut()) {
+        let seen = r.take_seen();
+        for (id, _) in &seen {
+            if let Some(slot) = usize::try_from(*id).ok().and_then(|i| g.get_mut(i)) {
+                *slot = true;
+            }
+        }
+        all.extend(seen);
+    }
+    all
+}
+
 pub async fn rows(o: &Options) -> (Vec<Row>, String) {
     let receivers = [
         Receiver::start(Behaviour::FlakyOnePercent, true).await,
@@ -43,16 +59,7 @@ pub async fn rows(o: &Options) -> (Vec<Row>, String) {
     let mut k = 1u32;
     while start + interval * k <= start + o.soak {
         tokio::time::sleep_until((start + interval * k).into()).await;
-        let mut window = Vec::new();
-        for (r, g) in receivers.iter().zip(got.iter_mut()) {
-            let seen = r.take_seen();
-            for (id, _) in &seen {
-                if let Some(slot) = usize::try_from(*id).ok().and_then(|i| g.get_mut(i)) {
-                    *slot = true;
-                }
-            }
-            window.extend(seen);
-        }
+        let window = collect(&receivers, &mut got);
         let mut l = latencies(&schedule, &window);
         let kib = serve.rss_kib();
         rss.push(kib as f64 / 1024.0);
@@ -76,13 +83,7 @@ pub async fn rows(o: &Options) -> (Vec<Row>, String) {
     let drained = Instant::now();
     let mut missing = u64::MAX;
     while drained.elapsed() < Duration::from_secs(90) {
-        for (r, g) in receivers.iter().zip(got.iter_mut()) {
-            for (id, _) in r.take_seen() {
-                if let Some(slot) = usize::try_from(id).ok().and_then(|i| g.get_mut(i)) {
-                    *slot = true;
-                }
-            }
-        }
+        collect(&receivers, &mut got);
         missing = got
             .iter()
             .map(|g| g.iter().filter(|s| !**s).count() as u64)

@@ -88,7 +88,7 @@ struct Inner {
     /// Deliveries of webhooks gone from the config may be due: set at start and reload.
     strays: AtomicBool,
     tracker: TaskTracker,
-    dispatcher: RwLock<Dispatcher>,
+    current: RwLock<Current>,
     journal: Journal,
     options: EngineOptions,
     wake: Notify,
@@ -124,7 +124,7 @@ impl Engine {
                 backlog: AtomicBool::new(true),
                 strays: AtomicBool::new(true),
                 tracker: TaskTracker::new(),
-                dispatcher: RwLock::new(Dispatcher::new(config)?),
+                current: RwLock::new(Current::new(Dispatcher::new(config)?)),
                 journal,
                 options,
                 wake: Notify::new(),
@@ -137,12 +137,16 @@ impl Engine {
         })
     }
 
-    fn dispatcher(&self) -> Dispatcher {
+    fn current(&self) -> Current {
         self.inner
-            .dispatcher
+            .current
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    fn dispatcher(&self) -> Dispatcher {
+        self.current().dispatcher
     }
 
     /// The configuration in use.
@@ -152,12 +156,12 @@ impl Engine {
 
     /// Uses a new configuration for every attempt from now on.
     pub fn reload(&self, config: Arc<Config>) {
-        let mut d = self
+        let mut current = self
             .inner
-            .dispatcher
+            .current
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        *d = d.with_config(config);
+        *current = Current::new(current.dispatcher.with_config(config));
         self.inner.strays.store(true, Ordering::Relaxed);
         self.inner.backlog.store(true, Ordering::Relaxed);
         self.inner.wake.notify_one();
@@ -170,16 +174,15 @@ impl Engine {
         self.inner.wake.notify_one();
     }
 
-    /// The webhooks with as many attempts in flight as they may have.
-    fn capped(&self) -> Vec<String> {
+    /// How many webhooks have as many attempts in flight as they may have.
+    fn at_cap(&self) -> usize {
         self.inner
             .in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .filter(|(_, n)| **n >= self.inner.options.per_webhook)
-            .map(|(label, _)| label.clone())
-            .collect()
+            .values()
+            .filter(|n| **n >= self.inner.options.per_webhook)
+            .count()
     }
 
     /// Whether attempts are paused.
@@ -215,15 +218,16 @@ impl Engine {
         dedupe_key: Option<String>,
         selection: &Selection,
     ) -> Result<(Recorded, Vec<String>), StoreError> {
-        let mut deliveries: Vec<NewDelivery> = self
-            .dispatcher()
+        let current = self.current();
+        let mut deliveries: Vec<NewDelivery> = current
+            .dispatcher
             .targets(&event, selection)
             .into_iter()
             .map(|w| new_delivery(w, None))
             .collect();
         // Explicit sends (`fire`, the console's test-fire) drive their own attempts.
-        let direct = if matches!(selection, Selection::Route) {
-            self.reserve(&mut deliveries)
+        let taken = if matches!(selection, Selection::Route) {
+            self.reserve(&mut deliveries, current.lease_until())
         } else {
             Vec::new()
         };
@@ -233,16 +237,9 @@ impl Engine {
             .map(|d| (d.id.clone(), d.label.clone()))
             .collect();
         let kind = event.kind();
-        let shared = (!direct.is_empty() || self.inner.events.receiver_count() > 0)
+        let shared = (!taken.is_empty() || self.inner.events.receiver_count() > 0)
             .then(|| Arc::new(event.clone()));
-        let taken: Vec<(String, usize, String)> = direct
-            .iter()
-            .map(|(i, _)| {
-                let d = &deliveries[*i];
-                (d.id.clone(), d.webhook, d.label.clone())
-            })
-            .collect();
-        let left_over = deliveries.len() > direct.len();
+        let left_over = deliveries.len() > taken.len();
         let recorded = self
             .inner
             .journal
@@ -255,72 +252,67 @@ impl Engine {
                 deliveries,
             })
             .await;
-        let recorded = match recorded {
-            Ok(r @ Recorded::New { .. }) => r,
-            other => {
+        let event_id = match &recorded {
+            Ok(Recorded::New { event_id, .. }) => event_id.clone(),
+            _ => {
                 // Nothing was stored for these deliveries: give their places back.
-                self.release(taken.iter().map(|(_, _, label)| label.as_str()));
-                return other.map(|r| (r, Vec::new()));
+                self.release(taken.iter().map(|t| t.label.as_str()));
+                return recorded.map(|r| (r, Vec::new()));
             }
         };
-        if let Recorded::New { event_id, .. } = &recorded {
-            match kind {
-                EventKind::Apply => &self.inner.metrics.events_apply,
-                EventKind::Drift => &self.inner.metrics.events_drift,
+        match kind {
+            EventKind::Apply => &self.inner.metrics.events_apply,
+            EventKind::Drift => &self.inner.metrics.events_drift,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+        // `shared` is there whenever a listener or a taken delivery needs the event.
+        if let Some(event) = shared {
+            if self.inner.events.receiver_count() > 0 {
+                let _no_listener = self.inner.events.send(CoreEvent::Recorded {
+                    event_id: event_id.clone(),
+                    source: source.to_string(),
+                    event: event.clone(),
+                    deliveries: listed,
+                });
             }
-            .fetch_add(1, Ordering::Relaxed);
-            if let Some(event) = &shared {
-                if self.inner.events.receiver_count() > 0 {
-                    let _no_listener = self.inner.events.send(CoreEvent::Recorded {
-                        event_id: event_id.clone(),
-                        source: source.to_string(),
-                        event: event.clone(),
-                        deliveries: listed,
-                    });
-                }
-                for ((id, webhook, label), (_, permit)) in taken.into_iter().zip(direct) {
-                    let c = Claimed {
-                        id,
-                        event_id: event_id.clone(),
-                        webhook,
-                        label,
-                        attempts: 0,
-                        event: event.clone(),
-                    };
-                    let engine = self.clone();
-                    self.inner.tracker.spawn(async move {
-                        engine.attempt(c, None).await;
-                        drop(permit);
-                    });
-                }
-            }
-            if left_over {
-                self.inner.backlog.store(true, Ordering::Relaxed);
-                self.inner.wake.notify_one();
+            for t in taken {
+                let c = Claimed {
+                    id: t.id,
+                    event_id: event_id.clone(),
+                    webhook: t.webhook,
+                    label: t.label,
+                    attempts: 0,
+                    event: event.clone(),
+                };
+                let (engine, permit) = (self.clone(), t.permit);
+                self.inner.tracker.spawn(async move {
+                    engine.attempt(c, None).await;
+                    drop(permit);
+                });
             }
         }
-        Ok((recorded, ids))
+        if left_over {
+            self.inner.backlog.store(true, Ordering::Relaxed);
+            self.inner.wake.notify_one();
+        }
+        Ok((recorded?, ids))
     }
 
     /// Takes a place in flight for each delivery whose webhook has room, when a `run`
     /// loop is working and not paused: those are stored already leased and attempted as
     /// soon as the commit is done, without a claim (one journal round trip less between
-    /// ingest and the first attempt). Returns their indexes with their global slots.
-    fn reserve(
-        &self,
-        deliveries: &mut [NewDelivery],
-    ) -> Vec<(usize, tokio::sync::OwnedSemaphorePermit)> {
-        let mut direct = Vec::new();
+    /// ingest and the first attempt).
+    fn reserve(&self, deliveries: &mut [NewDelivery], lease_until: i64) -> Vec<Taken> {
+        let mut taken = Vec::new();
         if !self.inner.running.load(Ordering::Relaxed) || self.is_paused() {
-            return direct;
+            return taken;
         }
-        let lease = self.lease_until();
         let mut in_flight = self
             .inner
             .in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        for (i, d) in deliveries.iter_mut().enumerate() {
+        for d in deliveries.iter_mut() {
             let n = in_flight.entry(d.label.clone()).or_insert(0);
             if *n >= self.inner.options.per_webhook {
                 continue;
@@ -329,10 +321,15 @@ impl Engine {
                 break;
             };
             *n += 1;
-            d.lease_until = Some(lease);
-            direct.push((i, permit));
+            d.lease_until = Some(lease_until);
+            taken.push(Taken {
+                id: d.id.clone(),
+                webhook: d.webhook,
+                label: d.label.clone(),
+                permit,
+            });
         }
-        direct
+        taken
     }
 
     /// Gives back places in flight.
@@ -347,19 +344,6 @@ impl Engine {
                 *n = n.saturating_sub(1);
             }
         }
-    }
-
-    /// Until when a delivery taken now is leased: the longest timeout and a margin, so a
-    /// killed process's deliveries are retried soon after a restart.
-    fn lease_until(&self) -> i64 {
-        let longest = self
-            .config()
-            .webhooks
-            .iter()
-            .map(|w| w.timeout)
-            .max()
-            .unwrap_or_default();
-        now_ms() + i64::try_from((longest + Duration::from_secs(5)).as_millis()).unwrap_or(i64::MAX)
     }
 
     /// Adds replays of a stored event (to `webhooks`, or to every webhook that matches it
@@ -430,26 +414,26 @@ impl Engine {
                 break;
             }
             let free = self.inner.slots.available_permits();
-            let mut capped = Vec::new();
+            let mut capped = 0;
             let claimed = if free == 0 || self.is_paused() {
                 Vec::new()
             } else {
                 // Cleared before the claim, so anything added meanwhile sets it again.
                 self.inner.backlog.store(false, Ordering::Relaxed);
-                capped = self.capped();
+                capped = self.at_cap();
                 self.claim(free, None).await.unwrap_or_else(|e| {
                     tracing::error!("cannot read due deliveries: {e}");
                     Vec::new()
                 })
             };
             let got = claimed.len();
-            if free == 0 || got >= free || !capped.is_empty() {
+            if free == 0 || got >= free || capped > 0 {
                 // More may be due than there was room for: ending attempts wake the loop.
                 self.inner.backlog.store(true, Ordering::Relaxed);
             }
             // A webhook that was full when the claim began may have room by now; its
             // attempts ended while the flag was clear and woke nobody.
-            let freed = !capped.is_empty() && self.capped().len() < capped.len();
+            let freed = capped > 0 && self.at_cap() < capped;
             for c in claimed {
                 let Ok(permit) = self.inner.slots.clone().acquire_owned().await else {
                     break;
@@ -482,13 +466,9 @@ impl Engine {
         limit: usize,
         only: Option<Vec<String>>,
     ) -> Result<Vec<Claimed>, StoreError> {
-        let config = self.config();
-        let mut labels: Vec<String> = config.webhooks.iter().map(Webhook::label).collect();
+        let current = self.current();
         // Start each claim at another webhook, so with few free slots none is always last.
-        if !labels.is_empty() {
-            let turn = self.inner.turn.fetch_add(1, Ordering::Relaxed) % labels.len();
-            labels.rotate_left(turn);
-        }
+        let first = self.inner.turn.fetch_add(1, Ordering::Relaxed);
         let strays = only.is_none() && self.inner.strays.swap(false, Ordering::Relaxed);
         let busy = ClaimLimits {
             in_flight: self
@@ -498,10 +478,11 @@ impl Engine {
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
             per_webhook: self.inner.options.per_webhook,
-            labels,
+            labels: current.labels.clone(),
+            first,
             strays,
         };
-        let lease = self.lease_until();
+        let lease = current.lease_until();
         let claimed = self
             .inner
             .journal
@@ -673,6 +654,43 @@ impl Engine {
             retry_in,
         });
     }
+}
+
+/// The configuration in use, with what the engine derives from it once per (re)load
+/// rather than on every event.
+#[derive(Clone)]
+struct Current {
+    dispatcher: Dispatcher,
+    /// Every webhook's label, in config order: the webhooks a claim serves.
+    labels: Arc<[String]>,
+    /// How long a taken delivery stays leased: the longest timeout and a margin, so a
+    /// killed process's deliveries are retried soon after a restart.
+    lease: Duration,
+}
+
+impl Current {
+    fn new(dispatcher: Dispatcher) -> Self {
+        let webhooks = &dispatcher.config().webhooks;
+        let longest = webhooks.iter().map(|w| w.timeout).max().unwrap_or_default();
+        Self {
+            labels: webhooks.iter().map(Webhook::label).collect(),
+            lease: longest + Duration::from_secs(5),
+            dispatcher,
+        }
+    }
+
+    /// Until when (Unix ms) a delivery taken now is leased.
+    fn lease_until(&self) -> i64 {
+        now_ms() + i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
+/// A delivery reserved for an attempt right after its commit, with its global slot.
+struct Taken {
+    id: String,
+    webhook: usize,
+    label: String,
+    permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// Why a replay could not be made.

@@ -235,46 +235,39 @@ async fn accept(
             format!("line {}, column {}", e.line(), e.column()),
         )
     };
-    // /events/apply and /events/drift parse straight into their types; the generic tree
-    // is built only to detect a shape, for env0, or to word an error as before.
+    // Apply and drift bodies parse straight into their types; the generic tree is built
+    // only to detect a shape and for env0. A typed parse that fails is worded as before:
+    // as invalid JSON if it is, else with the typed error's path.
     let bad = |e: event::EventError| Problem::new(StatusCode::BAD_REQUEST, e.message, e.detail);
     let typed_error =
         |e: event::EventError| match serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
             Err(json) => invalid_json(json),
             Ok(_) => bad(e),
         };
-    match route {
-        Some(Shape::Apply) => {
-            let a = event::parse_apply(&body).map_err(typed_error)?;
-            let stored = serde_json::to_string(&a).unwrap_or_default();
-            return record(engine, "apply", Event::Apply(a), stored, None).await;
-        }
-        Some(Shape::Drift) => {
-            let d = event::parse_drift(&body).map_err(typed_error)?;
-            let stored = String::from_utf8_lossy(&body).into_owned();
-            return record(engine, "drift", Event::Drift(d), stored, None).await;
-        }
-        _ => {}
-    }
-    let value: Value = serde_json::from_slice(&body).map_err(invalid_json)?;
+    let mut tree: Option<Value> = None;
     let shape = match route {
         Some(s) => s,
-        None => event::detect(&value).ok_or_else(|| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "unknown event shape",
-                "expected an Atlantis apply result (Workspace, Pull, ...), an Atlantis drift payload (repository, detection_id, projects, ...) or an env0 webhook (type, data); or post to /events/apply, /events/drift or /events/env0",
-            )
-        })?,
+        None => {
+            let value: Value = serde_json::from_slice(&body).map_err(invalid_json)?;
+            let shape = event::detect(&value).ok_or_else(|| {
+                Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "unknown event shape",
+                    "expected an Atlantis apply result (Workspace, Pull, ...), an Atlantis drift payload (repository, detection_id, projects, ...) or an env0 webhook (type, data); or post to /events/apply, /events/drift or /events/env0",
+                )
+            })?;
+            tree = Some(value);
+            shape
+        }
     };
     let (source, event, stored_body, dedupe) = match shape {
         Shape::Apply => {
-            let a = event::parse_apply(&body).map_err(bad)?;
+            let a = event::parse_apply(&body).map_err(typed_error)?;
             let stored = serde_json::to_string(&a).unwrap_or_default();
             ("apply", Event::Apply(a), stored, None)
         }
         Shape::Drift => {
-            let d = event::parse_drift(&body).map_err(bad)?;
+            let d = event::parse_drift(&body).map_err(typed_error)?;
             (
                 "drift",
                 Event::Drift(d),
@@ -283,6 +276,10 @@ async fn accept(
             )
         }
         Shape::Env0 => {
+            let value = match tree {
+                Some(v) => v,
+                None => serde_json::from_slice(&body).map_err(invalid_json)?,
+            };
             if settings.env0_secret.is_some() && !signature_ok {
                 return Err(Problem::new(
                     StatusCode::UNAUTHORIZED,
@@ -327,17 +324,6 @@ async fn accept(
             }
         }
     };
-    record(engine, source, event, stored_body, dedupe).await
-}
-
-/// Journals an accepted event and words the answer.
-async fn record(
-    engine: &Engine,
-    source: &str,
-    event: Event,
-    stored_body: String,
-    dedupe: Option<String>,
-) -> Result<Response, Problem> {
     match engine
         .accept(source, event, stored_body, dedupe, &Selection::Route)
         .await

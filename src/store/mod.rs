@@ -208,8 +208,11 @@ pub struct ClaimLimits {
     pub in_flight: std::collections::HashMap<String, usize>,
     /// The most attempts one webhook may have in flight.
     pub per_webhook: usize,
-    /// The configured webhooks' labels, in the order they are served.
-    pub labels: Vec<String>,
+    /// The configured webhooks' labels.
+    pub labels: Arc<[String]>,
+    /// Which of `labels` is served first (taken modulo their number), so with few free
+    /// slots no webhook is always last.
+    pub first: usize,
     /// Also take due deliveries whose label is not in `labels` (their webhook left the
     /// config); this walks every due row, so the engine asks for it only after a start
     /// or a reload.

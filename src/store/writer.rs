@@ -83,7 +83,6 @@ pub fn spawn(conn: Connection, commit: Commit) -> Sender<Op> {
 }
 
 fn run(mut conn: Connection, rx: &Receiver<Op>, commit: Commit) {
-    let mut sync = Sync::Full;
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         if commit == Commit::Grouped {
@@ -94,71 +93,19 @@ fn run(mut conn: Connection, rx: &Receiver<Op>, commit: Commit) {
                 }
             }
         }
-        // Claims first, in a commit of their own without an fsync: a lease only keeps
-        // another worker off a row for a while, and one lost in a crash just lets the row
-        // be attempted again at the next start, which a lease running out does anyway.
-        // So a claim never waits behind the fsync of the writes queued with it, and the
-        // workers refill their places at once.
-        let (claims, writes): (Vec<Op>, Vec<Op>) = group
-            .into_iter()
-            .partition(|op| matches!(op, Op::Claim { .. }));
-        if !claims.is_empty() {
-            sync = sync.set(&conn, Sync::Normal);
-            transact(&mut conn, claims);
-        }
-        if !writes.is_empty() {
-            sync = sync.set(&conn, Sync::Full);
-            if sync == Sync::Full {
-                transact(&mut conn, writes);
-            } else {
-                // Never answer a write as stored without the fsync.
-                writes
-                    .into_iter()
-                    .for_each(|op| fail_op(op, "cannot make the commit durable"));
-            }
-        }
-    }
-}
-
-/// The connection's `synchronous` setting, changed only between transactions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sync {
-    /// Every commit is fsynced before it is answered.
-    Full,
-    /// Commits are not fsynced; the next FULL commit makes them durable with it.
-    Normal,
-}
-
-impl Sync {
-    fn set(self, conn: &Connection, want: Self) -> Self {
-        if self == want {
-            return self;
-        }
-        let value = if want == Sync::Full { "FULL" } else { "NORMAL" };
-        match conn.pragma_update(None, "synchronous", value) {
-            Ok(()) => want,
+        let mut tx = match conn.transaction() {
+            Ok(tx) => tx,
             Err(e) => {
-                tracing::error!("cannot set synchronous={value}: {e}");
-                self
+                let e = e.to_string();
+                group.into_iter().for_each(|op| fail_op(op, &e));
+                continue;
             }
+        };
+        let done: Vec<Done> = group.into_iter().map(|op| apply(&mut tx, op)).collect();
+        let commit_error = tx.commit().err().map(|e| e.to_string());
+        for d in done {
+            d.send(commit_error.as_deref());
         }
-    }
-}
-
-/// Applies `ops` in one transaction, each in its own savepoint, commits once, answers all.
-fn transact(conn: &mut Connection, ops: Vec<Op>) {
-    let mut tx = match conn.transaction() {
-        Ok(tx) => tx,
-        Err(e) => {
-            let e = e.to_string();
-            ops.into_iter().for_each(|op| fail_op(op, &e));
-            return;
-        }
-    };
-    let done: Vec<Done> = ops.into_iter().map(|op| apply(&mut tx, op)).collect();
-    let commit_error = tx.commit().err().map(|e| e.to_string());
-    for d in done {
-        d.send(commit_error.as_deref());
     }
 }
 
@@ -371,18 +318,21 @@ fn claim(
 ) -> Result<Vec<Claimed>, StoreError> {
     // A webhook already at its limit of attempts in flight is skipped, so a dead
     // destination's backlog never takes the slots of a healthy one.
-    let mut rows: Vec<Picked> = Vec::new();
-    let room = |busy: &mut ClaimLimits, label: &str| {
-        let n = busy.in_flight.entry(label.to_string()).or_insert(0);
-        busy.per_webhook.saturating_sub(*n)
+    let room = |busy: &ClaimLimits, label: &str| {
+        busy.per_webhook
+            .saturating_sub(busy.in_flight.get(label).copied().unwrap_or(0))
     };
+    let take = |busy: &mut ClaimLimits, label: &str, n: usize| {
+        *busy.in_flight.entry(label.to_string()).or_insert(0) += n;
+    };
+    let mut rows: Vec<Picked> = Vec::new();
     if let Some(ids) = only {
         let mut stmt = t.prepare_cached(&format!("{PICK} WHERE d.id = ?2 AND {DUE}"))?;
         for id in ids.iter().take(limit) {
             if let Some(p) = stmt.query_row(params![now, id], picked).optional()?
-                && room(&mut busy, &p.label) > 0
+                && room(&busy, &p.label) > 0
             {
-                *busy.in_flight.entry(p.label.clone()).or_insert(0) += 1;
+                take(&mut busy, &p.label, 1);
                 rows.push(p);
             }
         }
@@ -392,8 +342,10 @@ fn claim(
         let mut stmt = t.prepare_cached(&format!(
             "{PICK} WHERE d.webhook_label = ?2 AND {DUE} ORDER BY d.next_attempt_at LIMIT ?3"
         ))?;
-        for label in &busy.labels.clone() {
-            let want = room(&mut busy, label).min(limit - rows.len());
+        let labels = busy.labels.clone();
+        let first = busy.first % labels.len().max(1);
+        for label in labels[first..].iter().chain(&labels[..first]) {
+            let want = room(&busy, label).min(limit - rows.len());
             if want == 0 {
                 continue;
             }
@@ -403,7 +355,7 @@ fn claim(
                     picked,
                 )?
                 .collect::<rusqlite::Result<_>>()?;
-            *busy.in_flight.entry(label.clone()).or_insert(0) += got.len();
+            take(&mut busy, label, got.len());
             rows.extend(got);
             if rows.len() >= limit {
                 break;
@@ -414,14 +366,14 @@ fn claim(
                 t.prepare_cached(&format!("{PICK} WHERE {DUE} ORDER BY d.next_attempt_at"))?;
             let mut due = stmt.query([now])?;
             while let Some(r) = due.next()? {
-                let p = picked(r)?;
                 if rows.len() >= limit {
                     break;
                 }
-                if busy.labels.contains(&p.label) || room(&mut busy, &p.label) == 0 {
+                let p = picked(r)?;
+                if labels.contains(&p.label) || room(&busy, &p.label) == 0 {
                     continue;
                 }
-                *busy.in_flight.entry(p.label.clone()).or_insert(0) += 1;
+                take(&mut busy, &p.label, 1);
                 rows.push(p);
             }
         }

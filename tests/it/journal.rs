@@ -3,7 +3,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use herald::config::Config;
 use tokio_util::sync::CancellationToken;
 
 use herald::dispatch::{Engine, EngineOptions, Selection};
@@ -18,15 +17,11 @@ use crate::support::{
 async fn prune_keeps_unfinished_events_and_honours_the_count() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rx = Receiver::start(Reply::Status(200, "")).await;
-    let config = load_ok(
-        &format!(
-            "webhooks:\n  - {{event: drift, kind: http, url: '{}'}}\n",
-            rx.url("/")
-        ),
-        None,
-        None,
+    let config = format!(
+        "webhooks:\n  - {{event: drift, kind: http, url: '{}'}}\n",
+        rx.url("/")
     );
-    let (journal, engine) = engine_in(dir.path(), config, EngineOptions::default());
+    let (journal, engine) = engine_in(dir.path(), &config, EngineOptions::default());
     let mut ids = Vec::new();
     for _ in 0..5 {
         ids.extend(accept_drift(&engine).await);
@@ -166,17 +161,13 @@ async fn replay_log_and_failed() {
 async fn backlog_beyond_the_cap_drains_without_waiting_for_the_poll() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rx = Receiver::start(Reply::Slow(5, 200)).await;
-    let config = load_ok(
-        &format!(
-            "webhooks:\n  - {{event: drift, kind: http, url: '{}'}}\n",
-            rx.url("/")
-        ),
-        None,
-        None,
+    let config = format!(
+        "webhooks:\n  - {{event: drift, kind: http, url: '{}'}}\n",
+        rx.url("/")
     );
     let (journal, engine) = engine_in(
         dir.path(),
-        config,
+        &config,
         EngineOptions {
             max_in_flight: 64,
             per_webhook: 4,
@@ -191,7 +182,13 @@ async fn backlog_beyond_the_cap_drains_without_waiting_for_the_poll() {
         "all 60 delivered long before the poll; got {}",
         rx.requests().len()
     );
+    // The receiver answers before each attempt is journaled: give the last writes a moment.
+    let all_journaled = eventually(Duration::from_secs(5), async || {
+        journal.counts().await.expect("counts").succeeded == 60
+    })
+    .await;
     let counts = journal.counts().await.expect("counts");
+    assert!(all_journaled, "{counts:?}");
     assert_eq!(counts.succeeded, 60, "{counts:?}");
     shutdown.cancel();
     runner.await.expect("run ends");
@@ -203,29 +200,21 @@ async fn backlog_beyond_the_cap_drains_without_waiting_for_the_poll() {
 async fn pending_deliveries_of_a_removed_webhook_are_settled_at_start() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rx = Receiver::start(Reply::Status(200, "")).await;
-    let two = load_ok(
-        &format!(
-            "webhooks:\n  - {{name: kept, event: drift, kind: http, url: '{}'}}\n  - {{name: gone, event: drift, kind: http, url: '{}'}}\n",
-            rx.url("/kept"),
-            rx.url("/gone")
-        ),
-        None,
-        None,
+    let two = format!(
+        "webhooks:\n  - {{name: kept, event: drift, kind: http, url: '{}'}}\n  - {{name: gone, event: drift, kind: http, url: '{}'}}\n",
+        rx.url("/kept"),
+        rx.url("/gone")
     );
     {
-        let (_, engine) = engine_in(dir.path(), two, EngineOptions::default());
+        let (_, engine) = engine_in(dir.path(), &two, EngineOptions::default());
         // No run loop: both deliveries stay pending in the journal.
         accept_drift(&engine).await;
     }
-    let one = load_ok(
-        &format!(
-            "webhooks:\n  - {{name: kept, event: drift, kind: http, url: '{}'}}\n",
-            rx.url("/kept")
-        ),
-        None,
-        None,
+    let one = format!(
+        "webhooks:\n  - {{name: kept, event: drift, kind: http, url: '{}'}}\n",
+        rx.url("/kept")
     );
-    let (journal, engine) = engine_in(dir.path(), one, EngineOptions::default());
+    let (journal, engine) = engine_in(dir.path(), &one, EngineOptions::default());
     let (shutdown, runner) = run_engine(&engine);
     let settled = eventually(Duration::from_secs(5), async || {
         let c = journal.counts().await.expect("counts");
@@ -253,11 +242,11 @@ async fn pending_deliveries_of_a_removed_webhook_are_settled_at_start() {
     runner.await.expect("run ends");
 }
 
-/// A journal in `dir` and an engine over it.
-fn engine_in(dir: &Path, config: Config, options: EngineOptions) -> (Journal, Engine) {
+/// A journal in `dir` and an engine over it with the config `text`.
+fn engine_in(dir: &Path, text: &str, options: EngineOptions) -> (Journal, Engine) {
     let journal = Journal::open(dir, Commit::Grouped).expect("journal");
-    let engine =
-        Engine::new(std::sync::Arc::new(config), journal.clone(), options).expect("engine");
+    let config = std::sync::Arc::new(load_ok(text, None, None));
+    let engine = Engine::new(config, journal.clone(), options).expect("engine");
     (journal, engine)
 }
 
