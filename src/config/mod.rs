@@ -201,13 +201,16 @@ impl Config {
     pub fn secret_values(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
         out.extend(self.slack_token.iter().map(|s| s.expose().to_string()));
-        for (_, values) in &self.http_headers {
-            out.extend(values.iter().cloned());
+        let headers = self
+            .http_headers
+            .iter()
+            .chain(self.webhooks.iter().flat_map(|w| w.headers.iter()));
+        for (name, values) in headers {
+            for v in values {
+                out.extend(crate::secret::header_secrets(name, v));
+            }
         }
         for w in &self.webhooks {
-            for (_, values) in &w.headers {
-                out.extend(values.iter().cloned());
-            }
             out.extend(w.secret.iter().map(|s| s.expose().to_string()));
             if let Target::SlackIncoming(u) = &w.target {
                 out.push(u.expose().to_string());

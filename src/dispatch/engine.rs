@@ -218,6 +218,29 @@ impl Engine {
         dedupe_key: Option<String>,
         selection: &Selection,
     ) -> Result<(Recorded, Vec<String>), StoreError> {
+        // The commit and the hand-off to the workers run in a task of their own, so a
+        // caller that goes away meanwhile (a client that disconnects, a request deadline)
+        // cannot leave a committed delivery leased to nobody: it is attempted all the same.
+        let (engine, source, selection) = (self.clone(), source.to_string(), selection.clone());
+        self.inner
+            .tracker
+            .spawn(async move {
+                engine
+                    .record(&source, event, body, dedupe_key, &selection)
+                    .await
+            })
+            .await
+            .unwrap_or(Err(StoreError::Closed))
+    }
+
+    async fn record(
+        &self,
+        source: &str,
+        event: Event,
+        body: String,
+        dedupe_key: Option<String>,
+        selection: &Selection,
+    ) -> Result<(Recorded, Vec<String>), StoreError> {
         let current = self.current();
         let mut deliveries: Vec<NewDelivery> = current
             .dispatcher
@@ -254,11 +277,9 @@ impl Engine {
             .await;
         let event_id = match &recorded {
             Ok(Recorded::New { event_id, .. }) => event_id.clone(),
-            _ => {
-                // Nothing was stored for these deliveries: give their places back.
-                self.release(taken.iter().map(|t| t.label.as_str()));
-                return recorded.map(|r| (r, Vec::new()));
-            }
+            // Nothing was stored for these deliveries: their places go back as `taken`
+            // is dropped.
+            _ => return recorded.map(|r| (r, Vec::new())),
         };
         match kind {
             EventKind::Apply => &self.inner.metrics.events_apply,
@@ -276,17 +297,20 @@ impl Engine {
                 });
             }
             for t in taken {
-                let c = Claimed {
-                    id: t.id,
-                    event_id: event_id.clone(),
-                    webhook: t.webhook,
-                    label: t.label,
-                    attempts: 0,
-                    event: event.clone(),
+                let work = Work {
+                    claimed: Claimed {
+                        id: t.id,
+                        event_id: event_id.clone(),
+                        webhook: t.webhook,
+                        label: t.place.label.clone(),
+                        attempts: 0,
+                        event: event.clone(),
+                    },
+                    place: t.place,
                 };
                 let (engine, permit) = (self.clone(), t.permit);
                 self.inner.tracker.spawn(async move {
-                    engine.attempt(c, None).await;
+                    engine.attempt(work, None).await;
                     drop(permit);
                 });
             }
@@ -325,25 +349,24 @@ impl Engine {
             taken.push(Taken {
                 id: d.id.clone(),
                 webhook: d.webhook,
-                label: d.label.clone(),
+                place: Place {
+                    inner: self.inner.clone(),
+                    label: d.label.clone(),
+                },
                 permit,
             });
         }
         taken
     }
 
-    /// Gives back places in flight.
-    fn release<'a>(&self, labels: impl Iterator<Item = &'a str>) {
-        let mut in_flight = self
-            .inner
+    /// Places in flight now, over all webhooks (for `/metrics`).
+    pub fn in_flight(&self) -> usize {
+        self.inner
             .in_flight
             .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for label in labels {
-            if let Some(n) = in_flight.get_mut(label) {
-                *n = n.saturating_sub(1);
-            }
-        }
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .sum()
     }
 
     /// Adds replays of a stored event (to `webhooks`, or to every webhook that matches it
@@ -434,13 +457,13 @@ impl Engine {
             // A webhook that was full when the claim began may have room by now; its
             // attempts ended while the flag was clear and woke nobody.
             let freed = capped > 0 && self.at_cap() < capped;
-            for c in claimed {
+            for work in claimed {
                 let Ok(permit) = self.inner.slots.clone().acquire_owned().await else {
                     break;
                 };
                 let engine = self.clone();
                 tracker.spawn(async move {
-                    engine.attempt(c, None).await;
+                    engine.attempt(work, None).await;
                     drop(permit);
                 });
             }
@@ -465,7 +488,7 @@ impl Engine {
         &self,
         limit: usize,
         only: Option<Vec<String>>,
-    ) -> Result<Vec<Claimed>, StoreError> {
+    ) -> Result<Vec<Work>, StoreError> {
         let current = self.current();
         // Start each claim at another webhook, so with few free slots none is always last.
         let first = self.inner.turn.fetch_add(1, Ordering::Relaxed);
@@ -501,7 +524,17 @@ impl Engine {
         for c in &claimed {
             *in_flight.entry(c.label.clone()).or_insert(0) += 1;
         }
-        Ok(claimed)
+        drop(in_flight);
+        Ok(claimed
+            .into_iter()
+            .map(|c| Work {
+                place: Place {
+                    inner: self.inner.clone(),
+                    label: c.label.clone(),
+                },
+                claimed: c,
+            })
+            .collect())
     }
 
     /// Makes one attempt now at each of these deliveries; one that fails in a retryable way
@@ -554,7 +587,8 @@ impl Engine {
     }
 
     /// Makes one attempt at a claimed delivery and journals it.
-    async fn attempt(&self, c: Claimed, max_attempts: Option<u32>) {
+    async fn attempt(&self, work: Work, max_attempts: Option<u32>) {
+        let Work { claimed: c, place } = work;
         let dispatcher = self.dispatcher();
         let number = c.attempts + 1;
         let started_at = now_ms();
@@ -596,7 +630,7 @@ impl Engine {
         // journal write (which waits for a commit). The row keeps its lease until that
         // write, so nothing claims it again meanwhile, and the caller's global slot is
         // held until then, so journal writes in flight stay bounded.
-        self.release(std::iter::once(c.label.as_str()));
+        drop(place);
         if self.inner.backlog.load(Ordering::Relaxed) {
             // A place is free and something may be waiting for it.
             self.inner.wake.notify_one();
@@ -689,8 +723,35 @@ impl Current {
 struct Taken {
     id: String,
     webhook: usize,
-    label: String,
+    place: Place,
     permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+/// A claimed delivery with its webhook's place in flight.
+struct Work {
+    claimed: Claimed,
+    place: Place,
+}
+
+/// One of a webhook's places in flight. It is given back when dropped, on every path
+/// (an attempt that ends, a commit that fails, a future that is cancelled), so a place can
+/// never be held by nobody: a leaked place is a webhook that stops being served.
+struct Place {
+    inner: Arc<Inner>,
+    label: String,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut in_flight = self
+            .inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = in_flight.get_mut(&self.label) {
+            *n = n.saturating_sub(1);
+        }
+    }
 }
 
 /// Why a replay could not be made.

@@ -46,8 +46,9 @@ impl Metrics {
         self.latency_count.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The Prometheus text exposition, with delivery counts read from the journal.
-    pub fn render(&self, counts: &StatusCounts) -> String {
+    /// The Prometheus text exposition, with delivery counts read from the journal and the
+    /// engine's places in flight.
+    pub fn render(&self, counts: &StatusCounts, in_flight: usize) -> String {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut out = String::new();
         let _ = writeln!(
@@ -89,6 +90,15 @@ impl Metrics {
             out,
             "herald_queue_depth {}",
             counts.pending + counts.retrying
+        );
+        let _ = writeln!(
+            out,
+            "# HELP herald_deliveries_in_flight Attempts this process has in flight (places taken).\n# TYPE herald_deliveries_in_flight gauge\nherald_deliveries_in_flight {in_flight}"
+        );
+        let _ = writeln!(
+            out,
+            "# HELP herald_deliveries_leased Open deliveries under a lease (taken by a worker of any process).\n# TYPE herald_deliveries_leased gauge\nherald_deliveries_leased {}",
+            counts.leased
         );
         let _ = writeln!(
             out,

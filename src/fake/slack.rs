@@ -350,12 +350,95 @@ async fn post_message(State(state): State<Shared>, headers: HeaderMap, body: Byt
     }
     let (scenario, seq) = next_answer(&state, channel.clone(), body.clone());
     let ts = format!("1503435956.{seq:06}");
-    let ok = json_response(
+    let ok = (
         StatusCode::OK,
-        &json!({"ok": true, "channel": channel, "ts": ts,
-                "message": {"type": "message", "subtype": "bot_message", "text": body.get("text"), "bot_id": "BZYBOTHED", "ts": ts}}),
-    );
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        )],
+        slack_json(&posted_answer(&channel, &ts, &body)),
+    )
+        .into_response();
     answer(scenario, ok).await
+}
+
+/// What real Slack answers to a successful `chat.postMessage`: the whole posted message
+/// echoed back (text, attachments with their ids, the bot's profile), which makes the
+/// answer to an ordinary Atlantis post several KiB.
+fn posted_answer(channel: &str, ts: &str, body: &Value) -> Value {
+    let attachments: Vec<Value> = body
+        .get("attachments")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .enumerate()
+                .map(|(i, att)| {
+                    let mut att = att.clone();
+                    if let Some(o) = att.as_object_mut() {
+                        o.insert("id".into(), json!(i + 1));
+                        if !o.contains_key("fallback") {
+                            let fallback = o
+                                .get("text")
+                                .cloned()
+                                .unwrap_or(json!("[no preview available]"));
+                            o.insert("fallback".into(), fallback);
+                        }
+                    }
+                    att
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let icons = json!({
+        "image_36": "https://a.slack-edge.com/80588/img/plugins/app/bot_36.png",
+        "image_48": "https://a.slack-edge.com/80588/img/plugins/app/bot_48.png",
+        "image_72": "https://a.slack-edge.com/80588/img/plugins/app/service_72.png"
+    });
+    json!({
+        "ok": true,
+        "channel": channel,
+        "ts": ts,
+        "message": {
+            "user": "U0123ABCDEF",
+            "type": "message",
+            "ts": ts,
+            "bot_id": "B123ABC456",
+            "app_id": "A0123ABCDEF",
+            "text": body.get("text").cloned().unwrap_or(json!("")),
+            "team": "T0123ABCDEF",
+            "bot_profile": {
+                "id": "B123ABC456",
+                "deleted": false,
+                "name": "atlantis",
+                "updated": 1_651_580_000,
+                "app_id": "A0123ABCDEF",
+                "icons": icons,
+                "team_id": "T0123ABCDEF"
+            },
+            "attachments": attachments,
+            "blocks": [{"type": "rich_text", "block_id": "herald", "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": body.get("text").cloned().unwrap_or(json!(""))}]}]}]
+        },
+        "response_metadata": {"warnings": []}
+    })
+}
+
+/// JSON as Slack's servers write it: every non-ASCII character as a `\uXXXX` escape and
+/// every `/` as `\/`, so a non-ASCII message comes back several times its size.
+fn slack_json(v: &Value) -> String {
+    let mut out = String::new();
+    for c in v.to_string().chars() {
+        match c {
+            '/' => out.push_str("\\/"),
+            c if c.is_ascii() => out.push(c),
+            c => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+        }
+    }
+    out
 }
 
 async fn incoming(

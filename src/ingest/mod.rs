@@ -39,6 +39,8 @@ pub fn router_with(engine: Engine, limits: Limits) -> Router {
         .route("/events/apply", post(apply))
         .route("/events/drift", post(drift))
         .route("/events/env0", post(env0))
+        // Who may post is decided from the headers, before a byte of the body is read.
+        .route_layer(axum::middleware::from_fn_with_state(engine.clone(), gate))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -150,6 +152,64 @@ async fn handle(
             p.into_response()
         }
     }
+}
+
+/// Refuses a post that cannot be authorised, from its headers alone: a client without the
+/// token (or, for env0, without a signature header) costs no body read and no memory.
+async fn gate(
+    State(engine): State<Engine>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = match req.uri().path() {
+        "/events/apply" => Some(Shape::Apply),
+        "/events/drift" => Some(Shape::Drift),
+        "/events/env0" => Some(Shape::Env0),
+        _ => None,
+    };
+    match authorize(&engine.config().herald, route, req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(p) => {
+            engine
+                .metrics()
+                .rejected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            p.into_response()
+        }
+    }
+}
+
+/// What the headers alone can tell: the bearer token matches, or the request carries an env0
+/// signature to be checked against the body (on a route where an env0 event may come).
+fn authorize(
+    settings: &crate::config::HeraldSettings,
+    route: Option<Shape>,
+    headers: &HeaderMap,
+) -> Result<(), Problem> {
+    let may_be_env0 = matches!(route, None | Some(Shape::Env0));
+    let signed = may_be_env0
+        && settings.env0_secret.is_some()
+        && header(headers, &["x-env0-signature", "x-env-zero-signature"]).is_some();
+    if let Some(token) = &settings.ingest_token {
+        let bearer = header(headers, &["authorization"]).and_then(|v| v.strip_prefix("Bearer "));
+        let bearer_ok =
+            bearer.is_some_and(|b| auth::constant_time_eq(b.as_bytes(), token.expose().as_bytes()));
+        if !bearer_ok && !signed {
+            return Err(Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong ingest token",
+                "send Authorization: Bearer <herald.ingest-token>",
+            ));
+        }
+    }
+    if route == Some(Shape::Env0) && settings.env0_secret.is_some() && !signed {
+        return Err(Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "missing env0 signature",
+            "x-env0-signature must be the HMAC-SHA256 hex of the raw body with herald.env0-secret",
+        ));
+    }
+    Ok(())
 }
 
 fn header<'a>(headers: &'a HeaderMap, names: &[&str]) -> Option<&'a str> {
@@ -371,7 +431,7 @@ async fn metrics(State(engine): State<Engine>) -> Response {
         Ok(counts) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            engine.metrics().render(&counts),
+            engine.metrics().render(&counts, engine.in_flight()),
         )
             .into_response(),
         Err(e) => (

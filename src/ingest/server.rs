@@ -2,6 +2,11 @@
 //! a cap on open connections, a deadline for a request's headers (slow-loris clients are
 //! cut off rather than holding a connection forever), a deadline for the whole request, and
 //! a bound on header size.
+//!
+//! Only HTTP/1.1 is served. Atlantis and env0 post with HTTP/1.1, and HTTP/2 would let one
+//! connection carry hundreds of concurrent bodies; hyper's HTTP/1 connection also starts its
+//! header deadline the moment it waits for a request line, so a connection that sends
+//! nothing at all (or idles between requests) is closed after `header_timeout` too.
 
 use std::time::Duration;
 
@@ -10,8 +15,7 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -20,7 +24,9 @@ use tower::ServiceExt as _;
 /// Limits on what one client can take.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Open connections at once; more wait in the kernel's backlog.
+    /// Open connections at once; more wait in the kernel's backlog until one closes. Every
+    /// open connection is closed within `header_timeout` when it sends no request, and
+    /// within `request_timeout` when it does, so a waiting one is never starved for good.
     pub max_connections: usize,
     /// Time allowed to send a request's headers.
     pub header_timeout: Duration,
@@ -116,13 +122,11 @@ pub async fn run(
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     router.clone().oneshot(req.map(Body::new))
                 });
-            let mut builder = Builder::new(TokioExecutor::new());
-            builder
-                .http1()
+            let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_timeout)
-                .max_buf_size(64 * 1024);
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
+                .max_buf_size(64 * 1024)
+                .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}

@@ -21,6 +21,11 @@ use crate::redact;
 /// The most of a response body kept for the record.
 pub const RESPONSE_EXCERPT: usize = 4096;
 
+/// The most of a response body read to judge it. Slack's `chat.postMessage` echoes the whole
+/// posted message, so a long or non-ASCII one answers with several KiB; what is beyond this
+/// is read and dropped, so the connection can be reused.
+pub const RESPONSE_READ_LIMIT: usize = 1024 * 1024;
+
 /// Which protocol a request speaks, which decides how its answer is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -46,12 +51,11 @@ pub struct Request {
     pub body: Vec<u8>,
     /// Time allowed for the attempt.
     pub timeout: Duration,
-    /// Values that must not appear in anything shown (header values, tokens, the URL).
+    /// Values that must not appear in anything shown (credentials in headers, tokens, the
+    /// URL's).
     secrets: Vec<String>,
     /// Every other secret of the config (see [`Request::scrub_also`]).
     config_secrets: std::sync::Arc<[String]>,
-    /// Header names whose values are secret.
-    secret_headers: Vec<String>,
 }
 
 impl std::fmt::Debug for Request {
@@ -83,10 +87,7 @@ impl Request {
             .headers
             .iter()
             .map(|(k, v)| {
-                let secret = self
-                    .secret_headers
-                    .iter()
-                    .any(|s| s.eq_ignore_ascii_case(k));
+                let secret = crate::secret::is_secret_header(k, v);
                 let v = if k.eq_ignore_ascii_case("authorization") {
                     match v.split_once(' ') {
                         Some((scheme, token)) => format!("{scheme} {}", crate::secret::mask(token)),
@@ -154,8 +155,6 @@ pub fn prepare(
 ) -> Result<Request, PrepareError> {
     let mut headers: Vec<(String, String)> = Vec::new();
     let mut secrets: Vec<String> = Vec::new();
-    let mut secret_headers: Vec<String> = Vec::new();
-    let user_agent = format!("herald/{}", crate::VERSION);
     let (protocol, url, body) = match &webhook.target {
         Target::SlackChannel(channel) => {
             let token = config
@@ -182,19 +181,29 @@ pub fn prepare(
             (Protocol::SlackIncoming, url.expose().to_string(), body)
         }
         Target::Http(url) => {
-            headers.push(("Content-Type".into(), "application/json".into()));
-            for (name, values) in config.http_headers.iter().chain(webhook.headers.iter()) {
-                secret_headers.push(name.clone());
+            let configured = config.http_headers.iter().chain(webhook.headers.iter());
+            for (name, values) in configured {
                 for v in values {
-                    secrets.push(v.clone());
+                    secrets.extend(crate::secret::header_secrets(name, v));
                     headers.push((name.clone(), v.clone()));
+                }
+            }
+            // herald's defaults, unless a configured header of the same name replaces them.
+            for (name, value) in [
+                ("Content-Type", "application/json".to_string()),
+                ("User-Agent", format!("herald/{}", crate::VERSION)),
+            ] {
+                if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                    headers.push((name.into(), value));
                 }
             }
             (Protocol::Http, url.clone(), event.to_json())
         }
     };
     let body = serde_json::to_vec(&body).unwrap_or_default();
-    headers.push(("User-Agent".into(), user_agent));
+    if protocol != Protocol::Http {
+        headers.push(("User-Agent".into(), format!("herald/{}", crate::VERSION)));
+    }
     if protocol == Protocol::Http {
         headers.push(("X-Herald-Event".into(), event.kind().as_str().into()));
         headers.push(("X-Herald-Delivery".into(), delivery_id.into()));
@@ -222,7 +231,7 @@ pub fn prepare(
                 .filter(|v| v.len() >= 8),
         );
     }
-    secrets.retain(|s| !s.is_empty());
+    secrets.retain(|s| s.len() >= crate::secret::MIN_SECRET_LEN);
     Ok(Request {
         protocol,
         url,
@@ -231,7 +240,6 @@ pub fn prepare(
         timeout: webhook.timeout,
         secrets,
         config_secrets: std::sync::Arc::from(Vec::new()),
-        secret_headers,
     })
 }
 
@@ -334,43 +342,58 @@ pub async fn send(client: &reqwest::Client, req: &Request) -> Attempt {
         .get(reqwest::header::LOCATION)
         .and_then(|v| v.to_str().ok())
         .map(redact::url_origin);
-    let body = match read_excerpt(response, req.timeout.saturating_sub(started.elapsed())).await {
+    let body = match read_body(response, req.timeout.saturating_sub(started.elapsed())).await {
         Ok(b) => b,
         Err(e) => return transport_failure(req, &e, started.elapsed()),
     };
     let latency = started.elapsed();
-    let text = req.sanitize(&String::from_utf8_lossy(&body));
+    let raw = String::from_utf8_lossy(&body);
     let mut attempt = Attempt {
         outcome: Outcome::Failed,
         status: Some(status),
         error: None,
         hint: None,
         retry_after: None,
-        response: text,
+        response: String::new(),
         latency,
     };
+    // Judged on the answer as it came (scrubbing first once turned `"ok":true` into
+    // `"ok":<redacted>`); what is kept and shown is scrubbed, whole, and only then cut, so
+    // no secret is split by the cut and left half in place.
     match req.protocol {
-        Protocol::Http => classify_http(req, &mut attempt, retry_after, location),
-        Protocol::SlackApi => classify_slack_api(&mut attempt, retry_after),
-        Protocol::SlackIncoming => classify_slack_incoming(&mut attempt, retry_after),
+        Protocol::Http => classify_http(req, &mut attempt, &raw, retry_after, location),
+        Protocol::SlackApi => classify_slack_api(&mut attempt, &raw, retry_after),
+        Protocol::SlackIncoming => classify_slack_incoming(&mut attempt, &raw, retry_after),
     }
+    attempt.error = attempt.error.map(|e| req.sanitize(&e));
+    attempt.hint = attempt.hint.map(|h| req.sanitize(&h));
+    attempt.response = excerpt(req.sanitize(&raw), RESPONSE_EXCERPT);
     attempt
 }
 
-/// Reads at most [`RESPONSE_EXCERPT`] bytes of the body, so a huge or endless answer
-/// neither fills memory nor holds the attempt past its timeout.
-async fn read_excerpt(
+/// The start of `text`, at most `max` bytes, cut at a character boundary.
+fn excerpt(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+/// Reads the body, keeping at most [`RESPONSE_READ_LIMIT`] bytes and dropping the rest,
+/// so a huge or endless answer neither fills memory nor holds the attempt past its timeout.
+async fn read_body(
     mut response: reqwest::Response,
     time_left: Duration,
 ) -> Result<Vec<u8>, reqwest::Error> {
     let mut out = Vec::new();
     let read = async {
         while let Some(chunk) = response.chunk().await? {
-            let room = RESPONSE_EXCERPT.saturating_sub(out.len());
+            let room = RESPONSE_READ_LIMIT.saturating_sub(out.len());
             out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if out.len() >= RESPONSE_EXCERPT {
-                break;
-            }
         }
         Ok::<(), reqwest::Error>(())
     };
@@ -428,6 +451,7 @@ fn root_cause(e: &reqwest::Error) -> String {
 fn classify_http(
     req: &Request,
     a: &mut Attempt,
+    raw: &str,
     retry_after: Option<Duration>,
     location: Option<String>,
 ) {
@@ -437,7 +461,8 @@ fn classify_http(
         a.outcome = Outcome::Delivered;
         return;
     }
-    let excerpt: String = a.response.chars().take(200).collect();
+    // Scrubbed whole before the cut (the caller scrubs the message again, harmlessly).
+    let excerpt: String = req.sanitize(raw).chars().take(200).collect();
     let mut msg = format!("sending webhook to \"{origin}\": returned status {status}");
     if !excerpt.trim().is_empty() {
         msg.push_str(&format!(": {}", excerpt.trim()));
@@ -454,7 +479,7 @@ fn classify_http(
     }
 }
 
-fn classify_slack_api(a: &mut Attempt, retry_after: Option<Duration>) {
+fn classify_slack_api(a: &mut Attempt, raw: &str, retry_after: Option<Duration>) {
     let status = a.status.unwrap_or(0);
     if status == 429 {
         a.outcome = Outcome::Retryable;
@@ -485,7 +510,7 @@ fn classify_slack_api(a: &mut Attempt, retry_after: Option<Duration>) {
         };
         return;
     }
-    let Ok(json) = serde_json::from_str::<Value>(&a.response) else {
+    let Ok(json) = serde_json::from_str::<Value>(raw) else {
         a.error = Some("invalid response from Slack: the body is not JSON".to_string());
         a.outcome = Outcome::Failed;
         return;
@@ -508,9 +533,9 @@ fn classify_slack_api(a: &mut Attempt, retry_after: Option<Duration>) {
     a.error = Some(code);
 }
 
-fn classify_slack_incoming(a: &mut Attempt, retry_after: Option<Duration>) {
+fn classify_slack_incoming(a: &mut Attempt, raw: &str, retry_after: Option<Duration>) {
     let status = a.status.unwrap_or(0);
-    let body = a.response.trim().to_string();
+    let body = raw.trim();
     match status {
         200 if body == "ok" => a.outcome = Outcome::Delivered,
         200 => {

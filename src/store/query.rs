@@ -107,6 +107,9 @@ pub struct StatusCounts {
     pub succeeded: u64,
     /// Failed deliveries.
     pub failed: u64,
+    /// Open deliveries whose lease has not run out: taken by a worker (this process's or
+    /// another's). A number that stays up while nothing is in flight is a stuck lease.
+    pub leased: u64,
 }
 
 const DELIVERY_COLUMNS: &str =
@@ -267,5 +270,12 @@ pub fn counts(c: &Connection) -> Result<StatusCounts, StoreError> {
             None => {}
         }
     }
+    out.leased = c
+        .query_row(
+            "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'retrying') AND lease_until > ?1",
+            [super::now_ms()],
+            |r| r.get::<_, i64>(0),
+        )?
+        .unsigned_abs();
     Ok(out)
 }

@@ -128,6 +128,7 @@ fn app() -> App {
         retrying: 1,
         succeeded: 4,
         failed: 1,
+        leased: 0,
     }));
     app.apply(Message::SlackAuth(SlackAuth::Ok("Acme".into())));
     app.update(Action::Resize(100, 30));

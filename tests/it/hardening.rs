@@ -26,10 +26,14 @@ impl Drop for Ingest {
 }
 
 async fn start(limits: Limits) -> Ingest {
+    start_with(limits, "webhooks: []\n").await
+}
+
+async fn start_with(limits: Limits, config: &str) -> Ingest {
     let dir = tempfile::tempdir().expect("tempdir");
     let journal = Journal::open(dir.path(), Commit::Grouped).expect("journal");
     let engine = Engine::new(
-        Arc::new(load_ok("webhooks: []\n", None, None)),
+        Arc::new(load_ok(config, None, None)),
         journal,
         EngineOptions::default(),
     )
@@ -182,4 +186,126 @@ async fn connections_beyond_the_cap_wait_instead_of_piling_up() {
         waited >= Duration::from_millis(500) && waited < Duration::from_secs(4),
         "waited {waited:?}"
     );
+}
+
+/// Reads what the server sends until it closes the connection or `limit` passes; `None`
+/// when the connection is still open then.
+async fn read_until_closed(c: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
+    let mut got = Vec::new();
+    let deadline = Instant::now() + limit;
+    loop {
+        let mut buf = [0u8; 4096];
+        match tokio::time::timeout_at(deadline.into(), c.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0) | Err(_)) => return Some(got),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_sends_nothing_is_closed_at_the_header_deadline() {
+    let s = start(Limits {
+        header_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    })
+    .await;
+    let mut silent = TcpStream::connect(s.addr).await.expect("connect");
+    let started = Instant::now();
+    let closed = read_until_closed(&mut silent, Duration::from_secs(4)).await;
+    assert!(
+        closed.is_some(),
+        "a silent connection was still open after 4 s"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(900));
+
+    // The same holds for a kept-alive connection idling after a request.
+    let mut idle = TcpStream::connect(s.addr).await.expect("connect");
+    let b = body();
+    let req = format!(
+        "POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        b.len()
+    );
+    idle.write_all(req.as_bytes()).await.expect("write");
+    idle.write_all(&b).await.expect("write");
+    let got = read_until_closed(&mut idle, Duration::from_secs(4))
+        .await
+        .expect("an idle kept-alive connection is closed at the header deadline");
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 202"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_at_the_cap_do_not_lock_clients_out() {
+    let s = start(Limits {
+        max_connections: 8,
+        header_timeout: Duration::from_secs(1),
+        ..Limits::default()
+    })
+    .await;
+    let mut silent = Vec::new();
+    for _ in 0..8 {
+        silent.push(TcpStream::connect(s.addr).await.expect("connect"));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Not one byte from the eight: they are closed at the header deadline and the waiting
+    // client is served.
+    let started = Instant::now();
+    let status = tokio::time::timeout(Duration::from_secs(5), post(s.addr))
+        .await
+        .expect("a client waiting behind silent connections is served within 5 s");
+    assert_eq!(status, 202, "after {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn http2_is_not_spoken() {
+    let s = start(Limits::default()).await;
+    let mut c = TcpStream::connect(s.addr).await.expect("connect");
+    // The HTTP/2 connection preface and an empty SETTINGS frame (prior knowledge, h2c).
+    c.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .expect("write");
+    let got = read_until_closed(&mut c, Duration::from_secs(3))
+        .await
+        .expect("the connection is closed");
+    // An HTTP/2 server would answer with its own SETTINGS frame (type 4 at byte 3).
+    assert!(
+        got.is_empty() || got.starts_with(b"HTTP/1.1 "),
+        "answered {:?}",
+        String::from_utf8_lossy(&got)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_without_the_token_is_refused_before_its_body_is_read() {
+    let s = start_with(
+        Limits {
+            request_timeout: Duration::from_secs(3),
+            ..Limits::default()
+        },
+        "herald:\n  ingest-token: tok-abcdefghijkl\n  env0-secret: env0-shared-secret\nwebhooks: []\n",
+    )
+    .await;
+    for (path, extra) in [
+        ("/events", ""),
+        ("/events/apply", ""),
+        // A signature header lets a request through to the body on env0's routes only.
+        ("/events/apply", "x-env0-signature: 00\r\n"),
+        ("/events/env0", "Authorization: Bearer tok-abcdefghijkl\r\n"),
+    ] {
+        let mut c = TcpStream::connect(s.addr).await.expect("connect");
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{extra}Content-Length: 1048576\r\n\r\n"
+        );
+        c.write_all(head.as_bytes()).await.expect("write");
+        // Not a byte of the announced MiB is sent: the answer comes from the headers.
+        let started = Instant::now();
+        let mut buf = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(2), c.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("{path} {extra:?}: no answer before the body"))
+            .expect("read");
+        let text = String::from_utf8_lossy(&buf[..n]);
+        assert!(text.starts_with("HTTP/1.1 401"), "{path} {extra:?}: {text}");
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
 }

@@ -7,6 +7,7 @@ mod atlantis_config;
 mod bench_harness;
 mod cli;
 mod console;
+mod engine;
 mod events;
 mod faults;
 mod fuzz;
