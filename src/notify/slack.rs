@@ -56,6 +56,13 @@ pub fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// A URL as the target of a Slack link `<url|label>`: escaped like any text, and with `|`
+/// percent-encoded, since Slack ends the URL at the first `|` and takes the rest as the
+/// label (a Pull.URL `https://evil|Approve` would otherwise show "Approve" as the link).
+pub fn link_url(url: &str) -> String {
+    escape(url).replace('|', "%7C")
+}
+
 /// Cuts a PR description the way Atlantis does: more than 1000 grapheme clusters become
 /// the first 999 plus `…`, never splitting a cluster.
 pub fn truncate_description(body: &str) -> String {
@@ -104,7 +111,7 @@ pub fn message(event: &Event) -> Message {
                 color: if a.success { "good" } else { "danger" }.to_string(),
                 text: format!(
                     "Apply {verb} for <{}|{}>",
-                    escape(&a.pull.url),
+                    link_url(&a.pull.url),
                     escape(&a.repo.full_name)
                 ),
                 fields,
@@ -174,7 +181,7 @@ fn drift_attachment(d: &DriftReport, fallback: String) -> Attachment {
             let env = if e.url.is_empty() {
                 escape(&e.environment)
             } else {
-                format!("<{}|{}>", escape(&e.url), escape(&e.environment))
+                format!("<{}|{}>", link_url(&e.url), escape(&e.environment))
             };
             fields.push(field("env0 environment", env, true));
         }

@@ -491,3 +491,53 @@ async fn a_receiver_that_never_answers_times_out_and_does_not_delay_the_others()
     );
     assert!(start.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn a_configured_user_agent_replaces_heralds() {
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let c = load_ok(
+        &http_config(
+            &rx.url("/hook"),
+            "apply",
+            "    headers: {User-Agent: acme-relay/2, content-type: application/vnd.acme+json}\n",
+        ),
+        None,
+        None,
+    );
+    let reports = fire(c, &apply_fixture()).await;
+    assert_eq!(reports[0].outcome, Outcome::Delivered);
+    let got = &rx.requests()[0];
+    assert_eq!(got.header_values("user-agent"), vec!["acme-relay/2"]);
+    assert_eq!(
+        got.header_values("content-type"),
+        vec!["application/vnd.acme+json"]
+    );
+}
+
+#[tokio::test]
+async fn a_token_echoed_without_its_scheme_or_cut_by_the_excerpt_is_scrubbed() {
+    const TOKEN: &str = "sk-live-0123456789abcdef";
+    let echo: &'static str = Box::leak(format!("invalid api key {TOKEN}").into_boxed_str());
+    // The token straddles the excerpt's end: scrubbing after the cut would leave its head.
+    let padded: &'static str = Box::leak(
+        format!(
+            "{}{TOKEN}",
+            "x".repeat(herald::notify::RESPONSE_EXCERPT - 10)
+        )
+        .into_boxed_str(),
+    );
+    let rx = Receiver::start(Reply::Status(401, "")).await;
+    rx.push([Reply::Status(401, echo), Reply::Status(401, padded)]);
+    let c = load_ok(
+        &http_config(&rx.url("/hook"), "apply", "    retry: {max-attempts: 1}\n"),
+        None,
+        Some(&format!(r#"{{"Authorization": "Bearer {TOKEN}"}}"#)),
+    );
+    for _ in 0..2 {
+        let reports = fire(c.clone(), &apply_fixture()).await;
+        let a = &reports[0].attempts[0];
+        let shown = format!("{:?} {:?} {}", a.error, a.hint, a.response);
+        assert!(!shown.contains("sk-live"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
+    }
+}

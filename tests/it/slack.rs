@@ -392,3 +392,54 @@ async fn incoming_webhooks_post_the_same_message() {
             .contains("revoked")
     );
 }
+
+#[test]
+fn a_bar_in_the_pull_url_cannot_take_over_the_link_label() {
+    let json = json!({"Workspace": "w", "Repo": {"FullName": "o/r"}, "Pull": {"URL": "https://evil.example/x|Approve this PR", "HeadBranch": "h", "BaseBranch": "main"}, "Success": true, "Directory": "."});
+    let e = herald::event::Event::Apply(
+        herald::event::parse_apply(json.to_string().as_bytes()).expect("apply"),
+    );
+    let text = slack::message(&e).attachment.text;
+    assert_eq!(
+        text,
+        "Apply succeeded for <https://evil.example/x%7CApprove this PR|o/r>"
+    );
+}
+
+#[tokio::test]
+async fn a_long_non_ascii_post_is_delivered_though_slack_echoes_it_at_length() {
+    let fake = fake().await;
+    // 999 characters of description, each echoed by Slack as a six-byte \\u escape.
+    let event = apply_with(&"説明".repeat(600), "feature/説明");
+    let reports = fire(slack_config(&fake, "apply", ""), &event).await;
+    let attempt = &reports[0].attempts[0];
+    assert_eq!(reports[0].outcome, Outcome::Delivered, "{attempt:?}");
+    assert_eq!(fake.received().len(), 1);
+    // The answer was judged whole, and only an excerpt of it kept.
+    assert!(attempt.response.len() <= notify::RESPONSE_EXCERPT);
+    assert!(attempt.response.starts_with(r#"{"ok":true"#));
+}
+
+#[tokio::test]
+async fn a_harmless_header_value_does_not_break_slack_answers() {
+    let fake = fake().await;
+    let mut c = load_ok(
+        "webhooks:\n  - event: apply\n    kind: slack\n    channel: somechannel\n  - event: apply\n    kind: http\n    url: http://127.0.0.1:9/\n    headers: {X-Debug: 'true', Accept: application/json}\n",
+        Some(TOKEN),
+        None,
+    );
+    c.slack_api_url = fake.api_url();
+    let d = Dispatcher::new(Arc::new(c)).expect("dispatcher");
+    let report = d
+        .dispatch(
+            &apply_fixture(),
+            &Selection::Only(vec![0]),
+            Options {
+                max_attempts: Some(1),
+            },
+            &|_| {},
+        )
+        .await;
+    assert_eq!(report[0].outcome, Outcome::Delivered, "{report:?}");
+    assert!(report[0].attempts[0].response.contains(r#""ok":true"#));
+}
