@@ -56,7 +56,14 @@ pub struct Global {
     )]
     pub webhook_http_headers: Option<String>,
     /// Slack Web API base URL
-    #[arg(long, env = "HERALD_SLACK_API_URL", global = true, value_name = "URL")]
+    // A proxy URL may carry credentials: `--help` must not print the environment's value.
+    #[arg(
+        long,
+        env = "HERALD_SLACK_API_URL",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub slack_api_url: Option<String>,
     /// Where the journal lives [default: the platform data dir, $XDG_DATA_HOME/herald]
     #[arg(long, env = "HERALD_DATA_DIR", global = true, value_name = "DIR")]

@@ -352,11 +352,16 @@ async fn accept(
                 ));
             }
             let header_id = header(headers, &["x-env0-event-id", "x-env-zero-event-id"]);
-            let id = value
-                .get("id")
-                .and_then(Value::as_str)
-                .or(header_id)
-                .map(str::to_string);
+            // A repeat is recognised by what the signature covers: the body's id, else the
+            // body itself. The event-id header is not signed: keyed on it, a captured body
+            // could be posted again under a new header value.
+            let dedupe = match value.get("id").and_then(Value::as_str) {
+                Some(id) if !id.is_empty() => format!("env0:{id}"),
+                _ => {
+                    use sha2::Digest as _;
+                    format!("env0:sha256:{}", hex::encode(sha2::Sha256::digest(&body)))
+                }
+            };
             match event::env0::parse(&value, header_id).map_err(bad)? {
                 Env0Event::Test { id } => {
                     tracing::info!(id, "env0 test event acknowledged");
@@ -378,7 +383,7 @@ async fn accept(
                         "env0",
                         Event::Drift(d),
                         scrubbed.to_string(),
-                        id.map(|i| format!("env0:{i}")),
+                        Some(dedupe),
                     )
                 }
             }

@@ -360,3 +360,35 @@ async fn healthz_and_metrics() {
         assert!(text.contains(line), "{line} missing in\n{text}");
     }
 }
+
+#[tokio::test]
+async fn an_env0_body_without_id_cannot_be_replayed_under_a_new_event_id_header() {
+    let config = load_ok(
+        "herald:\n  env0-secret: env0-shared-secret\nwebhooks: []\n",
+        None,
+        None,
+    );
+    let s = Server::start(config).await;
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&payload("env0-drift-detected.json")).expect("fixture");
+    body.as_object_mut().expect("object").remove("id");
+    let body = body.to_string().into_bytes();
+    let sig = herald::ingest::auth::env0_signature("env0-shared-secret", &body);
+    let url = format!("{}/events/env0", s.url);
+    let (status, first) = post(
+        &url,
+        body.clone(),
+        &[JSON, ("x-env0-signature", &sig), ("x-env0-event-id", "evt-1")],
+    )
+    .await;
+    assert_eq!(status, 202, "{first}");
+    let (status, again) = post(
+        &url,
+        body,
+        &[JSON, ("x-env0-signature", &sig), ("x-env0-event-id", "evt-2-forged")],
+    )
+    .await;
+    assert_eq!((status, &again["duplicate"]), (200, &serde_json::json!(true)), "{again}");
+    assert_eq!(again["event_id"], first["event_id"]);
+    assert_eq!(s.engine.journal().counts().await.expect("counts").events, 1);
+}
