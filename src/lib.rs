@@ -13,6 +13,7 @@ pub mod event;
 pub mod fake;
 pub mod ingest;
 pub mod notify;
+pub mod printable;
 pub mod redact;
 pub mod route;
 pub mod secret;

@@ -1,5 +1,6 @@
 //! The `herald` binary: argument parsing and wiring only; the work is in the library.
 
+#[macro_use]
 mod cli;
 
 /// mimalloc rather than glibc's malloc: under a steady stream of deliveries glibc's heap
@@ -24,14 +25,14 @@ fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("herald: error: cannot start the async runtime: {e}");
+            esay!("herald: error: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(cli::run(cli, &matches)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("herald: error: {e:#}");
+            esay!("herald: error: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -37,12 +37,12 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &CheckArgs) -> Res
     {
         report.push(d);
     }
-    print!("{report}");
+    say_part!("{report}");
     let summary = match &config {
         Some(c) if report.errors() == 0 => format!("{}: {}", report.file, describe(c)),
         _ => report.file.clone(),
     };
-    println!("{summary}: {}", counts(&report));
+    say!("{summary}: {}", counts(&report));
     let failed = report.errors() > 0 || (args.strict && report.warnings() > 0);
     Ok(if failed {
         ExitCode::FAILURE

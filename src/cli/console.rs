@@ -39,7 +39,7 @@ fn theme(args: &TuiArgs, config: &Config) -> Result<Theme> {
 }
 
 fn no_terminal() -> Result<ExitCode> {
-    eprintln!("herald: {}", TuiError::NoTerminal);
+    esay!("herald: {}", TuiError::NoTerminal);
     Ok(ExitCode::from(2))
 }
 

@@ -45,7 +45,7 @@ pub async fn print_outcomes(engine: &Engine, ids: &[String], json: bool) -> Resu
             .iter()
             .map(|(r, a)| serde_json::json!({"delivery": r, "attempts": a}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        say_json!(serde_json::to_string_pretty(&list)?);
     } else {
         for (r, attempts) in &out {
             let last = attempts.last();
@@ -55,7 +55,7 @@ pub async fn print_outcomes(engine: &Engine, ids: &[String], json: bool) -> Resu
                 String::new()
             };
             match r.status {
-                DeliveryStatus::Succeeded => println!(
+                DeliveryStatus::Succeeded => say!(
                     "ok     {} {} {}: delivered ({}, {} ms{tries})",
                     r.webhook_label,
                     r.kind,
@@ -70,7 +70,7 @@ pub async fn print_outcomes(engine: &Engine, ids: &[String], json: bool) -> Resu
                     } else {
                         "RETRY "
                     };
-                    println!(
+                    say!(
                         "{word} {} {} {}: {}{tries}",
                         r.webhook_label,
                         r.kind,
@@ -78,10 +78,10 @@ pub async fn print_outcomes(engine: &Engine, ids: &[String], json: bool) -> Resu
                         r.last_error.clone().unwrap_or_else(|| "failed".into())
                     );
                     if let Some(h) = last.and_then(|a| a.hint.clone()) {
-                        println!("       hint: {h}");
+                        say!("       hint: {h}");
                     }
                     if status != DeliveryStatus::Failed {
-                        println!(
+                        say!(
                             "       left in the journal as {}: `herald serve` retries it",
                             status.as_str()
                         );

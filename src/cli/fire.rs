@@ -47,7 +47,7 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &FireArgs) -> Resu
     let dispatcher = Dispatcher::new(config.clone())?;
     let targets = dispatcher.targets(&event, &selection);
     if targets.is_empty() {
-        eprintln!(
+        esay!(
             "herald: no webhook takes this {} event; `herald match` shows why, --webhook SEL sends regardless",
             event.kind().as_str()
         );
@@ -66,15 +66,15 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &FireArgs) -> Resu
                 .iter()
                 .map(|(label, r)| serde_json::json!({"webhook": label, "request": r}))
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&list)?);
+            say_json!(serde_json::to_string_pretty(&list)?);
         } else {
             for (label, r) in shown {
-                println!("# webhook {label}");
-                println!("{} {}", r.method, r.url);
+                say!("# webhook {label}");
+                say!("{} {}", r.method, r.url);
                 for (k, v) in &r.headers {
-                    println!("{k}: {v}");
+                    say!("{k}: {v}");
                 }
-                println!("\n{}\n", serde_json::to_string_pretty(&r.body)?);
+                say!("\n{}\n", serde_json::to_string_pretty(&r.body)?);
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -96,7 +96,7 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &FireArgs) -> Resu
             } = e
                 && !quiet
             {
-                eprintln!(
+                esay!(
                     "{label} attempt {number}: {}; retrying in {}",
                     attempt.error.as_deref().unwrap_or("failed"),
                     humantime::format_duration(Duration::from_secs(wait.as_secs().max(1)))
@@ -138,7 +138,7 @@ fn read_event(args: &FireArgs) -> Result<Option<Event>> {
         EventArg::Env0 => match event::parse_env0(&bytes, None) {
             Ok(Env0Event::Drift(d)) => Ok(Event::Drift(d)),
             Ok(Env0Event::Test { .. }) => {
-                eprintln!(
+                esay!(
                     "herald: {name} is env0's test event: herald acknowledges it and sends nothing"
                 );
                 return Ok(None);

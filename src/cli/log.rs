@@ -55,17 +55,17 @@ pub async fn run(global: &Global, args: &LogArgs) -> Result<ExitCode> {
                 serde_json::json!({"delivery": r, "attempts": journal.attempts(&r.id).await?}),
             );
         }
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        say_json!(serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
-        println!("no deliveries in {}", journal.path().display());
+        say!("no deliveries in {}", journal.path().display());
     }
     for r in rows {
         let when = humantime::format_rfc3339_seconds(
             UNIX_EPOCH + Duration::from_millis(u64::try_from(r.created_at).unwrap_or(0)),
         );
-        println!(
+        say!(
             "{when}  {:<9} {:>2}x  {} {} {}  {}",
             r.status.as_str(),
             r.attempts,
@@ -74,12 +74,12 @@ pub async fn run(global: &Global, args: &LogArgs) -> Result<ExitCode> {
             r.target,
             r.summary
         );
-        println!("    delivery {}  event {}", r.id, r.event_id);
+        say!("    delivery {}  event {}", r.id, r.event_id);
         if let Some(e) = r
             .last_error
             .filter(|_| r.status != DeliveryStatus::Succeeded)
         {
-            println!("    {e}");
+            say!("    {e}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -42,7 +42,7 @@ pub fn run(global: &Global, matches: &ArgMatches, args: &MatchArgs) -> Result<Ex
     let event = build_event(args)?;
     let decisions = route::decide_all(&config.webhooks, &event);
     if args.json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "event": event.kind(),
@@ -52,7 +52,7 @@ pub fn run(global: &Global, matches: &ArgMatches, args: &MatchArgs) -> Result<Ex
             }))?
         );
     } else {
-        print!("{}", explain(&config, &event, &decisions));
+        say_part!("{}", explain(&config, &event, &decisions));
     }
     Ok(if decisions.iter().any(|d| d.matched) {
         ExitCode::SUCCESS

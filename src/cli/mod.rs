@@ -1,5 +1,33 @@
 //! The command line: flags shared by every command, and one module per command.
 
+/// `println!` for text that may carry what others sent (event fields, receiver errors):
+/// characters a terminal would act on are shown as escapes, never sent.
+macro_rules! say {
+    ($($arg:tt)*) => { println!("{}", herald::printable::clean(&format!($($arg)*))) };
+}
+
+/// `print!` with the same cleaning as [`say!`].
+macro_rules! say_part {
+    ($($arg:tt)*) => { print!("{}", herald::printable::clean(&format!($($arg)*))) };
+}
+
+/// `eprintln!` with the same cleaning as [`say!`].
+macro_rules! esay {
+    ($($arg:tt)*) => { eprintln!("{}", herald::printable::clean(&format!($($arg)*))) };
+}
+
+/// `eprint!` with the same cleaning as [`say!`].
+macro_rules! esay_part {
+    ($($arg:tt)*) => { eprint!("{}", herald::printable::clean(&format!($($arg)*))) };
+}
+
+/// Prints JSON text with C1 and bidi characters escaped: still the same JSON.
+macro_rules! say_json {
+    ($text:expr) => {
+        println!("{}", herald::printable::json(&$text))
+    };
+}
+
 mod check;
 #[cfg(feature = "tui")]
 mod console;
@@ -202,11 +230,11 @@ pub fn load_config(global: &Global, matches: &ArgMatches) -> Result<Config> {
     }
     match config::load(&opts) {
         Ok((config, report)) => {
-            eprint!("{report}");
+            esay_part!("{report}");
             Ok(config)
         }
         Err(report) => {
-            eprint!("{report}");
+            esay_part!("{report}");
             Err(anyhow::anyhow!(errors_summary(&report)))
         }
     }

@@ -52,7 +52,7 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &ReplayArgs) -> Re
         args.id.clone().into_iter().collect()
     };
     if sources.is_empty() {
-        eprintln!("herald: no failed deliveries to replay");
+        esay!("herald: no failed deliveries to replay");
         return Ok(ExitCode::SUCCESS);
     }
     let mut ids = Vec::new();

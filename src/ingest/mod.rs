@@ -379,12 +379,7 @@ async fn accept(
                 Env0Event::Drift(d) => {
                     let mut scrubbed = value.clone();
                     event::env0::scrub(&mut scrubbed);
-                    (
-                        "env0",
-                        Event::Drift(d),
-                        scrubbed.to_string(),
-                        Some(dedupe),
-                    )
+                    ("env0", Event::Drift(d), scrubbed.to_string(), Some(dedupe))
                 }
             }
         }

@@ -501,11 +501,21 @@ async fn match_explains_each_webhook() {
 #[tokio::test]
 async fn help_never_prints_a_credential_from_the_environment() {
     let env = [
-        ("HERALD_SLACK_API_URL", "https://user:PLANTED-proxy-pass@proxy.example/api"),
+        (
+            "HERALD_SLACK_API_URL",
+            "https://user:PLANTED-proxy-pass@proxy.example/api",
+        ),
         ("ATLANTIS_SLACK_TOKEN", "xoxb-PLANTED-token"),
-        ("ATLANTIS_WEBHOOK_HTTP_HEADERS", r#"{"Authorization": "Bearer PLANTED-header"}"#),
+        (
+            "ATLANTIS_WEBHOOK_HTTP_HEADERS",
+            r#"{"Authorization": "Bearer PLANTED-header"}"#,
+        ),
     ];
-    for args in [vec!["--help"], vec!["serve", "--help"], vec!["fire", "--help"]] {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["fire", "--help"],
+    ] {
         let out = herald(&args, &env).await;
         let text = format!("{}{}", stdout(&out), stderr(&out));
         assert!(text.contains("HERALD_SLACK_API_URL"), "{text}");

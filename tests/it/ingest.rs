@@ -378,17 +378,29 @@ async fn an_env0_body_without_id_cannot_be_replayed_under_a_new_event_id_header(
     let (status, first) = post(
         &url,
         body.clone(),
-        &[JSON, ("x-env0-signature", &sig), ("x-env0-event-id", "evt-1")],
+        &[
+            JSON,
+            ("x-env0-signature", &sig),
+            ("x-env0-event-id", "evt-1"),
+        ],
     )
     .await;
     assert_eq!(status, 202, "{first}");
     let (status, again) = post(
         &url,
         body,
-        &[JSON, ("x-env0-signature", &sig), ("x-env0-event-id", "evt-2-forged")],
+        &[
+            JSON,
+            ("x-env0-signature", &sig),
+            ("x-env0-event-id", "evt-2-forged"),
+        ],
     )
     .await;
-    assert_eq!((status, &again["duplicate"]), (200, &serde_json::json!(true)), "{again}");
+    assert_eq!(
+        (status, &again["duplicate"]),
+        (200, &serde_json::json!(true)),
+        "{again}"
+    );
     assert_eq!(again["event_id"], first["event_id"]);
     assert_eq!(s.engine.journal().counts().await.expect("counts").events, 1);
 }

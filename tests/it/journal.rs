@@ -274,3 +274,68 @@ fn run_engine(engine: &Engine) -> (CancellationToken, tokio::task::JoinHandle<()
         tokio::spawn(async move { e.run(s, Duration::from_secs(1)).await }),
     )
 }
+
+/// Characters a terminal acts on: ESC (CSI, OSC), BEL, C1's CSI and the bidi override.
+fn has_terminal_controls(text: &str) -> bool {
+    text.chars().any(|c| {
+        matches!(c, '\x1b' | '\x07' | '\r' | '\u{9b}' | '\u{9d}')
+            || ('\u{202a}'..='\u{202e}').contains(&c)
+    })
+}
+
+#[tokio::test]
+async fn log_shows_escape_sequences_from_posters_and_receivers_without_sending_them() {
+    // A receiver whose error text tries to write the clipboard and clear the screen.
+    let rx = Receiver::start(Reply::Status(
+        400,
+        "bad\x1b]52;c;cHduZWQ=\x07 request\x1b[2J\u{9b}31m",
+    ))
+    .await;
+    let (dir, path) = config_file(&format!(
+        "webhooks:\n  - {{name: hostile, event: drift, kind: http, url: '{}', retry: {{max-attempts: 1}}}}\n",
+        rx.url("/")
+    ));
+    let payload = dir.path().join("drift.json");
+    std::fs::write(
+        &payload,
+        serde_json::json!({"repository": "acme/\u{1b}]0;pwned\u{7}infra\u{202e}gnp.exe", "ref": "main\u{1b}[1;31m",
+            "detection_id": "d-1", "projects_with_drift": 0, "total_projects": 0, "projects": []})
+        .to_string(),
+    )
+    .expect("payload");
+    let data = tempfile::tempdir().expect("tempdir");
+    let env = [("HERALD_DATA_DIR", data.path().to_str().expect("utf-8"))];
+    let p = path.to_str().expect("utf-8");
+    let out = herald(
+        &[
+            "fire",
+            "--event",
+            "drift",
+            "--payload",
+            payload.to_str().expect("utf-8"),
+            "-c",
+            p,
+        ],
+        &env,
+    )
+    .await;
+    let fired = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(fired.contains("hostile"), "{fired}");
+    assert!(!has_terminal_controls(&fired), "fire printed {fired:?}");
+
+    let out = herald(&["log"], &env).await;
+    let text = stdout(&out);
+    assert!(text.contains("\\x1b]52"), "shown as an escape: {text}");
+    assert!(!has_terminal_controls(&text), "log printed {text:?}");
+
+    let out = herald(&["log", "--json"], &env).await;
+    let json = stdout(&out);
+    assert!(!has_terminal_controls(&json), "log --json printed {json:?}");
+    let v: Value = serde_json::from_str(&json).expect("still valid JSON");
+    assert!(
+        v[0]["attempts"][0]["response"]
+            .as_str()
+            .is_some_and(|r| r.contains('\x1b') && r.contains('\u{9b}')),
+        "the stored text is the same value: {v}"
+    );
+}
