@@ -10,6 +10,7 @@ mod diag;
 pub mod filter;
 pub mod headers;
 mod load;
+mod save;
 mod validate;
 mod writeback;
 pub mod yaml_pos;
@@ -22,6 +23,7 @@ pub use diag::{Diagnostic, Location, Report, Severity};
 pub use filter::Filter;
 pub use headers::Headers;
 pub use load::{default_path, load, load_str};
+pub use save::{SaveError, save_with_backup};
 pub use validate::parse_duration;
 pub use writeback::{WriteBackError, set_webhook_value};
 

@@ -440,13 +440,7 @@ fn write_filter(
     let name = path.display().to_string();
     let (reread, _) = config::load_str(&new, &name, load)
         .map_err(|r| format!("the edited file would not load: {}", r.to_string().trim()))?;
-    let backup = path.with_extension(format!(
-        "{}.bak",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("yaml")
-    ));
-    std::fs::write(&backup, &text)
-        .map_err(|e| format!("cannot write the backup {}: {e}", backup.display()))?;
-    std::fs::write(&path, &new).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let backup = config::save_with_backup(&path, &text, &new).map_err(|e| e.to_string())?;
     let mut reread = reread;
     reread.path = Some(path);
     Ok((
