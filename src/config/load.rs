@@ -44,7 +44,7 @@ pub fn load_str(text: &str, file: &str, opts: &LoadOptions) -> Result<(Config, R
     let root: Value = if text.trim().is_empty() {
         Value::Null
     } else {
-        match serde_yaml::from_str(text) {
+        match serde_yaml::from_str(text).and_then(merged) {
             Ok(v) => v,
             Err(e) => {
                 let pos = e.location().map_or(Pos::START, |l| Pos {
@@ -72,20 +72,22 @@ pub fn load_str(text: &str, file: &str, opts: &LoadOptions) -> Result<(Config, R
     // The Helm chart's values carry the server config as a string under `config:`.
     let helm = helm_inner(&root, node.as_ref(), text);
     let (doc_value, doc_node, shift) = match &helm {
-        Some((inner_text, shift)) => match serde_yaml::from_str::<Value>(inner_text) {
-            Ok(v) => (v, yaml_pos::parse(inner_text), *shift),
-            Err(e) => {
-                let pos = e.location().map_or(Pos::START, |l| Pos {
-                    line: l.line() + shift.0,
-                    col: l.column() + shift.1,
-                });
-                report.push(Diagnostic::error(
-                    Location::File(pos),
-                    format!("invalid YAML in the Helm `config:` value: {e}"),
-                ));
-                return Err(report);
+        Some((inner_text, shift)) => {
+            match serde_yaml::from_str::<Value>(inner_text).and_then(merged) {
+                Ok(v) => (v, yaml_pos::parse(inner_text), *shift),
+                Err(e) => {
+                    let pos = e.location().map_or(Pos::START, |l| Pos {
+                        line: l.line() + shift.0,
+                        col: l.column() + shift.1,
+                    });
+                    report.push(Diagnostic::error(
+                        Location::File(pos),
+                        format!("invalid YAML in the Helm `config:` value: {e}"),
+                    ));
+                    return Err(report);
+                }
             }
-        },
+        }
         None => (root.clone(), node, (0, 0)),
     };
 
@@ -116,6 +118,13 @@ pub fn load_str(text: &str, file: &str, opts: &LoadOptions) -> Result<(Config, R
     } else {
         Ok((config, report))
     }
+}
+
+/// `value` with its merge keys (`<<: *defaults`) resolved, as Atlantis' loader (viper on
+/// yaml.v3) resolves them, so a file Atlantis reads means the same to herald.
+fn merged(mut value: Value) -> Result<Value, serde_yaml::Error> {
+    value.apply_merge()?;
+    Ok(value)
 }
 
 /// `(inner text, (line shift, column shift))` when `root` is Helm values with the server

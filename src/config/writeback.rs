@@ -70,6 +70,8 @@ pub fn set_webhook_value(
     }
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     let trailing_newline = text.ends_with('\n');
+    // Merged keys live in the anchored mapping; the entry gets a key of its own instead.
+    let entries: Vec<&yaml_pos::Entry> = entries.iter().filter(|e| !e.merged).collect();
     match entries.iter().rev().find(|e| e.key == key) {
         Some(e) => {
             let Node::Scalar { pos, chars, plain } = &e.value else {

@@ -55,10 +55,13 @@ pub enum Node {
         /// Its entries.
         entries: Vec<Entry>,
     },
-    /// An alias (`*name`); herald does not follow it for positions.
+    /// An alias (`*name`); herald does not follow it for positions, but for a merge key
+    /// (`<<: *name`), whose entries are copied into the mapping that merges them.
     Alias {
         /// Where the alias is.
         pos: Pos,
+        /// The anchor it names (saphyr's id).
+        anchor: usize,
     },
 }
 
@@ -71,6 +74,10 @@ pub struct Entry {
     pub key_pos: Pos,
     /// The value.
     pub value: Node,
+    /// Copied in by a merge key (`<<: *defaults`): its positions are those of the anchored
+    /// mapping where it is written, and a write-back must not edit it there (that would
+    /// change every entry that merges it) but add the key to the entry itself.
+    pub merged: bool,
 }
 
 impl Node {
@@ -80,7 +87,7 @@ impl Node {
             Node::Scalar { pos, .. }
             | Node::Seq { pos, .. }
             | Node::Map { pos, .. }
-            | Node::Alias { pos } => *pos,
+            | Node::Alias { pos, .. } => *pos,
         }
     }
 
@@ -102,8 +109,41 @@ impl Node {
 }
 
 enum Frame {
-    Seq(Pos, Vec<Node>),
-    Map(Pos, Vec<Entry>, Option<(String, Pos)>),
+    Seq(Pos, usize, Vec<Node>),
+    Map(Pos, usize, Vec<Entry>, Option<(String, Pos)>),
+}
+
+/// Adds to `entries` what their merge keys (`<<: *a` or `<<: [*a, *b]`) bring: every key of
+/// the merged mappings not written in the mapping itself, the first merged mapping first,
+/// as YAML's merge type (and Atlantis' yaml.v3) resolve it.
+fn merge(entries: &mut Vec<Entry>, anchors: &std::collections::HashMap<usize, Node>) {
+    let sources: Vec<usize> = entries
+        .iter()
+        .filter(|e| e.key == "<<")
+        .flat_map(|e| match &e.value {
+            Node::Alias { anchor, .. } => vec![*anchor],
+            Node::Seq { items, .. } => items
+                .iter()
+                .filter_map(|i| match i {
+                    Node::Alias { anchor, .. } => Some(*anchor),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    for anchor in sources {
+        if let Some(Node::Map { entries: more, .. }) = anchors.get(&anchor) {
+            for e in more {
+                if !entries.iter().any(|have| have.key == e.key) {
+                    entries.push(Entry {
+                        merged: true,
+                        ..e.clone()
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// Builds the position tree of the first document in `text`. Returns `None` when saphyr
@@ -112,52 +152,61 @@ enum Frame {
 pub fn parse(text: &str) -> Option<Node> {
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Node> = None;
+    let mut anchors: std::collections::HashMap<usize, Node> = std::collections::HashMap::new();
     let mut parser = Parser::new_from_str(text);
     while let Some(next) = parser.next_event() {
         let (event, span) = next.ok()?;
         let pos = Pos::from_span(&span);
-        let (node, key_text) = match event {
-            Event::Scalar(value, style, _, _) => (
+        let (node, key_text, anchor) = match event {
+            Event::Scalar(value, style, anchor, _) => (
                 Node::Scalar {
                     pos,
                     chars: (span.start.index(), span.end.index()),
                     plain: style == ScalarStyle::Plain,
                 },
                 Some(value.into_owned()),
+                anchor,
             ),
-            Event::Alias(_) => (Node::Alias { pos }, Some("?".to_string())),
-            Event::SequenceStart(..) => {
-                stack.push(Frame::Seq(pos, Vec::new()));
+            Event::Alias(anchor) => (Node::Alias { pos, anchor }, Some("?".to_string()), 0),
+            Event::SequenceStart(anchor, _) => {
+                stack.push(Frame::Seq(pos, anchor, Vec::new()));
                 continue;
             }
-            Event::MappingStart(..) => {
-                stack.push(Frame::Map(pos, Vec::new(), None));
+            Event::MappingStart(anchor, _) => {
+                stack.push(Frame::Map(pos, anchor, Vec::new(), None));
                 continue;
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq(pos, items)) => (Node::Seq { pos, items }, None),
+                Some(Frame::Seq(pos, anchor, items)) => (Node::Seq { pos, items }, None, anchor),
                 _ => return None,
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map(pos, entries, _)) => (Node::Map { pos, entries }, None),
+                Some(Frame::Map(pos, anchor, mut entries, _)) => {
+                    merge(&mut entries, &anchors);
+                    (Node::Map { pos, entries }, None, anchor)
+                }
                 _ => return None,
             },
             Event::DocumentEnd if root.is_some() => break,
             _ => continue,
         };
+        if anchor > 0 {
+            anchors.insert(anchor, node.clone());
+        }
         match stack.last_mut() {
             None => {
                 if root.is_none() {
                     root = Some(node);
                 }
             }
-            Some(Frame::Seq(_, items)) => items.push(node),
-            Some(Frame::Map(_, entries, pending)) => match pending.take() {
+            Some(Frame::Seq(_, _, items)) => items.push(node),
+            Some(Frame::Map(_, _, entries, pending)) => match pending.take() {
                 None => *pending = Some((key_text.unwrap_or_else(|| "?".to_string()), node.pos())),
                 Some((key, key_pos)) => entries.push(Entry {
                     key,
                     key_pos,
                     value: node,
+                    merged: false,
                 }),
             },
         }
@@ -181,5 +230,22 @@ mod tests {
         assert_eq!(kind.value.pos(), Pos { line: 4, col: 11 });
         let channel = first.entry("channel").expect("channel");
         assert!(matches!(channel.value, Node::Scalar { plain: false, .. }));
+    }
+
+    #[test]
+    fn merged_keys_point_where_they_are_written() {
+        let text =
+            "base: &b\n  kind: http\n  event: apply\nwebhooks:\n  - <<: *b\n    event: drift\n";
+        let root = parse(text).expect("parses");
+        let first = root
+            .entry("webhooks")
+            .and_then(|w| w.value.item(0))
+            .expect("item");
+        let kind = first.entry("kind").expect("merged kind");
+        assert!(kind.merged);
+        assert_eq!(kind.key_pos, Pos { line: 2, col: 3 });
+        let event = first.entry("event").expect("own event");
+        assert!(!event.merged);
+        assert_eq!(event.key_pos, Pos { line: 6, col: 5 });
     }
 }

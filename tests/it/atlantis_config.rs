@@ -494,3 +494,42 @@ fn syntax_errors_are_located() {
         "{r}"
     );
 }
+
+#[test]
+fn yaml_merge_keys_are_resolved_as_atlantis_does() {
+    let text = "\
+hook-defaults: &defaults
+  event: apply
+  kind: http
+  workspace-regex: ^prod
+webhooks:
+  - <<: *defaults
+    url: http://127.0.0.1:9/a
+  - <<: [*defaults]
+    event: drift
+    url: http://127.0.0.1:9/b
+";
+    let c = load_ok(text, None, None);
+    assert_eq!(c.webhooks.len(), 2);
+    assert_eq!(c.webhooks[0].event, EventKind::Apply);
+    assert!(matches!(&c.webhooks[0].target, Target::Http(u) if u.ends_with("/a")));
+    assert_eq!(
+        c.webhooks[1].event,
+        EventKind::Drift,
+        "an entry's own key wins"
+    );
+
+    // A problem in a merged value points where it is written: in the anchored mapping.
+    let bad = text.replace("workspace-regex: ^prod", "workspace-regex: ^(prod");
+    let report = load(&bad, None, None).expect_err("invalid");
+    let error = report
+        .diagnostics
+        .iter()
+        .find(|d| d.severity == Severity::Error)
+        .expect("an error");
+    assert_eq!(
+        error.location,
+        Location::File(herald::config::yaml_pos::Pos { line: 4, col: 20 }),
+        "{report}"
+    );
+}
