@@ -127,6 +127,8 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Show the journal's deliveries, newest first
     Log(log::LogArgs),
+    /// Mint a Standard Webhooks signing secret (`whsec_` + 32 random bytes) for `secret:`
+    Secret,
 }
 
 /// The `--event` values.
@@ -159,6 +161,12 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
         Command::Serve(args) => serve::run(&cli.global, matches, args).await,
         Command::Replay(args) => replay::run(&cli.global, matches, args).await,
         Command::Log(args) => log::run(&cli.global, args).await,
+        Command::Secret => {
+            let secret = herald::notify::sign::new_secret()
+                .map_err(|e| anyhow::anyhow!("the operating system gives no randomness: {e}"))?;
+            say!("{secret}");
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -393,11 +393,28 @@ impl Ctx<'_> {
         let secret = get("secret")
             .and_then(|f| self.string(f, "secret"))
             .filter(|s| !s.is_empty());
-        if secret.as_ref().is_some_and(|s| s.len() < 16) {
-            self.warn(
-                at("secret"),
-                "\"secret\" is shorter than 16 characters; use a long random value",
-            );
+        if let Some(s) = &secret {
+            match crate::notify::sign::key(s) {
+                Err(e) => {
+                    self.error(at("secret"), format!("\"secret\" {e}"));
+                    ok = false;
+                }
+                Ok(key) if !s.starts_with("whsec_") => self.warn(
+                    at("secret"),
+                    format!(
+                        "\"secret\" has no \"whsec_\" prefix: it is read as base64, as the Standard Webhooks libraries read it ({} key bytes); mint one with `herald secret`",
+                        key.len()
+                    ),
+                ),
+                Ok(key) if key.len() < 16 => self.warn(
+                    at("secret"),
+                    format!(
+                        "\"secret\" is a key of {} bytes; use 24 or more random bytes (`herald secret` mints one)",
+                        key.len()
+                    ),
+                ),
+                Ok(_) => {}
+            }
         }
         let timeout = match get("timeout") {
             None => DEFAULT_TIMEOUT,

@@ -13,7 +13,10 @@ async fn check_passes_on_every_example_config() {
         ("SLACK_BOT_TOKEN", "xoxb-example"),
         ("RECEIVER_TOKEN", "receiver-token"),
         ("HERALD_INGEST_TOKEN", "ingest-token"),
-        ("AUDIT_SIGNING_SECRET", "0123456789abcdef0123"),
+        (
+            "AUDIT_SIGNING_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        ),
         (
             "SLACK_DRIFT_WEBHOOK_URL",
             "https://hooks.slack.com/services/T0/B0/XYZ",

@@ -541,3 +541,66 @@ async fn a_token_echoed_without_its_scheme_or_cut_by_the_excerpt_is_scrubbed() {
         assert!(shown.contains("<redacted>"), "{shown}");
     }
 }
+
+/// Verifies a request with the official `standardwebhooks` library (PyPI), as a receiver
+/// would.
+fn official_library_verifies(secret: &str, r: &crate::support::Recorded) -> Result<(), String> {
+    let headers: serde_json::Map<String, serde_json::Value> =
+        ["webhook-id", "webhook-timestamp", "webhook-signature"]
+            .iter()
+            .map(|h| (h.to_string(), serde_json::json!(r.header_values(h)[0])))
+            .collect();
+    let input = serde_json::json!({
+        "secret": secret,
+        "body": String::from_utf8_lossy(&r.body),
+        "headers": headers,
+    });
+    let script = "import json, sys\nfrom standardwebhooks import Webhook\n\
+        i = json.load(sys.stdin)\nWebhook(i['secret']).verify(i['body'], i['headers'])\n";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs (CI installs standardwebhooks from PyPI)");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.to_string().as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("python3 ends");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[tokio::test]
+async fn signatures_verify_with_the_official_standardwebhooks_library() {
+    let minted = sign::new_secret().expect("randomness");
+    for secret in [
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        // Unpadded base64, which the libraries accept.
+        "whsec_aGVsbG8gd29ybGQgc2VjcmV0IGtleQ",
+        // No prefix: the libraries read it as base64 too.
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        &minted,
+    ] {
+        let rx = Receiver::start(Reply::Status(200, "")).await;
+        let c = load_ok(
+            &http_config(&rx.url("/"), "apply", &format!("    secret: '{secret}'\n")),
+            None,
+            None,
+        );
+        let reports = fire(c, &apply_fixture()).await;
+        assert_eq!(reports[0].outcome, Outcome::Delivered);
+        let r = &rx.requests()[0];
+        if let Err(e) = official_library_verifies(secret, r) {
+            panic!("the official library rejects herald's signature with {secret}: {e}");
+        }
+    }
+}
