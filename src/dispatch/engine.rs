@@ -9,19 +9,20 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore, broadcast};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::clock::ClockWatch;
 use super::{DispatchError, Dispatcher, Metrics, Selection, new_delivery_id, retry_wait};
 use crate::config::{Config, EventKind, Webhook};
 use crate::event::Event;
 use crate::notify::{Attempt, Outcome};
 use crate::store::{
     AttemptRecord, ClaimLimits, Claimed, DeliveryStatus, Journal, NewDelivery, NewEvent, NextState,
-    Recorded, StoreError, now_ms,
+    Recorded, Reschedule, StoreError, now_ms,
 };
 
 /// Something the engine did, for the console and for progress output.
@@ -432,9 +433,19 @@ impl Engine {
     pub async fn run(&self, shutdown: CancellationToken, grace: Duration) {
         let tracker = &self.inner.tracker;
         self.inner.running.store(true, Ordering::Relaxed);
+        // The clock may have stepped back while herald was down.
+        self.reschedule().await;
+        let mut clock = ClockWatch::new(now_ms(), Instant::now());
         loop {
             if shutdown.is_cancelled() {
                 break;
+            }
+            if let Some(back) = clock.observe(now_ms(), Instant::now()) {
+                tracing::warn!(
+                    "the system clock stepped back by {}; moving due retries and leases back",
+                    humantime::format_duration(Duration::from_millis(back.unsigned_abs()))
+                );
+                self.reschedule().await;
             }
             let free = self.inner.slots.available_permits();
             let mut capped = 0;
@@ -481,6 +492,26 @@ impl Engine {
             tracing::warn!(
                 "stopping with attempts still in flight; they are retried at the next start"
             );
+        }
+    }
+
+    /// Corrects the journal's open due times and leases after the clock stepped back
+    /// (see [`Journal::reschedule`]).
+    async fn reschedule(&self) {
+        let current = self.current();
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let r = Reschedule {
+            now: now_ms(),
+            max_wait: ms(current.max_wait),
+            max_lease: ms(current.lease),
+        };
+        match self.inner.journal.reschedule(r).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!("corrected {n} due times and leases after a clock step");
+                self.inner.backlog.store(true, Ordering::Relaxed);
+            }
+            Err(e) => tracing::error!("cannot correct due times after a clock step: {e}"),
         }
     }
 
@@ -700,15 +731,27 @@ struct Current {
     /// How long a taken delivery stays leased: the longest timeout and a margin, so a
     /// killed process's deliveries are retried soon after a restart.
     lease: Duration,
+    /// The longest wait before a retry that any webhook's schedule (with its jitter) or a
+    /// honoured `Retry-After` allows: a due time further ahead was set by a wrong clock.
+    max_wait: Duration,
 }
 
 impl Current {
     fn new(dispatcher: Dispatcher) -> Self {
         let webhooks = &dispatcher.config().webhooks;
         let longest = webhooks.iter().map(|w| w.timeout).max().unwrap_or_default();
+        let longest_schedule = webhooks
+            .iter()
+            .flat_map(|w| w.retry.schedule.iter().copied())
+            .max()
+            .unwrap_or_default();
         Self {
             labels: webhooks.iter().map(Webhook::label).collect(),
             lease: longest + Duration::from_secs(5),
+            max_wait: longest_schedule
+                .mul_f64(1.2)
+                .max(crate::notify::RETRY_AFTER_MAX)
+                + Duration::from_secs(1),
             dispatcher,
         }
     }

@@ -4,6 +4,7 @@
 //! This is the in-memory delivery loop used by `herald fire`; the same pieces (routing,
 //! [`notify::prepare`], [`notify::send`], [`backoff`]) serve the journal-driven engine.
 
+mod clock;
 mod engine;
 mod metrics;
 mod pacer;

@@ -406,9 +406,12 @@ async fn read_body(
 /// `Retry-After` in seconds; an HTTP date or garbage counts as one second, Slack's minimum.
 fn parse_retry_after(v: &str) -> Duration {
     v.trim().parse::<u64>().map_or(Duration::from_secs(1), |s| {
-        Duration::from_secs(s.clamp(1, 3600))
+        Duration::from_secs(s).clamp(Duration::from_secs(1), RETRY_AFTER_MAX)
     })
 }
+
+/// The longest `Retry-After` honoured.
+pub const RETRY_AFTER_MAX: Duration = Duration::from_secs(3600);
 
 fn transport_failure(req: &Request, e: &reqwest::Error, latency: Duration) -> Attempt {
     let origin = redact::url_origin(&req.url);

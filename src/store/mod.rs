@@ -219,6 +219,18 @@ pub struct ClaimLimits {
     pub strays: bool,
 }
 
+/// Due times and leases to correct after the wall clock stepped back (Unix ms, and ms).
+#[derive(Debug, Clone, Copy)]
+pub struct Reschedule {
+    /// Now.
+    pub now: i64,
+    /// The longest wait before a retry that any schedule allows: a due time further ahead
+    /// than that was set by a clock that was ahead, and is brought in to it.
+    pub max_wait: i64,
+    /// The longest lease any worker takes, likewise.
+    pub max_lease: i64,
+}
+
 /// Grouped or one-by-one commits (the latter only for the benchmark's baseline).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Commit {
@@ -446,6 +458,15 @@ impl Journal {
     /// SQLite errors.
     pub async fn counts(&self) -> Result<StatusCounts, StoreError> {
         self.read(query::counts).await
+    }
+
+    /// Corrects open deliveries' due times and leases after a clock step (see
+    /// [`Reschedule`]). Returns how many values changed.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn reschedule(&self, r: Reschedule) -> Result<usize, StoreError> {
+        self.call(|reply| Op::Reschedule(r, reply)).await
     }
 
     /// Checks the journal can take a write (for `/healthz`).

@@ -13,7 +13,7 @@ use crate::event::Event;
 
 use super::{
     AttemptRecord, ClaimLimits, Claimed, Commit, NewDelivery, NewEvent, NextState, Recorded,
-    StoreError, now_ms,
+    Reschedule, StoreError, now_ms,
 };
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -41,6 +41,7 @@ pub enum Op {
         reply: Reply<usize>,
     },
     Ping(Reply<()>),
+    Reschedule(Reschedule, Reply<usize>),
 }
 
 /// A result waiting for the commit before it is sent.
@@ -120,7 +121,7 @@ fn fail_op(op: Op, e: &str) {
             r.send(err(e)).is_ok()
         }
         Op::Claim { reply, .. } => reply.send(err(e)).is_ok(),
-        Op::Prune { reply, .. } => reply.send(err(e)).is_ok(),
+        Op::Prune { reply, .. } | Op::Reschedule(_, reply) => reply.send(err(e)).is_ok(),
     };
 }
 
@@ -180,6 +181,7 @@ fn apply(tx: &mut Transaction<'_>, op: Op) -> Done {
             max_events,
             reply,
         } => Done::Count(reply, savepoint(tx, |t| prune(t, older_than, max_events))),
+        Op::Reschedule(r, reply) => Done::Count(reply, savepoint(tx, |t| reschedule(t, &r))),
         Op::Ping(reply) => Done::Unit(
             reply,
             savepoint(tx, |t| {
@@ -188,6 +190,32 @@ fn apply(tx: &mut Transaction<'_>, op: Op) -> Done {
             }),
         ),
     }
+}
+
+/// Moves open deliveries' due times and leases back after the wall clock stepped back:
+/// a row last written "in the future" was written before the step, so its times move back
+/// by how far ahead it was written, which keeps each retry's wait as it was scheduled.
+/// Anything still further ahead than a schedule allows is brought in to that bound.
+fn reschedule(t: &Connection, r: &Reschedule) -> Result<usize, StoreError> {
+    const OPEN: &str = "status IN ('pending', 'retrying')";
+    let mut changed = t.execute(
+        &format!(
+            "UPDATE deliveries SET next_attempt_at = next_attempt_at - (updated_at - ?1),
+                 lease_until = lease_until - (updated_at - ?1), updated_at = ?1
+             WHERE {OPEN} AND updated_at > ?1 + 1000"
+        ),
+        params![r.now],
+    )?;
+    for (column, bound) in [
+        ("next_attempt_at", r.max_wait),
+        ("lease_until", r.max_lease),
+    ] {
+        changed += t.execute(
+            &format!("UPDATE deliveries SET {column} = ?1 WHERE {OPEN} AND {column} > ?1"),
+            params![r.now + bound],
+        )?;
+    }
+    Ok(changed)
 }
 
 fn insert_event(t: &Connection, e: &NewEvent) -> Result<Recorded, StoreError> {

@@ -339,3 +339,40 @@ async fn log_shows_escape_sequences_from_posters_and_receivers_without_sending_t
         "the stored text is the same value: {v}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_set_by_a_clock_that_was_ahead_are_brought_in_at_start() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let config = format!(
+        "webhooks:\n  - {{event: drift, kind: http, url: '{}'}}\n",
+        rx.url("/")
+    );
+    let (journal, engine) = engine_in(dir.path(), &config, EngineOptions::default());
+    let ids = accept_drift(&engine).await;
+    // The clock read ten days ahead when an attempt scheduled the retry two seconds on,
+    // and was then stepped back to the right time.
+    let then = herald::store::now_ms() + 10 * 24 * 3600 * 1000_i64;
+    let conn = rusqlite::Connection::open(journal.path()).expect("open");
+    conn.execute(
+        "UPDATE deliveries SET status = 'retrying', updated_at = ?1, next_attempt_at = ?1 + 2000, lease_until = NULL",
+        [then],
+    )
+    .expect("update");
+    drop(conn);
+    let shutdown = CancellationToken::new();
+    let (e, s) = (engine.clone(), shutdown.clone());
+    let run = tokio::spawn(async move { e.run(s, Duration::from_secs(1)).await });
+    let delivered = eventually(Duration::from_secs(5), async || {
+        journal
+            .delivery(&ids[0])
+            .await
+            .expect("row")
+            .is_some_and(|d| d.status == DeliveryStatus::Succeeded)
+    })
+    .await;
+    shutdown.cancel();
+    let _ = run.await;
+    assert!(delivered, "a retry ten days out was not brought in");
+    assert_eq!(rx.requests().len(), 1);
+}
