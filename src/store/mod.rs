@@ -6,6 +6,7 @@
 //! transaction (one fsync for many requests); reads use their own connection, which WAL
 //! mode lets run beside the writer.
 
+mod files;
 mod query;
 mod schema;
 mod writer;
@@ -54,6 +55,9 @@ pub enum StoreError {
     /// The writer thread is gone (the journal was closed).
     #[error("the journal is closed")]
     Closed,
+    /// The journal's files cannot be used as they are (read-only, deleted, replaced).
+    #[error("{0}")]
+    Files(String),
     /// A stored row could not be read back.
     #[error("journal row {0} is unreadable: {1}")]
     Corrupt(String, String),
@@ -277,11 +281,20 @@ impl Journal {
             source,
         })?;
         let path = dir.join(FILE_NAME);
-        let mut conn = Connection::open(&path)?;
-        schema::prepare(&mut conn)?;
-        let mut reader = Connection::open(&path)?;
-        schema::prepare(&mut reader)?;
-        let writer = writer::spawn(conn, commit);
+        let open = || -> Result<(Connection, Connection), StoreError> {
+            let mut conn = Connection::open(&path)?;
+            schema::prepare(&mut conn)?;
+            let mut reader = Connection::open(&path)?;
+            schema::prepare(&mut reader)?;
+            Ok((conn, reader))
+        };
+        let (conn, reader) =
+            open().map_err(|e| match (&e, files::explain_open_failure(&path)) {
+                (StoreError::Sqlite(_), Some(why)) => StoreError::Files(why),
+                _ => e,
+            })?;
+        let watch = files::Files::new(&path).map_err(|e| StoreError::Files(e.to_string()))?;
+        let writer = writer::spawn(conn, commit, watch);
         Ok(Self {
             path,
             writer,

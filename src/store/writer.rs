@@ -11,6 +11,8 @@ use tokio::sync::oneshot;
 
 use crate::event::Event;
 
+use super::files::Files;
+
 use super::{
     AttemptRecord, ClaimLimits, Claimed, Commit, NewDelivery, NewEvent, NextState, Recorded,
     Reschedule, StoreError, now_ms,
@@ -74,16 +76,17 @@ impl Done {
 }
 
 /// Starts the writer thread.
-pub fn spawn(conn: Connection, commit: Commit) -> Sender<Op> {
+pub fn spawn(conn: Connection, commit: Commit, files: Files) -> Sender<Op> {
     let (tx, rx) = channel();
     std::thread::Builder::new()
         .name("herald-journal".into())
-        .spawn(move || run(conn, &rx, commit))
+        .spawn(move || run(conn, &rx, commit, &files))
         .expect("the journal thread starts");
     tx
 }
 
-fn run(mut conn: Connection, rx: &Receiver<Op>, commit: Commit) {
+fn run(mut conn: Connection, rx: &Receiver<Op>, commit: Commit, files: &Files) {
+    let mut broken = false;
     while let Ok(first) = rx.recv() {
         let mut group = vec![first];
         if commit == Commit::Grouped {
@@ -94,11 +97,24 @@ fn run(mut conn: Connection, rx: &Receiver<Op>, commit: Commit) {
                 }
             }
         }
+        // A commit to files that are no longer the journal's would be lost at the next
+        // start: refuse it, so the client is told and sends again.
+        if let Err(e) = files.check() {
+            if !broken {
+                tracing::error!("{e}");
+                broken = true;
+            }
+            let error = || StoreError::Files(e.clone());
+            group.into_iter().for_each(|op| fail_op(op, &error));
+            continue;
+        }
+        broken = false;
         let mut tx = match conn.transaction() {
             Ok(tx) => tx,
             Err(e) => {
                 let e = e.to_string();
-                group.into_iter().for_each(|op| fail_op(op, &e));
+                let error = || StoreError::Commit(e.clone());
+                group.into_iter().for_each(|op| fail_op(op, &error));
                 continue;
             }
         };
@@ -110,18 +126,16 @@ fn run(mut conn: Connection, rx: &Receiver<Op>, commit: Commit) {
     }
 }
 
-/// Answers a request that never ran because the transaction could not start.
-fn fail_op(op: Op, e: &str) {
-    fn err<T>(e: &str) -> Result<T, StoreError> {
-        Err(StoreError::Commit(e.to_string()))
-    }
+/// Answers a request that never ran: the journal's files are gone, or the transaction
+/// could not start.
+fn fail_op(op: Op, error: &impl Fn() -> StoreError) {
     let _gone = match op {
-        Op::Event(_, r) => r.send(err(e)).is_ok(),
+        Op::Event(_, r) => r.send(Err(error())).is_ok(),
         Op::AddDeliveries(_, _, r) | Op::Attempt(_, _, r) | Op::GiveUp(_, _, r) | Op::Ping(r) => {
-            r.send(err(e)).is_ok()
+            r.send(Err(error())).is_ok()
         }
-        Op::Claim { reply, .. } => reply.send(err(e)).is_ok(),
-        Op::Prune { reply, .. } | Op::Reschedule(_, reply) => reply.send(err(e)).is_ok(),
+        Op::Claim { reply, .. } => reply.send(Err(error())).is_ok(),
+        Op::Prune { reply, .. } | Op::Reschedule(_, reply) => reply.send(Err(error())).is_ok(),
     };
 }
 

@@ -376,3 +376,82 @@ async fn retries_set_by_a_clock_that_was_ahead_are_brought_in_at_start() {
     assert!(delivered, "a retry ten days out was not brought in");
     assert_eq!(rx.requests().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_write_ahead_log_stops_intake_and_shows_in_healthz() {
+    let s = crate::support::Server::start(load_ok("webhooks: []\n", None, None)).await;
+    let client = herald::notify::client().expect("client");
+    let post = async || {
+        client
+            .post(format!("{}/events", s.url))
+            .header("content-type", "application/json")
+            .body(drift_fixture_body())
+            .send()
+            .await
+            .expect("answer")
+    };
+    assert_eq!(post().await.status().as_u16(), 202);
+    let mut wal = s.engine.journal().path().as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::remove_file(&wal).expect("the WAL exists while herald runs");
+    // Accepting now would "commit" into a deleted file and be lost at the next start.
+    let r = post().await;
+    assert_eq!(r.status().as_u16(), 503, "{:?}", r.text().await);
+    let health = client
+        .get(format!("{}/healthz", s.url))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(health.status().as_u16(), 503);
+    let text = health.text().await.expect("text");
+    assert!(
+        text.contains("write-ahead log") && text.contains("deleted"),
+        "{text}"
+    );
+}
+
+fn drift_fixture_body() -> Vec<u8> {
+    std::fs::read(crate::support::repo_file(
+        "examples/payloads/drift-clean.json",
+    ))
+    .expect("fixture")
+}
+
+#[tokio::test]
+async fn a_read_only_journal_says_so() {
+    let data = tempfile::tempdir().expect("tempdir");
+    drop(Journal::open(data.path(), Commit::Grouped).expect("journal"));
+    let db = data.path().join(herald::store::FILE_NAME);
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    // Root writes any file: run herald as `nobody` then, who may read the journal only.
+    let mut cmd = if root {
+        let mut c = std::process::Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_herald"),
+        ]);
+        c
+    } else {
+        std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+    };
+    let out = cmd
+        .args(["log"])
+        .env("HERALD_DATA_DIR", data.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("herald runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("read-only for this user") && err.contains("check its owner and mode"),
+        "{err}"
+    );
+}
