@@ -74,15 +74,14 @@ pub fn explain_open_failure(db: &Path) -> Option<String> {
             std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
         )
     };
-    if db.exists() {
-        if let Err(e) = std::fs::OpenOptions::new().read(true).write(true).open(db) {
-            if denied(&e) {
-                return Some(format!(
-                    "the journal {} is read-only for this user ({e}): herald must write it; check its owner and mode",
-                    db.display()
-                ));
-            }
-        }
+    if db.exists()
+        && let Err(e) = std::fs::OpenOptions::new().read(true).write(true).open(db)
+        && denied(&e)
+    {
+        return Some(format!(
+            "the journal {} is read-only for this user ({e}): herald must write it; check its owner and mode",
+            db.display()
+        ));
     }
     match tempfile::tempfile_in(dir) {
         Err(e) if denied(&e) => Some(format!(

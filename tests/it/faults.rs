@@ -398,6 +398,38 @@ async fn fault_suite() {
         rows.push(tally(name, &all, &ids(&rx)));
         drop(serve);
     }
+    // More silent connections than the cap (1,024) while a flood posts: each is closed at
+    // the header deadline (10 s), so the flood waits at most that long and loses nothing.
+    {
+        let rx = Receiver::start(Reply::Status(200, "")).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let serve = Serve::start(
+            &config(dir.path(), &rx.url("/h"), ""),
+            &dir.path().join("data"),
+            free_port(),
+        )
+        .await;
+        let silent_count = if full() { 1100 } else { 64 };
+        let mut silent = Vec::with_capacity(silent_count);
+        for _ in 0..silent_count {
+            let addr = serve.url.trim_start_matches("http://").to_string();
+            if let Ok(c) = tokio::net::TcpStream::connect(addr).await {
+                silent.push(c);
+            }
+        }
+        let accepted = flood(&serve.url, "silent", n).await;
+        assert!(settled(&serve.data, accepted.len()).await);
+        rows.push(tally(
+            if full() {
+                "1,100 silent connections (beyond the cap) during a flood"
+            } else {
+                "64 silent connections during a flood"
+            },
+            &accepted,
+            &ids(&rx),
+        ));
+        drop(silent);
+    }
     // The journal on a full disk: 503, nothing half-written, recovery when space returns.
     match full_disk(n).await {
         Some(row) => rows.push(row),

@@ -604,3 +604,40 @@ async fn signatures_verify_with_the_official_standardwebhooks_library() {
         }
     }
 }
+
+#[test]
+fn secrets_decode_to_the_keys_pythons_base64_gives() {
+    // Odd secrets: any length, padding anywhere, characters outside the alphabet.
+    let alphabet: Vec<char> = "ABCabcxyz0129+/=-_ .".chars().collect();
+    let mut rng = fastrand::Rng::with_seed(7);
+    let secrets: Vec<String> = (0..400)
+        .map(|_| {
+            let len = rng.usize(0..24);
+            (0..len)
+                .map(|_| alphabet[rng.usize(..alphabet.len())])
+                .collect()
+        })
+        .collect();
+    let script = "import base64, json, sys\nout = []\nfor s in json.load(sys.stdin):\n    try:\n        out.append(base64.b64decode(s + '==').hex())\n    except Exception:\n        out.append(None)\nprint(json.dumps(out))\n";
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(serde_json::to_string(&secrets).expect("json").as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("python3 ends");
+    let python: Vec<Option<String>> = serde_json::from_slice(&out.stdout).expect("json");
+    for (s, want) in secrets.iter().zip(python) {
+        // An empty key is refused by the libraries too (EmptyWebhookSecretError).
+        let want = want.filter(|h| !h.is_empty());
+        let got = sign::key(&format!("whsec_{s}")).ok().map(hex::encode);
+        assert_eq!(got, want, "secret {s:?}");
+    }
+}
