@@ -151,6 +151,91 @@ pub struct Webhook {
     pub retry: RetryPolicy,
     /// Line of the entry in the file, for messages.
     pub line: usize,
+    /// Its identity across reloads (see [`WebhookKey`]); set once the whole list is read.
+    pub key: WebhookKey,
+}
+
+/// What a stored delivery names its webhook by, so that it reaches the webhook it was made
+/// for after the config is edited and reloaded, or none: its name (or, unnamed, its event
+/// and kind, and which of identical entries it is) together with a fingerprint of its
+/// target. An entry that only moved in the list keeps its key; one that was removed or now
+/// sends elsewhere has none of its old deliveries' keys, and those are settled instead of
+/// being sent to whatever took its place.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[serde(transparent)]
+pub struct WebhookKey(String);
+
+impl WebhookKey {
+    /// Unnamed webhooks' identities start with this, which a name may not.
+    pub const UNNAMED: char = '@';
+
+    /// The key of a webhook named `name` (or unnamed: its event and kind, and `nth` among
+    /// identical entries) sending to `target`.
+    pub fn new(name: Option<&str>, event: EventKind, target: &Target, nth: usize) -> Self {
+        use sha2::Digest as _;
+        let raw = match target {
+            Target::SlackChannel(c) => format!("slack-channel {c}"),
+            Target::SlackIncoming(u) => format!("slack-incoming {}", u.expose()),
+            Target::Http(u) => format!("http {u}"),
+        };
+        let hash = hex::encode(&sha2::Sha256::digest(raw.as_bytes())[..4]);
+        let ident = match name {
+            Some(n) => n.to_string(),
+            None if nth > 1 => format!(
+                "{}{}:{}#{nth}",
+                Self::UNNAMED,
+                event.as_str(),
+                target.kind()
+            ),
+            None => format!("{}{}:{}", Self::UNNAMED, event.as_str(), target.kind()),
+        };
+        Self(format!("{ident}|{hash}"))
+    }
+
+    /// Reads a stored key.
+    pub fn from_stored(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    /// The key as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The part that names the webhook (its name, or `@event:kind`), without the target's
+    /// fingerprint: the same for a webhook that changed only its target.
+    pub fn ident(&self) -> &str {
+        self.0.rsplit_once('|').map_or(&self.0, |(i, _)| i)
+    }
+
+    /// The webhook in a sentence: `webhook "audit"`, or `the unnamed apply/http webhook`.
+    pub fn describe(&self) -> String {
+        let ident = self.ident();
+        match ident.strip_prefix(Self::UNNAMED) {
+            Some(what) => format!(
+                "the unnamed {} webhook",
+                what.split('#').next().unwrap_or(what).replace(':', "/")
+            ),
+            None => format!("webhook \"{ident}\""),
+        }
+    }
+
+    /// How the webhook is shown: its name, or `#index` (its position when the delivery
+    /// was made) for an unnamed one.
+    pub fn display(&self, index: usize) -> String {
+        let ident = self.ident();
+        if ident.starts_with(Self::UNNAMED) || ident.starts_with('#') {
+            format!("#{index}")
+        } else {
+            ident.to_string()
+        }
+    }
+}
+
+impl std::fmt::Display for WebhookKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 impl Webhook {

@@ -8,7 +8,7 @@ use serde_yaml::Value;
 use super::yaml_pos::{Node, Pos};
 use super::{
     Config, DEFAULT_TIMEOUT, Diagnostic, EventKind, Filter, HeraldSettings, LoadOptions, Location,
-    Report, RetryPolicy, Target, Webhook, headers,
+    Report, RetryPolicy, Target, Webhook, WebhookKey, headers,
 };
 use crate::secret::Secret;
 
@@ -204,6 +204,7 @@ impl Ctx<'_> {
             },
         }
         self.check_names(config);
+        assign_keys(config);
     }
 
     fn check_names(&mut self, config: &Config) {
@@ -222,6 +223,12 @@ impl Ctx<'_> {
                         "webhook name \"{name}\" is already used by webhook #{}",
                         first.index
                     ),
+                );
+            }
+            if name.starts_with(WebhookKey::UNNAMED) {
+                self.error(
+                    Pos { line: w.line, col: 1 },
+                    format!("webhook name \"{name}\" starts with \"{}\", which herald keeps for unnamed webhooks; choose another", WebhookKey::UNNAMED),
                 );
             }
             if name.parse::<usize>().is_ok() {
@@ -439,6 +446,7 @@ impl Ctx<'_> {
             timeout,
             retry,
             line: pos.line + self.shift.0,
+            key: WebhookKey::default(),
         })
     }
 
@@ -718,4 +726,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     }
     humantime::parse_duration(t)
         .map_err(|e| format!("\"{t}\" is not a duration ({e}); write it like 10s, 1m30s or 500ms"))
+}
+
+/// Gives every webhook its [`WebhookKey`]; identical unnamed entries are told apart by
+/// their order among themselves.
+fn assign_keys(config: &mut Config) {
+    let mut seen: std::collections::HashMap<WebhookKey, usize> = std::collections::HashMap::new();
+    for w in &mut config.webhooks {
+        let first = WebhookKey::new(w.name.as_deref(), w.event, &w.target, 1);
+        let nth = seen.entry(first.clone()).or_insert(0);
+        *nth += 1;
+        w.key = if *nth == 1 {
+            first
+        } else {
+            WebhookKey::new(w.name.as_deref(), w.event, &w.target, *nth)
+        };
+    }
 }

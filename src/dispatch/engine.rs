@@ -17,12 +17,12 @@ use tokio_util::task::TaskTracker;
 
 use super::clock::ClockWatch;
 use super::{DispatchError, Dispatcher, Metrics, Selection, new_delivery_id, retry_wait};
-use crate::config::{Config, EventKind, Webhook};
+use crate::config::{Config, EventKind, Webhook, WebhookKey};
 use crate::event::Event;
 use crate::notify::{Attempt, Outcome};
 use crate::store::{
-    AttemptRecord, ClaimLimits, Claimed, DeliveryStatus, Journal, NewDelivery, NewEvent, NextState,
-    Recorded, Reschedule, StoreError, now_ms,
+    AttemptRecord, ClaimLimits, Claimed, DeliveryStatus, Journal, KnownWebhook, NewDelivery,
+    NewEvent, NextState, Recorded, Reschedule, StoreError, now_ms,
 };
 
 /// Something the engine did, for the console and for progress output.
@@ -86,8 +86,9 @@ struct Inner {
     /// Due deliveries may be waiting for a claim (some were not attempted at once, or a
     /// webhook is at its cap); attempts that end then wake the loop.
     backlog: AtomicBool,
-    /// Deliveries of webhooks gone from the config may be due: set at start and reload.
-    strays: AtomicBool,
+    /// Deliveries of webhooks gone from (or changed in) the config may be open: set at
+    /// start and reload, cleared once the journal has settled them.
+    settle: AtomicBool,
     tracker: TaskTracker,
     current: RwLock<Current>,
     journal: Journal,
@@ -123,7 +124,7 @@ impl Engine {
                 paused: AtomicBool::new(false),
                 running: AtomicBool::new(false),
                 backlog: AtomicBool::new(true),
-                strays: AtomicBool::new(true),
+                settle: AtomicBool::new(true),
                 tracker: TaskTracker::new(),
                 current: RwLock::new(Current::new(Dispatcher::new(config)?)),
                 journal,
@@ -163,7 +164,7 @@ impl Engine {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         *current = Current::new(current.dispatcher.with_config(config));
-        self.inner.strays.store(true, Ordering::Relaxed);
+        self.inner.settle.store(true, Ordering::Relaxed);
         self.inner.backlog.store(true, Ordering::Relaxed);
         self.inner.wake.notify_one();
     }
@@ -258,7 +259,10 @@ impl Engine {
         let ids = deliveries.iter().map(|d| d.id.clone()).collect();
         let listed: Vec<(String, String)> = deliveries
             .iter()
-            .map(|d| (d.id.clone(), d.label.clone()))
+            .map(|d| {
+                let label = WebhookKey::from_stored(d.key.as_str()).display(d.webhook);
+                (d.id.clone(), label)
+            })
             .collect();
         let kind = event.kind();
         let shared = (!taken.is_empty() || self.inner.events.receiver_count() > 0)
@@ -303,7 +307,7 @@ impl Engine {
                         id: t.id,
                         event_id: event_id.clone(),
                         webhook: t.webhook,
-                        label: t.place.label.clone(),
+                        key: t.place.key.clone(),
                         attempts: 0,
                         event: event.clone(),
                     },
@@ -338,7 +342,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         for d in deliveries.iter_mut() {
-            let n = in_flight.entry(d.label.clone()).or_insert(0);
+            let n = in_flight.entry(d.key.clone()).or_insert(0);
             if *n >= self.inner.options.per_webhook {
                 continue;
             }
@@ -352,7 +356,7 @@ impl Engine {
                 webhook: d.webhook,
                 place: Place {
                     inner: self.inner.clone(),
-                    label: d.label.clone(),
+                    key: d.key.clone(),
                 },
                 permit,
             });
@@ -402,9 +406,7 @@ impl Engine {
                     .await?
                     .ok_or_else(|| ReplayError::NotFound(id.to_string()))?;
                 let targets: Vec<&Webhook> = if webhooks.is_empty() {
-                    find_webhook(&config, &d.webhook_label, d.webhook)
-                        .into_iter()
-                        .collect()
+                    find_webhook(&config, &d.webhook_key).into_iter().collect()
                 } else {
                     webhooks
                         .iter()
@@ -439,6 +441,9 @@ impl Engine {
         loop {
             if shutdown.is_cancelled() {
                 break;
+            }
+            if self.inner.settle.swap(false, Ordering::Relaxed) {
+                self.settle().await;
             }
             if let Some(back) = clock.observe(now_ms(), Instant::now()) {
                 tracing::warn!(
@@ -495,6 +500,32 @@ impl Engine {
         }
     }
 
+    /// Settles the open deliveries of webhooks gone from the config or sending elsewhere
+    /// now, so none is sent to a destination it was not made for.
+    async fn settle(&self) {
+        let known = self
+            .config()
+            .webhooks
+            .iter()
+            .map(|w| KnownWebhook {
+                key: w.key.as_str().to_string(),
+                legacy: w.label(),
+                kind: w.target.kind().to_string(),
+                target: w.target.display(),
+            })
+            .collect();
+        match self.inner.journal.settle(known).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                "{n} open deliveries were made for webhooks that are gone from the config or send elsewhere now: settled as failed, not sent (herald log shows them; herald replay sends them on)"
+            ),
+            Err(e) => {
+                tracing::error!("cannot settle the deliveries of removed webhooks: {e}");
+                self.inner.settle.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Corrects the journal's open due times and leases after the clock stepped back
     /// (see [`Journal::reschedule`]).
     async fn reschedule(&self) {
@@ -523,7 +554,6 @@ impl Engine {
         let current = self.current();
         // Start each claim at another webhook, so with few free slots none is always last.
         let first = self.inner.turn.fetch_add(1, Ordering::Relaxed);
-        let strays = only.is_none() && self.inner.strays.swap(false, Ordering::Relaxed);
         let busy = ClaimLimits {
             in_flight: self
                 .inner
@@ -532,28 +562,22 @@ impl Engine {
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
             per_webhook: self.inner.options.per_webhook,
-            labels: current.labels.clone(),
+            keys: current.keys.clone(),
             first,
-            strays,
         };
         let lease = current.lease_until();
         let claimed = self
             .inner
             .journal
             .claim_due(limit, lease, only, busy)
-            .await
-            .inspect_err(|_| {
-                if strays {
-                    self.inner.strays.store(true, Ordering::Relaxed);
-                }
-            })?;
+            .await?;
         let mut in_flight = self
             .inner
             .in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         for c in &claimed {
-            *in_flight.entry(c.label.clone()).or_insert(0) += 1;
+            *in_flight.entry(c.key.clone()).or_insert(0) += 1;
         }
         drop(in_flight);
         Ok(claimed
@@ -561,7 +585,7 @@ impl Engine {
             .map(|c| Work {
                 place: Place {
                     inner: self.inner.clone(),
-                    label: c.label.clone(),
+                    key: c.key.clone(),
                 },
                 claimed: c,
             })
@@ -623,13 +647,20 @@ impl Engine {
         let dispatcher = self.dispatcher();
         let number = c.attempts + 1;
         let started_at = now_ms();
-        let webhook = find_webhook(dispatcher.config(), &c.label, c.webhook).cloned();
+        let webhook = find_webhook(dispatcher.config(), &c.key).cloned();
+        let key = WebhookKey::from_stored(c.key.as_str());
+        let label = webhook
+            .as_ref()
+            .map_or_else(|| key.display(c.webhook), Webhook::label);
         let (attempt, request, status, next_at, retry_in) = match &webhook {
             None => {
                 let attempt = Attempt {
                     outcome: Outcome::Failed,
                     status: None,
-                    error: Some(format!("webhook {} is no longer in the config", c.label)),
+                    error: Some(format!(
+                        "{} was removed from the config or now sends elsewhere",
+                        key.describe()
+                    )),
                     hint: Some(
                         "replay the event to a webhook that exists: herald replay ID --webhook SEL"
                             .into(),
@@ -694,15 +725,15 @@ impl Engine {
         };
         match (status, &attempt.error) {
             (DeliveryStatus::Succeeded, _) => {
-                tracing::debug!(delivery = %c.id, webhook = %c.label, "delivered")
+                tracing::debug!(delivery = %c.id, webhook = %label, "delivered")
             }
             (DeliveryStatus::Retrying, e) => tracing::warn!(
-                delivery = %c.id, webhook = %c.label, attempt = number,
+                delivery = %c.id, webhook = %label, attempt = number,
                 "{}; retrying in {}", e.as_deref().unwrap_or("failed"),
                 humantime::format_duration(Duration::from_secs(retry_in.unwrap_or_default().as_secs()))
             ),
             (_, e) => {
-                tracing::warn!(delivery = %c.id, webhook = %c.label, attempt = number, "failed: {}", e.as_deref().unwrap_or("failed"))
+                tracing::warn!(delivery = %c.id, webhook = %label, attempt = number, "failed: {}", e.as_deref().unwrap_or("failed"))
             }
         }
         if let Err(e) = self.inner.journal.record_attempt(record, next).await {
@@ -712,7 +743,7 @@ impl Engine {
         let _no_listener = self.inner.events.send(CoreEvent::Attempted {
             delivery_id: c.id,
             event_id: c.event_id,
-            label: c.label,
+            label,
             number,
             attempt,
             status,
@@ -726,8 +757,8 @@ impl Engine {
 #[derive(Clone)]
 struct Current {
     dispatcher: Dispatcher,
-    /// Every webhook's label, in config order: the webhooks a claim serves.
-    labels: Arc<[String]>,
+    /// Every webhook's key, in config order: the webhooks a claim serves.
+    keys: Arc<[String]>,
     /// How long a taken delivery stays leased: the longest timeout and a margin, so a
     /// killed process's deliveries are retried soon after a restart.
     lease: Duration,
@@ -746,7 +777,10 @@ impl Current {
             .max()
             .unwrap_or_default();
         Self {
-            labels: webhooks.iter().map(Webhook::label).collect(),
+            keys: webhooks
+                .iter()
+                .map(|w| w.key.as_str().to_string())
+                .collect(),
             lease: longest + Duration::from_secs(5),
             max_wait: longest_schedule
                 .mul_f64(1.2)
@@ -781,7 +815,7 @@ struct Work {
 /// never be held by nobody: a leaked place is a webhook that stops being served.
 struct Place {
     inner: Arc<Inner>,
-    label: String,
+    key: String,
 }
 
 impl Drop for Place {
@@ -791,7 +825,7 @@ impl Drop for Place {
             .in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(n) = in_flight.get_mut(&self.label) {
+        if let Some(n) = in_flight.get_mut(&self.key) {
             *n = n.saturating_sub(1);
         }
     }
@@ -816,25 +850,14 @@ fn new_delivery(w: &Webhook, replay_of: Option<String>) -> NewDelivery {
         lease_until: None,
         id: new_delivery_id(),
         webhook: w.index,
-        label: w.label(),
+        key: w.key.as_str().to_string(),
         target: w.target.display(),
         kind: w.target.kind().to_string(),
         replay_of,
     }
 }
 
-/// The webhook a stored delivery names: by name, else by `#index`, else by index.
-fn find_webhook<'a>(config: &'a Config, label: &str, index: usize) -> Option<&'a Webhook> {
-    match label.strip_prefix('#') {
-        Some(i) => i
-            .parse::<usize>()
-            .ok()
-            .and_then(|i| config.webhooks.get(i))
-            .filter(|w| w.name.is_none()),
-        None => config
-            .webhooks
-            .iter()
-            .find(|w| w.name.as_deref() == Some(label)),
-    }
-    .or_else(|| config.webhooks.get(index).filter(|w| w.label() == label))
+/// The webhook a stored delivery was made for, if the config still has it.
+fn find_webhook<'a>(config: &'a Config, key: &str) -> Option<&'a Webhook> {
+    config.webhooks.iter().find(|w| w.key.as_str() == key)
 }

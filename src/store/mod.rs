@@ -107,8 +107,8 @@ pub struct NewDelivery {
     pub id: String,
     /// Webhook index in the config at the time.
     pub webhook: usize,
-    /// Webhook name or `#index`, used to find it again after a config change.
-    pub label: String,
+    /// The webhook's key (`config::WebhookKey`): how it is found again after a reload.
+    pub key: String,
     /// Destination for display (secrets masked).
     pub target: String,
     /// `slack` or `http`.
@@ -197,30 +197,26 @@ pub struct Claimed {
     pub event_id: String,
     /// Webhook index when it was created.
     pub webhook: usize,
-    /// Webhook label when it was created.
-    pub label: String,
+    /// The webhook's key.
+    pub key: String,
     /// Attempts made so far.
     pub attempts: u32,
     /// The event (shared by the deliveries of one event).
     pub event: Arc<Event>,
 }
 
-/// How many attempts each webhook (by label) has in flight, and the most it may have.
+/// How many attempts each webhook (by key) has in flight, and the most it may have.
 #[derive(Debug, Clone, Default)]
 pub struct ClaimLimits {
-    /// Attempts in flight per webhook label.
+    /// Attempts in flight per webhook key.
     pub in_flight: std::collections::HashMap<String, usize>,
     /// The most attempts one webhook may have in flight.
     pub per_webhook: usize,
-    /// The configured webhooks' labels.
-    pub labels: Arc<[String]>,
-    /// Which of `labels` is served first (taken modulo their number), so with few free
+    /// The configured webhooks' keys.
+    pub keys: Arc<[String]>,
+    /// Which of `keys` is served first (taken modulo their number), so with few free
     /// slots no webhook is always last.
     pub first: usize,
-    /// Also take due deliveries whose label is not in `labels` (their webhook left the
-    /// config); this walks every due row, so the engine asks for it only after a start
-    /// or a reload.
-    pub strays: bool,
 }
 
 /// Due times and leases to correct after the wall clock stepped back (Unix ms, and ms).
@@ -233,6 +229,19 @@ pub struct Reschedule {
     pub max_wait: i64,
     /// The longest lease any worker takes, likewise.
     pub max_lease: i64,
+}
+
+/// A webhook of the configuration in use, as [`Journal::settle`] needs it.
+#[derive(Debug, Clone)]
+pub struct KnownWebhook {
+    /// Its key (`config::WebhookKey`).
+    pub key: String,
+    /// What an older herald stored instead of a key: its name, or `#index`.
+    pub legacy: String,
+    /// `slack` or `http`.
+    pub kind: String,
+    /// Its destination as shown (and stored with each delivery).
+    pub target: String,
 }
 
 /// Grouped or one-by-one commits (the latter only for the benchmark's baseline).
@@ -480,6 +489,18 @@ impl Journal {
     /// SQLite errors.
     pub async fn reschedule(&self, r: Reschedule) -> Result<usize, StoreError> {
         self.call(|reply| Op::Reschedule(r, reply)).await
+    }
+
+    /// Settles the open deliveries whose webhook is no longer in the configuration, or now
+    /// sends elsewhere, as failed with a sentence saying so, so that none is sent to another
+    /// destination than it was made for. Deliveries stored by an older herald (keyed by
+    /// name or `#index`) are first adopted by the webhook they name, when it still sends to
+    /// the same kind and target. Returns how many were settled.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn settle(&self, webhooks: Vec<KnownWebhook>) -> Result<usize, StoreError> {
+        self.call(|reply| Op::Settle(webhooks, reply)).await
     }
 
     /// Checks the journal can take a write (for `/healthz`).

@@ -32,8 +32,10 @@ pub struct DeliveryRow {
     pub summary: String,
     /// Webhook index when created.
     pub webhook: usize,
-    /// Webhook label.
+    /// The webhook as shown: its name, or `#index` when the delivery was made.
     pub webhook_label: String,
+    /// The webhook's key (`config::WebhookKey`).
+    pub webhook_key: String,
     /// Destination, masked.
     pub target: String,
     /// `slack` or `http`.
@@ -113,7 +115,7 @@ pub struct StatusCounts {
 }
 
 const DELIVERY_COLUMNS: &str =
-    "d.id, d.event_id, e.kind, e.summary, d.webhook, d.webhook_label, d.target, d.kind, d.status,
+    "d.id, d.event_id, e.kind, e.summary, d.webhook, d.webhook_key, d.target, d.kind, d.status,
      d.attempts, d.next_attempt_at, d.last_error, d.replay_of, d.created_at, d.updated_at";
 
 fn delivery_row(r: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
@@ -124,7 +126,9 @@ fn delivery_row(r: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
         event_kind: r.get(2)?,
         summary: r.get(3)?,
         webhook: usize::try_from(r.get::<_, i64>(4)?).unwrap_or(usize::MAX),
-        webhook_label: r.get(5)?,
+        webhook_label: crate::config::WebhookKey::from_stored(r.get::<_, String>(5)?)
+            .display(usize::try_from(r.get::<_, i64>(4)?).unwrap_or(usize::MAX)),
+        webhook_key: r.get(5)?,
         target: r.get(6)?,
         kind: r.get(7)?,
         status: DeliveryStatus::parse(&status).unwrap_or(DeliveryStatus::Failed),

@@ -65,6 +65,12 @@ CREATE INDEX attempts_delivery ON attempts(delivery_id);
 CREATE INDEX deliveries_open ON deliveries(webhook_label, next_attempt_at)
     WHERE status IN ('pending', 'retrying');
 ",
+    // A delivery names its webhook by a key that survives reordering (its name or what it
+    // is, with a fingerprint of its target), no longer by `#index`. Rows of older versions
+    // keep their label as key until the engine adopts them (see `Journal::settle`).
+    r"
+ALTER TABLE deliveries RENAME COLUMN webhook_label TO webhook_key;
+",
 ];
 
 /// The schema version this herald writes.

@@ -11,7 +11,9 @@ use tokio::sync::oneshot;
 
 use crate::event::Event;
 
+use super::KnownWebhook;
 use super::files::Files;
+use crate::config::WebhookKey;
 
 use super::{
     AttemptRecord, ClaimLimits, Claimed, Commit, NewDelivery, NewEvent, NextState, Recorded,
@@ -44,6 +46,7 @@ pub enum Op {
     },
     Ping(Reply<()>),
     Reschedule(Reschedule, Reply<usize>),
+    Settle(Vec<KnownWebhook>, Reply<usize>),
 }
 
 /// A result waiting for the commit before it is sent.
@@ -135,7 +138,9 @@ fn fail_op(op: Op, error: &impl Fn() -> StoreError) {
             r.send(Err(error())).is_ok()
         }
         Op::Claim { reply, .. } => reply.send(Err(error())).is_ok(),
-        Op::Prune { reply, .. } | Op::Reschedule(_, reply) => reply.send(Err(error())).is_ok(),
+        Op::Prune { reply, .. } | Op::Reschedule(_, reply) | Op::Settle(_, reply) => {
+            reply.send(Err(error())).is_ok()
+        }
     };
 }
 
@@ -196,6 +201,7 @@ fn apply(tx: &mut Transaction<'_>, op: Op) -> Done {
             reply,
         } => Done::Count(reply, savepoint(tx, |t| prune(t, older_than, max_events))),
         Op::Reschedule(r, reply) => Done::Count(reply, savepoint(tx, |t| reschedule(t, &r))),
+        Op::Settle(webhooks, reply) => Done::Count(reply, savepoint(tx, |t| settle(t, &webhooks))),
         Op::Ping(reply) => Done::Unit(
             reply,
             savepoint(tx, |t| {
@@ -230,6 +236,50 @@ fn reschedule(t: &Connection, r: &Reschedule) -> Result<usize, StoreError> {
         )?;
     }
     Ok(changed)
+}
+
+fn settle(t: &Connection, webhooks: &[KnownWebhook]) -> Result<usize, StoreError> {
+    const OPEN: &str = "status IN ('pending', 'retrying')";
+    let now = now_ms();
+    let mut adopt = t.prepare_cached(&format!(
+        "UPDATE deliveries SET webhook_key = ?1
+         WHERE webhook_key = ?2 AND kind = ?3 AND target = ?4 AND {OPEN}"
+    ))?;
+    for w in webhooks {
+        adopt.execute(params![w.key, w.legacy, w.kind, w.target])?;
+    }
+    let known: std::collections::HashSet<&str> = webhooks.iter().map(|w| w.key.as_str()).collect();
+    let open: Vec<String> = t
+        .prepare_cached(&format!(
+            "SELECT DISTINCT webhook_key FROM deliveries WHERE {OPEN}"
+        ))?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut fail = t.prepare_cached(&format!(
+        "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_until = NULL,
+             last_error = ?2, updated_at = ?3
+         WHERE webhook_key = ?1 AND {OPEN} AND (lease_until IS NULL OR lease_until < ?3)"
+    ))?;
+    let mut settled = 0;
+    for key in open.iter().filter(|k| !known.contains(k.as_str())) {
+        let gone = WebhookKey::from_stored(key.as_str());
+        let changed = webhooks
+            .iter()
+            .any(|w| WebhookKey::from_stored(w.key.as_str()).ident() == gone.ident());
+        let why = if changed {
+            format!(
+                "{} now sends elsewhere: not sent to its new target (replay it there with herald replay ID)",
+                gone.describe()
+            )
+        } else {
+            format!(
+                "{} was removed from the config (replay it with herald replay ID --webhook SEL)",
+                gone.describe()
+            )
+        };
+        settled += fail.execute(params![key, why, now])?;
+    }
+    Ok(settled)
 }
 
 fn insert_event(t: &Connection, e: &NewEvent) -> Result<Recorded, StoreError> {
@@ -276,7 +326,7 @@ fn insert_delivery(
     now: i64,
 ) -> Result<(), StoreError> {
     t.prepare_cached(
-        "INSERT INTO deliveries (id, event_id, webhook, webhook_label, target, kind, status, attempts,
+        "INSERT INTO deliveries (id, event_id, webhook, webhook_key, target, kind, status, attempts,
                                  next_attempt_at, replay_of, created_at, updated_at, lease_until)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?8, ?7, ?7, ?9)",
     )?
@@ -284,7 +334,7 @@ fn insert_delivery(
         d.id,
         event_id,
         i64::try_from(d.webhook).unwrap_or(i64::MAX),
-        d.label,
+        d.key,
         d.target,
         d.kind,
         now,
@@ -331,12 +381,12 @@ struct Picked {
     id: String,
     event_id: String,
     webhook: i64,
-    label: String,
+    key: String,
     attempts: u32,
 }
 
 const PICK: &str =
-    "SELECT d.id, d.event_id, d.webhook, d.webhook_label, d.attempts FROM deliveries d";
+    "SELECT d.id, d.event_id, d.webhook, d.webhook_key, d.attempts FROM deliveries d";
 const DUE: &str = "d.status IN ('pending', 'retrying') AND d.next_attempt_at <= ?1
                    AND (d.lease_until IS NULL OR d.lease_until < ?1)";
 
@@ -345,7 +395,7 @@ fn picked(r: &rusqlite::Row<'_>) -> rusqlite::Result<Picked> {
         id: r.get(0)?,
         event_id: r.get(1)?,
         webhook: r.get(2)?,
-        label: r.get(3)?,
+        key: r.get(3)?,
         attempts: r.get(4)?,
     })
 }
@@ -360,21 +410,21 @@ fn claim(
 ) -> Result<Vec<Claimed>, StoreError> {
     // A webhook already at its limit of attempts in flight is skipped, so a dead
     // destination's backlog never takes the slots of a healthy one.
-    let room = |busy: &ClaimLimits, label: &str| {
+    let room = |busy: &ClaimLimits, key: &str| {
         busy.per_webhook
-            .saturating_sub(busy.in_flight.get(label).copied().unwrap_or(0))
+            .saturating_sub(busy.in_flight.get(key).copied().unwrap_or(0))
     };
-    let take = |busy: &mut ClaimLimits, label: &str, n: usize| {
-        *busy.in_flight.entry(label.to_string()).or_insert(0) += n;
+    let take = |busy: &mut ClaimLimits, key: &str, n: usize| {
+        *busy.in_flight.entry(key.to_string()).or_insert(0) += n;
     };
     let mut rows: Vec<Picked> = Vec::new();
     if let Some(ids) = only {
         let mut stmt = t.prepare_cached(&format!("{PICK} WHERE d.id = ?2 AND {DUE}"))?;
         for id in ids.iter().take(limit) {
             if let Some(p) = stmt.query_row(params![now, id], picked).optional()?
-                && room(&busy, &p.label) > 0
+                && room(&busy, &p.key) > 0
             {
-                take(&mut busy, &p.label, 1);
+                take(&mut busy, &p.key, 1);
                 rows.push(p);
             }
         }
@@ -382,41 +432,22 @@ fn claim(
         // Each configured webhook with room, its oldest due rows first (the partial
         // index deliveries_open makes this a seek, however long another's backlog is).
         let mut stmt = t.prepare_cached(&format!(
-            "{PICK} WHERE d.webhook_label = ?2 AND {DUE} ORDER BY d.next_attempt_at LIMIT ?3"
+            "{PICK} WHERE d.webhook_key = ?2 AND {DUE} ORDER BY d.next_attempt_at LIMIT ?3"
         ))?;
-        let labels = busy.labels.clone();
-        let first = busy.first % labels.len().max(1);
-        for label in labels[first..].iter().chain(&labels[..first]) {
-            let want = room(&busy, label).min(limit - rows.len());
+        let keys = busy.keys.clone();
+        let first = busy.first % keys.len().max(1);
+        for key in keys[first..].iter().chain(&keys[..first]) {
+            let want = room(&busy, key).min(limit - rows.len());
             if want == 0 {
                 continue;
             }
             let got: Vec<Picked> = stmt
-                .query_map(
-                    params![now, label, i64::try_from(want).unwrap_or(0)],
-                    picked,
-                )?
+                .query_map(params![now, key, i64::try_from(want).unwrap_or(0)], picked)?
                 .collect::<rusqlite::Result<_>>()?;
-            take(&mut busy, label, got.len());
+            take(&mut busy, key, got.len());
             rows.extend(got);
             if rows.len() >= limit {
                 break;
-            }
-        }
-        if busy.strays && rows.len() < limit {
-            let mut stmt =
-                t.prepare_cached(&format!("{PICK} WHERE {DUE} ORDER BY d.next_attempt_at"))?;
-            let mut due = stmt.query([now])?;
-            while let Some(r) = due.next()? {
-                if rows.len() >= limit {
-                    break;
-                }
-                let p = picked(r)?;
-                if labels.contains(&p.label) || room(&busy, &p.label) == 0 {
-                    continue;
-                }
-                take(&mut busy, &p.label, 1);
-                rows.push(p);
             }
         }
     }
@@ -444,7 +475,7 @@ fn claim(
             id: p.id,
             event_id: p.event_id,
             webhook: usize::try_from(p.webhook).unwrap_or(usize::MAX),
-            label: p.label,
+            key: p.key,
             attempts: p.attempts,
             event: decoded,
         });

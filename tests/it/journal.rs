@@ -234,7 +234,7 @@ async fn pending_deliveries_of_a_removed_webhook_are_settled_at_start() {
     assert!(
         gone.last_error
             .as_deref()
-            .is_some_and(|e| e.contains("no longer in the config")),
+            .is_some_and(|e| e.contains("was removed from the config")),
         "{gone:?}"
     );
     assert_eq!(rx.requests().len(), 1, "only the kept webhook was sent to");

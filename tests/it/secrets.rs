@@ -84,7 +84,8 @@ fn file_text(path: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn planted_secrets_appear_nowhere() {
     // The receiver fails and echoes secrets back, as a misbehaving proxy might.
-    let rx = Receiver::start(Reply::Status(500, "upstream said: Bearer PLANTED-header-2222 key PLANTED-header-3333 via http://user:PLANTED-url-6666@internal/x?token=PLANTED-query-7777")).await;
+    // Among the echoes: the bearer token without its scheme, as in `invalid api key TOKEN`.
+    let rx = Receiver::start(Reply::Status(500, "upstream said: Bearer PLANTED-header-2222 key PLANTED-header-3333 via http://user:PLANTED-url-6666@internal/x?token=PLANTED-query-7777; invalid api key PLANTED-header-2222")).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("herald.yaml");
     std::fs::write(&cfg, config(&rx)).expect("config");

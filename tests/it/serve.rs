@@ -408,3 +408,109 @@ async fn refuses_an_open_address_without_a_token() {
         crate::support::stderr(&out)
     );
 }
+
+fn apply_body(n: usize) -> Vec<u8> {
+    std::fs::read_to_string(crate::support::repo_file(
+        "examples/payloads/apply-success.json",
+    ))
+    .expect("fixture")
+    .replacen("\"Num\": 2137", &format!("\"Num\": {n}"), 1)
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_retries_follow_their_webhook_through_a_reordered_and_edited_config() {
+    // The first attempts fail, so retries are pending when the config changes.
+    let apply_rx = Receiver::start(Reply::Status(200, "")).await;
+    apply_rx.push(std::iter::repeat_n(Reply::Status(503, ""), 3));
+    let audit_old = Receiver::start(Reply::Status(200, "")).await;
+    audit_old.push(std::iter::repeat_n(Reply::Status(503, ""), 3));
+    let audit_new = Receiver::start(Reply::Status(200, "")).await;
+    let drift_rx = Receiver::start(Reply::Status(200, "")).await;
+    let retry = "retry: {max-attempts: 5, schedule: [2s]}";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "webhooks:\n  - {{event: apply, kind: http, url: '{}', {retry}}}\n  - {{name: audit, event: apply, kind: http, url: '{}', {retry}}}\n",
+            apply_rx.url("/apply"),
+            audit_old.url("/audit")
+        ),
+    );
+    let serve = Serve::start(&config, &dir.path().join("data"), free_port()).await;
+    let client = herald::notify::client().expect("client");
+    for n in 1..=3 {
+        let r = client
+            .post(format!("{}/events/apply", serve.url))
+            .header("content-type", "application/json")
+            .body(apply_body(n))
+            .send()
+            .await
+            .expect("posted");
+        assert_eq!(r.status().as_u16(), 202);
+    }
+    assert!(
+        eventually(Duration::from_secs(5), async || apply_rx.requests().len()
+            == 3
+            && audit_old.requests().len() == 3)
+        .await
+    );
+
+    // A drift webhook now comes first (the apply webhook moves from #0 to #1), and "audit"
+    // sends somewhere else.
+    write_config(
+        dir.path(),
+        &format!(
+            "webhooks:\n  - {{event: drift, kind: http, url: '{}'}}\n  - {{event: apply, kind: http, url: '{}', {retry}}}\n  - {{name: audit, event: apply, kind: http, url: '{}', {retry}}}\n",
+            drift_rx.url("/drift"),
+            apply_rx.url("/apply"),
+            audit_new.url("/audit")
+        ),
+    );
+    serve.signal("-HUP");
+
+    // The moved webhook keeps its retries; nothing reaches the drift webhook that took its
+    // place, and audit's pending retries go neither to its new URL nor to its old one.
+    assert!(
+        eventually(Duration::from_secs(8), async || apply_rx.requests().len()
+            == 6)
+        .await,
+        "the moved webhook got {} requests",
+        apply_rx.requests().len()
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        drift_rx.requests().len(),
+        0,
+        "apply retries reached the drift webhook"
+    );
+    assert_eq!(
+        audit_new.requests().len(),
+        0,
+        "retries reached audit's new target"
+    );
+    assert_eq!(
+        audit_old.requests().len(),
+        3,
+        "retries went on to audit's old target"
+    );
+
+    let out = crate::support::herald(
+        &["log", "--json"],
+        &[("HERALD_DATA_DIR", serve.data.to_str().expect("utf-8"))],
+    )
+    .await;
+    let log: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let audit: Vec<&Value> = log
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|d| d["delivery"]["webhook_label"] == "audit")
+        .collect();
+    assert_eq!(audit.len(), 3);
+    for d in audit {
+        assert_eq!(d["delivery"]["status"], "failed");
+        let error = d["delivery"]["last_error"].as_str().unwrap_or_default();
+        assert!(error.contains("now sends elsewhere"), "{error}");
+    }
+}
