@@ -7,9 +7,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::{Engine, Selection};
-use crate::event::{self, Inbound};
 use crate::fake::http::FakeHttp;
 use crate::fake::slack::{FakeSlack, Options, Scenario};
+use crate::intake::{self, Inbound, Source};
 
 /// The fake services and the config that points at them.
 pub struct Demo {
@@ -86,10 +86,9 @@ pub async fn feed(engine: Engine, every: Duration, stop: CancellationToken) {
     let mut round = 0u64;
     loop {
         let body = sample(round);
-        if let Ok(Inbound::Event(e)) = event::parse_any(&body) {
-            let text = String::from_utf8_lossy(&body).into_owned();
+        if let Ok(Inbound::Event(received)) = intake::read(&body, None) {
             let _ = engine
-                .accept("demo", e, text, None, &Selection::Route)
+                .accept(Source::Demo, received, &Selection::Route)
                 .await;
         }
         round += 1;

@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod event;
 pub mod fake;
 pub mod ingest;
+pub mod intake;
 pub mod notify;
 pub mod printable;
 pub mod redact;

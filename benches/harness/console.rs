@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use herald::config::{LoadOptions, load_str};
 use herald::dispatch::{Engine, EngineOptions, Selection};
-use herald::event::{self, Inbound};
+use herald::intake::{self, Inbound, Received, Source};
 use herald::store::{Commit, Journal};
 use herald::tui::app::{Action, App, Message};
 use herald::tui::theme::Theme;
@@ -31,15 +31,14 @@ async fn fill(dir: &Path, n: u64) {
     let (config, _) = load_str(CONFIG, "bench.yaml", &LoadOptions::default()).expect("config");
     let journal = Journal::open(dir, Commit::Grouped).expect("journal");
     let engine = Engine::new(Arc::new(config), journal, EngineOptions::default()).expect("engine");
-    let apply = match event::parse_any(include_bytes!("../../examples/payloads/apply-success.json"))
-    {
-        Ok(Inbound::Event(e)) => e,
-        _ => panic!("fixture"),
+    let read = |body: &[u8]| -> Received {
+        match intake::read(body, None) {
+            Ok(Inbound::Event(r)) => r,
+            _ => panic!("fixture"),
+        }
     };
-    let clean = match event::parse_any(include_bytes!("../../examples/payloads/drift-clean.json")) {
-        Ok(Inbound::Event(e)) => e,
-        _ => panic!("fixture"),
-    };
+    let apply = read(include_bytes!("../../examples/payloads/apply-success.json"));
+    let clean = read(include_bytes!("../../examples/payloads/drift-clean.json"));
     let started = Instant::now();
     let mut done = 0;
     let mut reported = Instant::now();
@@ -47,20 +46,14 @@ async fn fill(dir: &Path, n: u64) {
         let batch = (n - done).min(1024);
         let futures = (done..done + batch).map(|i| {
             let engine = engine.clone();
-            let (event, body) = match i % 3 {
-                0 => {
-                    let body = drift_body(i);
-                    match event::parse_any(&body) {
-                        Ok(Inbound::Event(e)) => (e, String::from_utf8_lossy(&body).into_owned()),
-                        _ => panic!("drift body"),
-                    }
-                }
-                1 => (apply.clone(), String::new()),
-                _ => (clean.clone(), String::new()),
+            let received = match i % 3 {
+                0 => read(&drift_body(i)),
+                1 => apply.clone(),
+                _ => clean.clone(),
             };
             async move {
                 engine
-                    .accept("bench", event, body, None, &Selection::Route)
+                    .accept(Source::Demo, received, &Selection::Route)
                     .await
             }
         });

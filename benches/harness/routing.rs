@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use herald::config::{LoadOptions, load_str};
-use herald::event::{self, Event, Inbound};
+use herald::event::Event;
+use herald::intake::{self, Inbound, Received};
 
 use super::{Options, Row, thousands};
 
@@ -40,8 +41,13 @@ pub fn big_config(n: usize) -> String {
 }
 
 fn events(n: usize) -> Vec<Event> {
-    let Ok(Inbound::Event(Event::Apply(base))) =
-        event::parse_any(include_bytes!("../../examples/payloads/apply-success.json"))
+    let Ok(Inbound::Event(Received {
+        event: Event::Apply(base),
+        ..
+    })) = intake::read(
+        include_bytes!("../../examples/payloads/apply-success.json"),
+        None,
+    )
     else {
         panic!("the apply fixture parses");
     };

@@ -11,7 +11,8 @@ use herald::config::Config;
 use std::time::Duration;
 
 use herald::dispatch::{self, CoreEvent, Dispatcher, Selection};
-use herald::event::{self, Env0Event, Event};
+use herald::event::Shape;
+use herald::intake::{self, Inbound, Received, Source};
 use herald::notify;
 
 use super::{EventArg, Global, fixtures, load_config, read_payload};
@@ -40,9 +41,10 @@ pub struct FireArgs {
 
 pub async fn run(global: &Global, matches: &ArgMatches, args: &FireArgs) -> Result<ExitCode> {
     let config = Arc::new(load_config(global, matches)?);
-    let Some(event) = read_event(args)? else {
+    let Some(received) = read_event(args)? else {
         return Ok(ExitCode::SUCCESS);
     };
+    let event = received.event.clone();
     let selection = select(&config, &args.webhooks)?;
     let dispatcher = Dispatcher::new(config.clone())?;
     let targets = dispatcher.targets(&event, &selection);
@@ -81,8 +83,7 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &FireArgs) -> Resu
     }
 
     let engine = super::engine::open(global, config.clone())?;
-    let body = String::from_utf8_lossy(&serde_json::to_vec(&event.to_json())?).into_owned();
-    let (_, ids) = engine.accept("fire", event, body, None, &selection).await?;
+    let (_, ids) = engine.accept(Source::Fire, received, &selection).await?;
     let mut events = engine.subscribe();
     let quiet = args.json;
     let progress = tokio::spawn(async move {
@@ -117,7 +118,7 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &FireArgs) -> Resu
 }
 
 /// The event to send, or `None` for env0's test event (acknowledged, nothing to send).
-fn read_event(args: &FireArgs) -> Result<Option<Event>> {
+fn read_event(args: &FireArgs) -> Result<Option<Received>> {
     let bytes = match &args.payload {
         Some(p) => read_payload(p)?,
         None => match args.event {
@@ -132,27 +133,25 @@ fn read_event(args: &FireArgs) -> Result<Option<Event>> {
         || "the bundled fixture".to_string(),
         |p| p.display().to_string(),
     );
-    let event = match args.event {
-        EventArg::Apply => event::parse_apply(&bytes).map(Event::Apply),
-        EventArg::Drift => event::parse_drift(&bytes).map(Event::Drift),
-        EventArg::Env0 => match event::parse_env0(&bytes, None) {
-            Ok(Env0Event::Drift(d)) => Ok(Event::Drift(d)),
-            Ok(Env0Event::Test { .. }) => {
-                esay!(
-                    "herald: {name} is env0's test event: herald acknowledges it and sends nothing"
-                );
-                return Ok(None);
-            }
-            Ok(Env0Event::Other { kind, .. }) => {
-                bail!("{name} is an env0 {kind} event, which herald does not send")
-            }
-            Err(e) => Err(e),
-        },
+    let shape = match args.event {
+        EventArg::Apply => Shape::Apply,
+        EventArg::Drift => Shape::Drift,
+        EventArg::Env0 => Shape::Env0,
     };
-    event.map(Some).map_err(|e| {
-        anyhow::anyhow!("{name} is not a valid {:?} payload: {e}", args.event)
-            .context("reading the payload")
-    })
+    match intake::read(&bytes, Some(shape)) {
+        Ok(Inbound::Event(r)) => Ok(Some(r)),
+        Ok(Inbound::Env0Test { .. }) => {
+            esay!("herald: {name} is env0's test event: herald acknowledges it and sends nothing");
+            Ok(None)
+        }
+        Ok(Inbound::Ignored { kind }) => {
+            bail!("{name} is an env0 {kind} event, which herald does not send")
+        }
+        Err(e) => Err(
+            anyhow::anyhow!("{name} is not a valid {:?} payload: {e}", args.event)
+                .context("reading the payload"),
+        ),
+    }
 }
 
 fn select(config: &Config, sels: &[String]) -> Result<Selection> {

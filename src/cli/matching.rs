@@ -7,7 +7,8 @@ use anyhow::{Result, bail};
 use clap::{ArgMatches, Args};
 
 use herald::config::{Config, EventKind};
-use herald::event::{self, ApplyResult, DriftReport, DriftResult, Event, Inbound};
+use herald::event::{ApplyResult, DriftReport, DriftResult, Event};
+use herald::intake::{self, Inbound};
 use herald::route::{self, Decision, Reason};
 
 use super::{Global, load_config, read_payload};
@@ -67,8 +68,8 @@ fn build_event(args: &MatchArgs) -> Result<Event> {
         MatchEvent::Drift => EventKind::Drift,
     };
     let event = match &args.payload {
-        Some(path) => match event::parse_any(&read_payload(path)?)? {
-            Inbound::Event(e) => e,
+        Some(path) => match intake::read(&read_payload(path)?, None)? {
+            Inbound::Event(r) => r.event,
             Inbound::Env0Test { .. } => bail!(
                 "{} is env0's test event, which is never sent to webhooks",
                 path.display()

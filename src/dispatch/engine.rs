@@ -19,6 +19,7 @@ use super::clock::ClockWatch;
 use super::{DispatchError, Dispatcher, Metrics, Selection, new_delivery_id, retry_wait};
 use crate::config::{Config, EventKind, Webhook, WebhookKey};
 use crate::event::Event;
+use crate::intake::{Received, Source};
 use crate::notify::{Attempt, Outcome};
 use crate::store::{
     AttemptRecord, ClaimLimits, Claimed, DeliveryStatus, Journal, KnownWebhook, NewDelivery,
@@ -208,41 +209,42 @@ impl Engine {
     }
 
     /// Journals an event with a delivery for every selected webhook, then wakes the
-    /// workers. When this returns `Ok`, the event is on disk.
+    /// workers. When this returns `Ok`, the event is on disk. The event comes from
+    /// [`intake::read`](crate::intake::read), the one way a body becomes an event.
     ///
     /// # Errors
     /// The journal's error; nothing was stored then.
     pub async fn accept(
         &self,
-        source: &str,
-        event: Event,
-        body: String,
-        dedupe_key: Option<String>,
+        source: Source,
+        received: Received,
         selection: &Selection,
     ) -> Result<(Recorded, Vec<String>), StoreError> {
         // The commit and the hand-off to the workers run in a task of their own, so a
         // caller that goes away meanwhile (a client that disconnects, a request deadline)
         // cannot leave a committed delivery leased to nobody: it is attempted all the same.
-        let (engine, source, selection) = (self.clone(), source.to_string(), selection.clone());
+        let (engine, selection) = (self.clone(), selection.clone());
         self.inner
             .tracker
-            .spawn(async move {
-                engine
-                    .record(&source, event, body, dedupe_key, &selection)
-                    .await
-            })
+            .spawn(async move { engine.record(source, received, &selection).await })
             .await
             .unwrap_or(Err(StoreError::Closed))
     }
 
     async fn record(
         &self,
-        source: &str,
-        event: Event,
-        body: String,
-        dedupe_key: Option<String>,
+        source: Source,
+        received: Received,
         selection: &Selection,
     ) -> Result<(Recorded, Vec<String>), StoreError> {
+        let Received {
+            event,
+            body,
+            dedupe,
+            ..
+        } = received;
+        let dedupe_key = dedupe.filter(|_| source.dedupes());
+        let source = source.as_str();
         let current = self.current();
         let mut deliveries: Vec<NewDelivery> = current
             .dispatcher
@@ -592,6 +594,38 @@ impl Engine {
             .collect())
     }
 
+    /// Test-fires a payload at the given webhooks (by index), whatever their filters:
+    /// reads it through [`intake::read`](crate::intake::read) like any post, journals it,
+    /// and makes one attempt at each delivery now (a retryable failure is left to the
+    /// engine's loop). Returns the delivery ids.
+    ///
+    /// # Errors
+    /// A payload that is no event to send, or the journal's error.
+    pub async fn test_fire(
+        &self,
+        body: &[u8],
+        webhooks: &[usize],
+    ) -> Result<Vec<String>, FireError> {
+        let received = match crate::intake::read(body, None)? {
+            crate::intake::Inbound::Event(r) => r,
+            crate::intake::Inbound::Env0Test { .. } => {
+                return Err(FireError::NotSent(
+                    "env0's test event is acknowledged, never sent on".into(),
+                ));
+            }
+            crate::intake::Inbound::Ignored { kind } => {
+                return Err(FireError::NotSent(format!(
+                    "env0 {kind} events are not sent"
+                )));
+            }
+        };
+        let (_, ids) = self
+            .accept(Source::Fire, received, &Selection::Only(webhooks.to_vec()))
+            .await?;
+        self.attempt_now(&ids).await?;
+        Ok(ids)
+    }
+
     /// Makes one attempt now at each of these deliveries; one that fails in a retryable way
     /// stays in the journal as retrying, for `serve` to continue.
     ///
@@ -829,6 +863,20 @@ impl Drop for Place {
             *n = n.saturating_sub(1);
         }
     }
+}
+
+/// Why a test-fire sent nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum FireError {
+    /// The payload is not an event.
+    #[error(transparent)]
+    Invalid(#[from] crate::event::EventError),
+    /// The payload is an event herald does not send.
+    #[error("{0}")]
+    NotSent(String),
+    /// The journal failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Why a replay could not be made.

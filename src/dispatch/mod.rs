@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-pub use engine::{CoreEvent, Engine, EngineOptions};
+pub use engine::{CoreEvent, Engine, EngineOptions, FireError, ReplayError};
 pub use metrics::Metrics;
 pub use pacer::Pacer;
 

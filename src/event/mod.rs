@@ -129,7 +129,7 @@ impl EventError {
         }
     }
 
-    fn from_json(e: &serde_path_to_error::Error<serde_json::Error>) -> Self {
+    pub(crate) fn from_json(e: &serde_path_to_error::Error<serde_json::Error>) -> Self {
         let inner = e.inner();
         let path = e.path().to_string();
         let syntax = matches!(
@@ -214,75 +214,6 @@ pub fn parse_drift(body: &[u8]) -> Result<DriftReport, EventError> {
     let result: DriftResult =
         serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))?;
     Ok(DriftReport { result, env0: None })
-}
-
-/// Reads an env0 webhook body.
-///
-/// # Errors
-/// Bad JSON, a body without `type`, or a drift event without `data`.
-pub fn parse_env0(body: &[u8], header_id: Option<&str>) -> Result<Env0Event, EventError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let value: Value =
-        serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))?;
-    if !value.is_object() {
-        return Err(EventError {
-            message: "an env0 webhook body must be a JSON object".into(),
-            detail: ".".into(),
-        });
-    }
-    env0::parse(&value, header_id)
-}
-
-/// Reads a body of any of the three shapes (as `POST /events` and `fire --payload` do).
-///
-/// # Errors
-/// Bad JSON, an unknown shape, or the shape's own errors.
-pub fn parse_any(body: &[u8]) -> Result<Inbound, EventError> {
-    let value: Value = {
-        let de = &mut serde_json::Deserializer::from_slice(body);
-        serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))?
-    };
-    match detect(&value) {
-        Some(Shape::Apply) => parse_apply(body).map(|a| Inbound::Event(Event::Apply(a))),
-        Some(Shape::Drift) => parse_drift(body).map(|d| Inbound::Event(Event::Drift(d))),
-        Some(Shape::Env0) => env0::parse(&value, None).map(Inbound::from),
-        None => Err(EventError {
-            message:
-                "not an Atlantis apply result (Workspace, Pull, ...), an Atlantis drift payload \
-                      (repository, detection_id, projects, ...) or an env0 webhook (type, data)"
-                    .into(),
-            detail: ".".into(),
-        }),
-    }
-}
-
-/// What a received body amounts to. Short-lived (one per request), so the size
-/// difference between variants costs nothing worth a box.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq)]
-pub enum Inbound {
-    /// An event to route.
-    Event(Event),
-    /// env0's test event: acknowledged, not dispatched.
-    Env0Test {
-        /// The envelope id.
-        id: String,
-    },
-    /// An env0 event type herald does not notify about.
-    Ignored {
-        /// Its type.
-        kind: String,
-    },
-}
-
-impl From<Env0Event> for Inbound {
-    fn from(e: Env0Event) -> Self {
-        match e {
-            Env0Event::Drift(d) => Inbound::Event(Event::Drift(d)),
-            Env0Event::Test { id } => Inbound::Env0Test { id },
-            Env0Event::Other { kind, .. } => Inbound::Ignored { kind },
-        }
-    }
 }
 
 #[cfg(test)]

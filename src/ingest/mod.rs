@@ -15,11 +15,12 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::dispatch::{Engine, Selection};
-use crate::event::{self, Env0Event, Event, Shape};
+use crate::event::Shape;
+use crate::intake::{self, Inbound, Source};
 use crate::store::Recorded;
 
 /// The largest body accepted.
@@ -285,109 +286,36 @@ async fn accept(
             format!("byte {}", e.valid_up_to()),
         ));
     }
-    let invalid_json = |e: serde_json::Error| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            format!(
-                "invalid JSON: {}",
-                e.to_string().split(" at line").next().unwrap_or_default()
-            ),
-            format!("line {}, column {}", e.line(), e.column()),
-        )
-    };
-    // Apply and drift bodies parse straight into their types; the generic tree is built
-    // only to detect a shape and for env0. A typed parse that fails is worded as before:
-    // as invalid JSON if it is, else with the typed error's path.
-    let bad = |e: event::EventError| Problem::new(StatusCode::BAD_REQUEST, e.message, e.detail);
-    let typed_error =
-        |e: event::EventError| match serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
-            Err(json) => invalid_json(json),
-            Ok(_) => bad(e),
-        };
-    let mut tree: Option<Value> = None;
-    let shape = match route {
-        Some(s) => s,
-        None => {
-            let value: Value = serde_json::from_slice(&body).map_err(invalid_json)?;
-            let shape = event::detect(&value).ok_or_else(|| {
-                Problem::new(
-                    StatusCode::BAD_REQUEST,
-                    "unknown event shape",
-                    "expected an Atlantis apply result (Workspace, Pull, ...), an Atlantis drift payload (repository, detection_id, projects, ...) or an env0 webhook (type, data); or post to /events/apply, /events/drift or /events/env0",
-                )
-            })?;
-            tree = Some(value);
-            shape
-        }
-    };
-    let (source, event, stored_body, dedupe) = match shape {
-        Shape::Apply => {
-            let a = event::parse_apply(&body).map_err(typed_error)?;
-            let stored = serde_json::to_string(&a).unwrap_or_default();
-            ("apply", Event::Apply(a), stored, None)
-        }
-        Shape::Drift => {
-            let d = event::parse_drift(&body).map_err(typed_error)?;
-            (
-                "drift",
-                Event::Drift(d),
-                String::from_utf8_lossy(&body).into_owned(),
-                None,
+    let inbound = intake::read(&body, route)
+        .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.message, e.detail))?;
+    if inbound.is_env0() && settings.env0_secret.is_some() && !signature_ok {
+        return Err(Problem::new(
+            StatusCode::UNAUTHORIZED,
+            if signature.is_some() {
+                "env0 signature does not match"
+            } else {
+                "missing env0 signature"
+            },
+            "x-env0-signature must be the HMAC-SHA256 hex of the raw body with herald.env0-secret",
+        ));
+    }
+    let received = match inbound {
+        Inbound::Event(r) => r,
+        Inbound::Env0Test { id } => {
+            tracing::info!(id, "env0 test event acknowledged");
+            return Ok((
+                StatusCode::OK,
+                axum::Json(json!({"status": "env0 test event acknowledged"})),
             )
+                .into_response());
         }
-        Shape::Env0 => {
-            let value = match tree {
-                Some(v) => v,
-                None => serde_json::from_slice(&body).map_err(invalid_json)?,
-            };
-            if settings.env0_secret.is_some() && !signature_ok {
-                return Err(Problem::new(
-                    StatusCode::UNAUTHORIZED,
-                    if signature.is_some() {
-                        "env0 signature does not match"
-                    } else {
-                        "missing env0 signature"
-                    },
-                    "x-env0-signature must be the HMAC-SHA256 hex of the raw body with herald.env0-secret",
-                ));
-            }
-            let header_id = header(headers, &["x-env0-event-id", "x-env-zero-event-id"]);
-            // A repeat is recognised by what the signature covers: the body's id, else the
-            // body itself. The event-id header is not signed: keyed on it, a captured body
-            // could be posted again under a new header value.
-            let dedupe = match value.get("id").and_then(Value::as_str) {
-                Some(id) if !id.is_empty() => format!("env0:{id}"),
-                _ => {
-                    use sha2::Digest as _;
-                    format!("env0:sha256:{}", hex::encode(sha2::Sha256::digest(&body)))
-                }
-            };
-            match event::env0::parse(&value, header_id).map_err(bad)? {
-                Env0Event::Test { id } => {
-                    tracing::info!(id, "env0 test event acknowledged");
-                    return Ok((
-                        StatusCode::OK,
-                        axum::Json(json!({"status": "env0 test event acknowledged"})),
-                    )
-                        .into_response());
-                }
-                Env0Event::Other { kind, .. } => {
-                    tracing::info!(kind, "env0 event ignored");
-                    return Ok((StatusCode::ACCEPTED, axum::Json(json!({"ignored": kind})))
-                        .into_response());
-                }
-                Env0Event::Drift(d) => {
-                    let mut scrubbed = value.clone();
-                    event::env0::scrub(&mut scrubbed);
-                    ("env0", Event::Drift(d), scrubbed.to_string(), Some(dedupe))
-                }
-            }
+        Inbound::Ignored { kind } => {
+            tracing::info!(kind, "env0 event ignored");
+            return Ok((StatusCode::ACCEPTED, axum::Json(json!({"ignored": kind}))).into_response());
         }
     };
-    match engine
-        .accept(source, event, stored_body, dedupe, &Selection::Route)
-        .await
-    {
+    let source = Source::posted(received.shape);
+    match engine.accept(source, received, &Selection::Route).await {
         Ok((
             Recorded::New {
                 event_id,

@@ -3,7 +3,8 @@
 
 use super::app::{Action, Effect};
 use crate::config::{Config, EventKind};
-use crate::event::{self, Event, Inbound};
+use crate::event::Event;
+use crate::intake::{self, Inbound};
 use crate::notify::{self, Protocol, render};
 
 /// Which list has the keys.
@@ -95,8 +96,8 @@ impl FireDialog {
     fn reparse(&mut self) {
         self.parsed = match self.sources.get(self.source) {
             None => Err("no payload".into()),
-            Some((_, body)) => match event::parse_any(body.as_bytes()) {
-                Ok(Inbound::Event(e)) => Ok(e),
+            Some((_, body)) => match intake::read(body.as_bytes(), None) {
+                Ok(Inbound::Event(r)) => Ok(r.event),
                 Ok(Inbound::Env0Test { .. }) => {
                     Err("env0's test event is acknowledged, never sent on".into())
                 }

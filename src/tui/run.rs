@@ -20,8 +20,7 @@ use super::fire::FireResult;
 use super::theme::Theme;
 use super::view;
 use crate::config::{self, Config, LoadOptions, Target};
-use crate::dispatch::{CoreEvent, Engine, Selection};
-use crate::event::{self, Inbound};
+use crate::dispatch::{CoreEvent, Engine};
 use crate::store::{DeliveryFilter, DeliveryStatus};
 
 /// What the console needs besides the engine.
@@ -455,21 +454,10 @@ fn write_filter(
 
 /// Fires a payload at webhooks through the engine and reads the answers.
 async fn fire(engine: &Engine, body: &str, webhooks: &[usize]) -> Result<Vec<FireResult>, String> {
-    let event = match event::parse_any(body.as_bytes()).map_err(|e| e.to_string())? {
-        Inbound::Event(e) => e,
-        _ => return Err("this payload is not sent to webhooks".into()),
-    };
-    let (_, ids) = engine
-        .accept(
-            "fire",
-            event,
-            body.to_string(),
-            None,
-            &Selection::Only(webhooks.to_vec()),
-        )
+    let ids = engine
+        .test_fire(body.as_bytes(), webhooks)
         .await
         .map_err(|e| e.to_string())?;
-    engine.attempt_now(&ids).await.map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for id in ids {
         let journal = engine.journal();

@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use herald::event::{self, Event, Inbound};
+use herald::event::Event;
+use herald::intake::{self, Inbound};
 use herald::store::{AttemptRow, DeliveryStatus, StatusCounts};
 use herald::tui::app::{
     Action, App, DeliveryItem, Effect, EventItem, Message, Overlay, Pane, SlackAuth,
@@ -37,8 +38,8 @@ webhooks:
 
 fn payload(name: &str) -> Event {
     let body = std::fs::read(repo_file(&format!("examples/payloads/{name}"))).expect("fixture");
-    match event::parse_any(&body).expect("parses") {
-        Inbound::Event(e) => e,
+    match intake::read(&body, None).expect("parses") {
+        Inbound::Event(r) => r.event,
         other => panic!("{name}: {other:?}"),
     }
 }

@@ -33,10 +33,8 @@ async fn ingests_cancelled_mid_commit_give_their_places_back() {
     server
         .engine
         .accept(
-            "apply",
-            apply_fixture(),
-            "{}".into(),
-            None,
+            herald::intake::Source::Apply,
+            crate::support::received(&apply_fixture()),
             &Selection::Route,
         )
         .await
@@ -48,10 +46,8 @@ async fn ingests_cancelled_mid_commit_give_their_places_back() {
     let mut cancelled = 0;
     for _ in 0..300 {
         let accept = server.engine.accept(
-            "apply",
-            apply_fixture(),
-            "{}".into(),
-            None,
+            herald::intake::Source::Apply,
+            crate::support::received(&apply_fixture()),
             &Selection::Route,
         );
         if tokio::time::timeout(Duration::from_micros(10), accept)

@@ -1,6 +1,7 @@
 //! The example payloads and the three inbound shapes.
 
-use herald::event::{self, Event, Inbound, env0};
+use herald::event::{self, Event, Shape};
+use herald::intake::{self, Inbound, Received};
 
 use crate::support::repo_file;
 
@@ -10,9 +11,15 @@ fn payload(name: &str) -> Vec<u8> {
 
 #[test]
 fn every_fixture_is_detected_by_shape() {
-    let kind = |name: &str| match event::parse_any(&payload(name)).expect(name) {
-        Inbound::Event(Event::Apply(a)) => format!("apply success={}", a.success),
-        Inbound::Event(Event::Drift(d)) => format!(
+    let kind = |name: &str| match intake::read(&payload(name), None).expect(name) {
+        Inbound::Event(Received {
+            event: Event::Apply(a),
+            ..
+        }) => format!("apply success={}", a.success),
+        Inbound::Event(Received {
+            event: Event::Drift(d),
+            ..
+        }) => format!(
             "drift {}/{}",
             d.result.projects_with_drift, d.result.total_projects
         ),
@@ -37,8 +44,10 @@ fn apply_failure_fixture_has_a_long_multibyte_description() {
 
 #[test]
 fn env0_drift_is_normalised_to_an_atlantis_shaped_report() {
-    let Ok(env0::Env0Event::Drift(d)) =
-        event::parse_env0(&payload("env0-drift-detected.json"), None)
+    let Ok(Inbound::Event(Received {
+        event: Event::Drift(d),
+        ..
+    })) = intake::read(&payload("env0-drift-detected.json"), Some(Shape::Env0))
     else {
         panic!("env0 drift")
     };
@@ -83,7 +92,7 @@ fn env0_drift_is_normalised_to_an_atlantis_shaped_report() {
 fn scrubbed_env0_body_keeps_no_token() {
     let mut v: serde_json::Value =
         serde_json::from_slice(&payload("env0-drift-detected.json")).expect("json");
-    env0::scrub(&mut v);
+    event::env0::scrub(&mut v);
     let s = v.to_string();
     for secret in [
         "eyJhbGciOiJSUzI1NiIs",
@@ -99,15 +108,16 @@ fn scrubbed_env0_body_keeps_no_token() {
 
 #[test]
 fn bad_bodies_get_clear_errors() {
-    let e = event::parse_any(b"not json").expect_err("bad");
+    let e = intake::read(b"not json", None).expect_err("bad");
     assert!(e.message.starts_with("invalid JSON"), "{e}");
-    let e = event::parse_any(br#"{"hello": 1}"#).expect_err("unknown shape");
-    assert!(e.message.contains("not an Atlantis apply result"), "{e}");
+    let e = intake::read(br#"{"hello": 1}"#, None).expect_err("unknown shape");
+    assert_eq!(e.message, "unknown event shape");
+    assert!(e.detail.contains("an Atlantis apply result"), "{e}");
     let e = event::parse_drift(br#"{"ref": "main"}"#).expect_err("missing");
     assert!(e.message.contains("repository"), "{e}");
-    let e = event::parse_env0(
+    let e = intake::read(
         br#"{"type": "com.env0.drift.detected", "data": null}"#,
-        None,
+        Some(Shape::Env0),
     )
     .expect_err("no data");
     assert!(e.message.contains("data"), "{e}");

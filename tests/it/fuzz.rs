@@ -105,21 +105,23 @@ proptest! {
 
     #[test]
     fn event_parsers_never_panic(bytes in mutated(&FIXTURES)) {
-        let _ = event::parse_any(&bytes);
+        let _ = herald::intake::read(&bytes, None);
         let _ = event::parse_apply(&bytes);
         let _ = event::parse_drift(&bytes);
-        let _ = event::parse_env0(&bytes, Some("header-id"));
+        let _ = herald::intake::read(&bytes, Some(event::Shape::Env0));
     }
 
     #[test]
     fn event_parsers_take_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
-        let _ = event::parse_any(&bytes);
-        let _ = event::parse_env0(&bytes, None);
+        let _ = herald::intake::read(&bytes, None);
+        let _ = herald::intake::read(&bytes, Some(event::Shape::Env0));
     }
 
     #[test]
     fn parsed_events_render_and_route(bytes in mutated(&FIXTURES), pattern in "\\PC{0,16}") {
-        if let Ok(event::Inbound::Event(e)) = event::parse_any(&bytes) {
+        if let Ok(herald::intake::Inbound::Event(herald::intake::Received { event: e, .. })) =
+            herald::intake::read(&bytes, None)
+        {
             let m = herald::notify::slack::message(&e);
             let body = herald::notify::slack::api_body("C1", &m);
             let _ = herald::notify::render::render(&body, 40).to_terminal(false);

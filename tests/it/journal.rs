@@ -254,10 +254,8 @@ fn engine_in(dir: &Path, text: &str, options: EngineOptions) -> (Journal, Engine
 async fn accept_drift(engine: &Engine) -> Vec<String> {
     engine
         .accept(
-            "drift",
-            drift_fixture(1, 2),
-            "{}".into(),
-            None,
+            herald::intake::Source::Drift,
+            crate::support::received(&drift_fixture(1, 2)),
             &Selection::Route,
         )
         .await

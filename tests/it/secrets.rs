@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald::event::Inbound;
+use herald::intake::Inbound;
 use herald::tui::app::{Action, App, Message, Pane};
 use herald::tui::theme::Theme;
 use ratatui::Terminal;
@@ -348,7 +348,7 @@ async fn planted_secrets_appear_nowhere() {
     }
     places.push("console frames: every pane and row, every detail tab, test-fire previews");
     assert!(matches!(
-        herald::event::parse_any(apply_body().as_bytes()),
+        herald::intake::read(apply_body().as_bytes(), None),
         Ok(Inbound::Event(_))
     ));
 
@@ -359,4 +359,79 @@ async fn planted_secrets_appear_nowhere() {
         found.len()
     );
     assert!(found.is_empty(), "secrets found:\n{}", found.join("\n"));
+}
+
+/// env0's tokens in the bundled fixture.
+const ENV0_TOKENS: [&str; 2] = ["eyJhbGciOiJSUzI1NiIs", "ghs_exampleVcsAccessToken"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn env0_tokens_are_kept_by_no_entry_point() {
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let config = format!(
+        "webhooks:\n  - {{name: d, event: drift, kind: http, url: '{}'}}\n",
+        rx.url("/")
+    );
+    let server = crate::support::Server::start(crate::support::load_ok(&config, None, None)).await;
+    let body = std::fs::read(repo_file("examples/payloads/env0-drift-detected.json")).expect("fixture");
+    assert!(ENV0_TOKENS.iter().all(|t| String::from_utf8_lossy(&body).contains(t)));
+
+    // The ingest API.
+    let client = herald::notify::client().expect("client");
+    let posted: serde_json::Value = client
+        .post(format!("{}/events/env0", server.url))
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .expect("posted")
+        .json()
+        .await
+        .expect("json");
+    let event_id = posted["event_id"].as_str().expect("accepted").to_string();
+    // The console's test-fire.
+    server.engine.test_fire(&body, &[0]).await.expect("test-fire");
+    // A replay of the posted event.
+    server.engine.replay(&event_id, &[]).await.expect("replay");
+    // The demo's feed (its fifth sample is the env0 fixture).
+    let stop = tokio_util::sync::CancellationToken::new();
+    let feed = tokio::spawn(herald::demo::feed(
+        server.engine.clone(),
+        Duration::from_millis(5),
+        stop.clone(),
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.cancel();
+    feed.await.expect("feed");
+    // `herald fire` with the bundled env0 fixture, into the same journal.
+    let data = server.engine.journal().path().parent().expect("dir").to_path_buf();
+    let (_cfg_dir, cfg) = crate::support::config_file(&config);
+    let env = [("HERALD_DATA_DIR", data.to_str().expect("utf-8"))];
+    let out = herald(&["fire", "--event", "env0", "-c", cfg.to_str().expect("utf-8")], &env).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        eventually(Duration::from_secs(5), async || rx.requests().len() >= 4).await,
+        "every path delivered"
+    );
+
+    let mut found = Vec::new();
+    let db = server.engine.journal().path().to_path_buf();
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    let mut texts = vec![
+        ("the journal file", file_text(&db)),
+        ("its write-ahead log", file_text(Path::new(&wal))),
+    ];
+    for args in [vec!["log", "--json"], vec!["log"]] {
+        let out = herald(&args, &env).await;
+        texts.push(("herald log", stdout(&out)));
+    }
+    for (place, text) in &texts {
+        for t in ENV0_TOKENS {
+            if text.contains(t) {
+                found.push(format!("{t} in {place}"));
+            }
+        }
+    }
+    assert!(texts[0].1.len() + texts[1].1.len() > 0, "the journal was read");
+    assert!(found.is_empty(), "env0 tokens kept: {found:?}");
 }

@@ -434,3 +434,16 @@ pub async fn fake_slack() -> herald::fake::FakeSlack {
     .await
     .expect("fake slack")
 }
+
+/// An event as the one intake path reads it (its JSON, read back by `intake::read`).
+pub fn received(event: &herald::event::Event) -> herald::intake::Received {
+    let body = event.to_json().to_string();
+    let shape = match event.kind() {
+        herald::config::EventKind::Apply => herald::event::Shape::Apply,
+        herald::config::EventKind::Drift => herald::event::Shape::Drift,
+    };
+    match herald::intake::read(body.as_bytes(), Some(shape)) {
+        Ok(herald::intake::Inbound::Event(r)) => r,
+        other => panic!("not an event: {other:?}"),
+    }
+}

@@ -1,0 +1,183 @@
+//! The one way a body becomes an event: every path an event comes in by (the ingest API,
+//! `fire`, `match`, the console's test-fire, the demo) reads it here, so none can store or
+//! show what another would hide.
+//!
+//! Reading a body means: telling its shape (unless the route says it), parsing it into its
+//! type, normalising it (clone-URL credentials redacted, env0 mapped onto a drift report),
+//! scrubbing what must never be stored (env0's `oidcToken`, `vcsAccessToken`,
+//! `tfPlanJson`), choosing the text that is journaled, and the key a repeat is known by.
+
+use serde_json::Value;
+
+use crate::event::{self, Env0Event, Event, EventError, Shape};
+
+/// Where an event came from; journaled with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Posted as an Atlantis apply result.
+    Apply,
+    /// Posted as an Atlantis drift report.
+    Drift,
+    /// Posted as an env0 webhook.
+    Env0,
+    /// Sent by hand: `herald fire` or the console's test-fire.
+    Fire,
+    /// The demo's sample feed.
+    Demo,
+}
+
+impl Source {
+    /// The source of a body posted in `shape`.
+    pub fn posted(shape: Shape) -> Self {
+        match shape {
+            Shape::Apply => Source::Apply,
+            Shape::Drift => Source::Drift,
+            Shape::Env0 => Source::Env0,
+        }
+    }
+
+    /// The word journaled and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Apply => "apply",
+            Source::Drift => "drift",
+            Source::Env0 => "env0",
+            Source::Fire => "fire",
+            Source::Demo => "demo",
+        }
+    }
+
+    /// Whether a repeat from this source is recognised and not sent again: posts are (env0
+    /// may deliver an event twice); an explicit send is meant to go out each time.
+    pub fn dedupes(self) -> bool {
+        matches!(self, Source::Apply | Source::Drift | Source::Env0)
+    }
+}
+
+/// An event read from a body, ready to journal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received {
+    /// The shape it came in.
+    pub shape: Shape,
+    /// The event.
+    pub event: Event,
+    /// The body as it is journaled: what was received, minus what must not be kept.
+    pub body: String,
+    /// What a repeat of the same event is known by: env0's event id, or a hash of the body
+    /// for an env0 event without one (what its signature covers). Only posts use it.
+    pub dedupe: Option<String>,
+}
+
+/// What a body amounts to. Short-lived (one per request), so the size difference between
+/// variants costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inbound {
+    /// An event to route.
+    Event(Received),
+    /// env0's test event: acknowledged, not dispatched.
+    Env0Test {
+        /// The envelope id.
+        id: String,
+    },
+    /// An env0 event type herald does not notify about.
+    Ignored {
+        /// Its type.
+        kind: String,
+    },
+}
+
+impl Inbound {
+    /// Whether it came as an env0 webhook (whose signature herald may require).
+    pub fn is_env0(&self) -> bool {
+        match self {
+            Inbound::Event(r) => r.shape == Shape::Env0,
+            Inbound::Env0Test { .. } | Inbound::Ignored { .. } => true,
+        }
+    }
+}
+
+/// Reads `body`, of the given shape or (with `None`) of whichever shape it has.
+///
+/// # Errors
+/// Bad JSON, an unknown shape, or the shape's own errors, each naming where.
+pub fn read(body: &[u8], shape: Option<Shape>) -> Result<Inbound, EventError> {
+    // Apply and drift bodies parse straight into their types; the generic tree is built
+    // only to tell a shape and for env0.
+    let (shape, tree) = match shape {
+        Some(s) => (s, None),
+        None => {
+            let tree = parse_tree(body)?;
+            let shape = event::detect(&tree).ok_or_else(|| EventError {
+                message: "unknown event shape".into(),
+                detail: "expected an Atlantis apply result (Workspace, Pull, ...), an Atlantis drift payload (repository, detection_id, projects, ...) or an env0 webhook (type, data); or post to /events/apply, /events/drift or /events/env0".into(),
+            })?;
+            (shape, Some(tree))
+        }
+    };
+    // A typed parse that fails on a body that is not even JSON says so.
+    let typed = |e: EventError| match parse_tree(body) {
+        Err(json) => json,
+        Ok(_) => e,
+    };
+    match shape {
+        Shape::Apply => {
+            let a = event::parse_apply(body).map_err(typed)?;
+            // Stored re-serialised: the clone-URL credential is redacted in it.
+            let stored = serde_json::to_string(&a).unwrap_or_default();
+            Ok(Inbound::Event(Received {
+                shape,
+                event: Event::Apply(a),
+                body: stored,
+                dedupe: None,
+            }))
+        }
+        Shape::Drift => {
+            let d = event::parse_drift(body).map_err(typed)?;
+            Ok(Inbound::Event(Received {
+                shape,
+                event: Event::Drift(d),
+                body: String::from_utf8_lossy(body).into_owned(),
+                dedupe: None,
+            }))
+        }
+        Shape::Env0 => {
+            let tree = match tree {
+                Some(t) => t,
+                None => parse_tree(body)?,
+            };
+            if !tree.is_object() {
+                return Err(EventError {
+                    message: "an env0 webhook body must be a JSON object".into(),
+                    detail: ".".into(),
+                });
+            }
+            match event::env0::parse(&tree, None)? {
+                Env0Event::Test { id } => Ok(Inbound::Env0Test { id }),
+                Env0Event::Other { kind, .. } => Ok(Inbound::Ignored { kind }),
+                Env0Event::Drift(d) => {
+                    let dedupe = match tree.get("id").and_then(Value::as_str) {
+                        Some(id) if !id.is_empty() => format!("env0:{id}"),
+                        _ => {
+                            use sha2::Digest as _;
+                            format!("env0:sha256:{}", hex::encode(sha2::Sha256::digest(body)))
+                        }
+                    };
+                    let mut scrubbed = tree;
+                    event::env0::scrub(&mut scrubbed);
+                    Ok(Inbound::Event(Received {
+                        shape,
+                        event: Event::Drift(d),
+                        body: scrubbed.to_string(),
+                        dedupe: Some(dedupe),
+                    }))
+                }
+            }
+        }
+    }
+}
+
+fn parse_tree(body: &[u8]) -> Result<Value, EventError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))
+}
