@@ -1,8 +1,7 @@
-//! Delivering an event to its webhooks: concurrently, each attempt bounded by its timeout,
-//! failures retried with backoff and jitter, Slack posts to one channel paced.
-//!
-//! This is the in-memory delivery loop used by `herald fire`; the same pieces (routing,
-//! [`notify::prepare`], [`notify::send`], [`backoff`]) serve the journal-driven engine.
+//! Delivering events to their webhooks: the journal-driven [`Engine`] (what `serve`, the
+//! console, `fire` and `replay` run) and the [`Dispatcher`] it makes each attempt with
+//! (routing, [`notify::prepare`], Slack pacing, [`notify::send`]), with the retry policy's
+//! waits ([`retry_wait`], [`backoff`]).
 
 mod clock;
 mod engine;
@@ -11,8 +10,6 @@ mod pacer;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use serde::Serialize;
 
 pub use engine::{CoreEvent, Engine, EngineOptions, FireError, ReplayError};
 pub use metrics::Metrics;
@@ -38,49 +35,6 @@ pub enum Selection {
     Route,
     /// These webhooks (by index), whatever their filters say.
     Only(Vec<usize>),
-}
-
-/// How hard to try.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Options {
-    /// Caps the attempts of every delivery (1 = no retry); `None` follows each webhook's
-    /// retry policy.
-    pub max_attempts: Option<u32>,
-}
-
-/// What happened to one delivery.
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    /// The webhook's index.
-    pub webhook: usize,
-    /// Its name or `#index`.
-    pub label: String,
-    /// `slack` or `http`.
-    pub kind: &'static str,
-    /// Where it went (secrets masked).
-    pub target: String,
-    /// The delivery id (`X-Herald-Delivery`).
-    pub delivery_id: String,
-    /// The final outcome.
-    pub outcome: Outcome,
-    /// Every attempt in order.
-    pub attempts: Vec<Attempt>,
-}
-
-/// Something the caller may show while deliveries run.
-#[derive(Debug, Clone)]
-pub enum Progress<'a> {
-    /// An attempt ended; `retry_in` is the wait before the next one, if any.
-    Attempted {
-        /// The webhook.
-        webhook: &'a Webhook,
-        /// 1-based attempt number.
-        number: u32,
-        /// The attempt.
-        attempt: &'a Attempt,
-        /// Wait before the next attempt.
-        retry_in: Option<Duration>,
-    },
 }
 
 /// Sends events to webhooks.
@@ -137,76 +91,6 @@ impl Dispatcher {
                 .filter_map(|&i| self.config.webhooks.get(i))
                 .collect(),
         }
-    }
-
-    /// Delivers `event` to every selected webhook at once and waits for all of them.
-    pub async fn dispatch(
-        &self,
-        event: &Event,
-        selection: &Selection,
-        options: Options,
-        progress: &(dyn Fn(Progress<'_>) + Sync),
-    ) -> Vec<Report> {
-        let targets: Vec<(&Webhook, String)> = self
-            .targets(event, selection)
-            .into_iter()
-            .map(|w| (w, new_delivery_id()))
-            .collect();
-        futures::future::join_all(
-            targets
-                .iter()
-                .map(|(w, id)| self.deliver(w, event, id, options, progress)),
-        )
-        .await
-    }
-
-    /// Delivers `event` to one webhook, retrying as its policy (or `options`) allows.
-    pub async fn deliver(
-        &self,
-        webhook: &Webhook,
-        event: &Event,
-        delivery_id: &str,
-        options: Options,
-        progress: &(dyn Fn(Progress<'_>) + Sync),
-    ) -> Report {
-        let mut report = Report {
-            webhook: webhook.index,
-            label: webhook.label(),
-            kind: webhook.target.kind(),
-            target: webhook.target.display(),
-            delivery_id: delivery_id.to_string(),
-            outcome: Outcome::Failed,
-            attempts: Vec::new(),
-        };
-        let policy = match options.max_attempts {
-            Some(n) => RetryPolicy {
-                max_attempts: n.max(1),
-                ..webhook.retry.clone()
-            },
-            None => webhook.retry.clone(),
-        };
-        for number in 1..=policy.max_attempts {
-            let (attempt, _request) = self.attempt(webhook, event, delivery_id).await;
-            let outcome = attempt.outcome;
-            let retry_in = retry_wait(&policy, number, &attempt);
-            progress(Progress::Attempted {
-                webhook,
-                number,
-                attempt: &attempt,
-                retry_in,
-            });
-            report.attempts.push(attempt);
-            report.outcome = outcome;
-            match retry_in {
-                Some(wait) => tokio::time::sleep(wait).await,
-                None => break,
-            }
-        }
-        if report.outcome == Outcome::Retryable {
-            // Out of attempts: a retryable failure is final now.
-            report.outcome = Outcome::Failed;
-        }
-        report
     }
 }
 

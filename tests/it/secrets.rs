@@ -372,8 +372,13 @@ async fn env0_tokens_are_kept_by_no_entry_point() {
         rx.url("/")
     );
     let server = crate::support::Server::start(crate::support::load_ok(&config, None, None)).await;
-    let body = std::fs::read(repo_file("examples/payloads/env0-drift-detected.json")).expect("fixture");
-    assert!(ENV0_TOKENS.iter().all(|t| String::from_utf8_lossy(&body).contains(t)));
+    let body =
+        std::fs::read(repo_file("examples/payloads/env0-drift-detected.json")).expect("fixture");
+    assert!(
+        ENV0_TOKENS
+            .iter()
+            .all(|t| String::from_utf8_lossy(&body).contains(t))
+    );
 
     // The ingest API.
     let client = herald::notify::client().expect("client");
@@ -389,7 +394,11 @@ async fn env0_tokens_are_kept_by_no_entry_point() {
         .expect("json");
     let event_id = posted["event_id"].as_str().expect("accepted").to_string();
     // The console's test-fire.
-    server.engine.test_fire(&body, &[0]).await.expect("test-fire");
+    server
+        .engine
+        .test_fire(&body, &[0])
+        .await
+        .expect("test-fire");
     // A replay of the posted event.
     server.engine.replay(&event_id, &[]).await.expect("replay");
     // The demo's feed (its fifth sample is the env0 fixture).
@@ -403,10 +412,26 @@ async fn env0_tokens_are_kept_by_no_entry_point() {
     stop.cancel();
     feed.await.expect("feed");
     // `herald fire` with the bundled env0 fixture, into the same journal.
-    let data = server.engine.journal().path().parent().expect("dir").to_path_buf();
+    let data = server
+        .engine
+        .journal()
+        .path()
+        .parent()
+        .expect("dir")
+        .to_path_buf();
     let (_cfg_dir, cfg) = crate::support::config_file(&config);
     let env = [("HERALD_DATA_DIR", data.to_str().expect("utf-8"))];
-    let out = herald(&["fire", "--event", "env0", "-c", cfg.to_str().expect("utf-8")], &env).await;
+    let out = herald(
+        &[
+            "fire",
+            "--event",
+            "env0",
+            "-c",
+            cfg.to_str().expect("utf-8"),
+        ],
+        &env,
+    )
+    .await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         eventually(Duration::from_secs(5), async || rx.requests().len() >= 4).await,
@@ -432,6 +457,9 @@ async fn env0_tokens_are_kept_by_no_entry_point() {
             }
         }
     }
-    assert!(texts[0].1.len() + texts[1].1.len() > 0, "the journal was read");
+    assert!(
+        texts[0].1.len() + texts[1].1.len() > 0,
+        "the journal was read"
+    );
     assert!(found.is_empty(), "env0 tokens kept: {found:?}");
 }

@@ -260,18 +260,102 @@ pub fn drift_fixture(drifted: u64, total: u64) -> herald::event::Event {
     )
 }
 
-/// Delivers with no retry and no progress output.
-pub async fn fire(config: Config, event: &herald::event::Event) -> Vec<herald::dispatch::Report> {
-    let d = herald::dispatch::Dispatcher::new(Arc::new(config)).expect("dispatcher");
-    d.dispatch(
-        event,
-        &herald::dispatch::Selection::Route,
-        herald::dispatch::Options {
-            max_attempts: Some(1),
-        },
-        &|_| {},
+/// One stored attempt, as a test reads it back from the journal.
+#[derive(Debug, Clone)]
+pub struct Tried {
+    pub outcome: herald::notify::Outcome,
+    pub error: Option<String>,
+    pub hint: Option<String>,
+    pub response: String,
+    pub latency: Duration,
+}
+
+/// What became of one delivery, read back from the journal.
+#[derive(Debug, Clone)]
+pub struct DeliveryReport {
+    pub delivery_id: String,
+    pub target: String,
+    /// Delivered, or failed for good.
+    pub outcome: herald::notify::Outcome,
+    pub attempts: Vec<Tried>,
+}
+
+/// Delivers `event` the way production does (the engine over a journal in a temporary
+/// directory: accepted, then attempted and retried by `Engine::drive`, as `herald fire`
+/// does) and reads back what the journal recorded.
+pub async fn deliver(
+    config: Config,
+    event: &herald::event::Event,
+    selection: herald::dispatch::Selection,
+    max_attempts: Option<u32>,
+) -> Vec<DeliveryReport> {
+    deliver_all(config, std::slice::from_ref(event), selection, max_attempts).await
+}
+
+/// [`deliver`] for several events at once, through one engine (so their attempts run
+/// together and share the Slack pacing).
+pub async fn deliver_all(
+    config: Config,
+    events: &[herald::event::Event],
+    selection: herald::dispatch::Selection,
+    max_attempts: Option<u32>,
+) -> Vec<DeliveryReport> {
+    use herald::notify::Outcome;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal =
+        herald::store::Journal::open(dir.path(), herald::store::Commit::Grouped).expect("journal");
+    let engine = herald::dispatch::Engine::new(
+        Arc::new(config),
+        journal.clone(),
+        herald::dispatch::EngineOptions::default(),
     )
-    .await
+    .expect("engine");
+    let mut ids = Vec::new();
+    for e in events {
+        let (_, new) = engine
+            .accept(herald::intake::Source::Fire, received(e), &selection)
+            .await
+            .expect("accepted");
+        ids.extend(new);
+    }
+    engine.drive(&ids, max_attempts).await.expect("driven");
+    let mut out = Vec::new();
+    for id in ids {
+        let row = journal.delivery(&id).await.expect("row").expect("delivery");
+        let attempts = journal
+            .attempts(&id)
+            .await
+            .expect("attempts")
+            .into_iter()
+            .map(|a| Tried {
+                outcome: match a.outcome.as_str() {
+                    "delivered" => Outcome::Delivered,
+                    "retryable" => Outcome::Retryable,
+                    _ => Outcome::Failed,
+                },
+                error: a.error,
+                hint: a.hint,
+                response: a.response,
+                latency: Duration::from_millis(a.latency_ms.unsigned_abs()),
+            })
+            .collect();
+        out.push(DeliveryReport {
+            delivery_id: row.id,
+            target: row.target,
+            outcome: if row.status == herald::store::DeliveryStatus::Succeeded {
+                Outcome::Delivered
+            } else {
+                Outcome::Failed
+            },
+            attempts,
+        });
+    }
+    out
+}
+
+/// Delivers with one attempt per webhook, routed as Atlantis routes.
+pub async fn fire(config: Config, event: &herald::event::Event) -> Vec<DeliveryReport> {
+    deliver(config, event, herald::dispatch::Selection::Route, Some(1)).await
 }
 
 /// A free loopback port (nothing listens on it once this returns).
