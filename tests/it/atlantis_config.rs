@@ -343,7 +343,8 @@ webhooks:
     let lines: Vec<&str> = shown.lines().filter(|l| l.contains(": error: ")).collect();
     assert_eq!(lines.len(), 5, "{shown}");
     assert!(
-        lines[0].starts_with("test.yaml:5:22: error: error parsing regexp: unclosed group"),
+        lines[0]
+            .starts_with("test.yaml:5:22: error: error parsing regexp: missing closing ): `(prod`"),
         "{shown}"
     );
     assert!(

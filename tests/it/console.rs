@@ -339,7 +339,7 @@ fn filter_editor_syntax_error() {
     assert!(e.eval.error.is_some());
     let t = render(&app, &theme(), 100, 30);
     insta::assert_snapshot!(t.backend());
-    assert!(screen(&t).contains("error parsing regexp: unclosed group"));
+    assert!(screen(&t).contains("error parsing regexp: missing closing )"));
     // A pattern that does not compile is neither applied nor written.
     assert_eq!(app.update(Action::Enter), None);
     assert_eq!(app.update(Action::Write), None);

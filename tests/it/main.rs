@@ -15,6 +15,7 @@ mod hardening;
 mod http_delivery;
 mod ingest;
 mod journal;
+mod regex_dialect;
 mod secrets;
 mod serve;
 mod slack;

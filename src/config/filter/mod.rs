@@ -1,4 +1,7 @@
-//! `workspace-regex` and `branch-regex`: compiled filters with Atlantis' semantics.
+//! `workspace-regex` and `branch-regex`: compiled filters with Atlantis' semantics, in
+//! Atlantis' dialect (Go's RE2 syntax, read by [`re2`]).
+
+pub mod re2;
 
 use std::ops::Range;
 
@@ -35,41 +38,35 @@ impl Filter {
     /// Compiles `pattern`.
     ///
     /// # Errors
-    /// A [`RegexProblem`] with the regex crate's explanation and the position.
+    /// A [`RegexProblem`] with Go's error text and where in the pattern it points.
     pub fn compile(pattern: &str) -> Result<Self, RegexProblem> {
         if pattern.is_empty() {
             return Ok(Self::any());
         }
-        // regex-syntax gives the kind and span of a syntax error separately, which the
-        // `regex` crate only offers as pre-formatted text.
-        if let Err(e) = regex_syntax::Parser::new().parse(pattern) {
-            let (kind, span) = match &e {
-                regex_syntax::Error::Parse(e) => (e.kind().to_string(), *e.span()),
-                regex_syntax::Error::Translate(e) => (e.kind().to_string(), *e.span()),
-                _ => (
-                    e.to_string(),
-                    regex_syntax::ast::Span::splat(regex_syntax::ast::Position::new(0, 1, 1)),
-                ),
-            };
-            let offset = pattern[..span.start.offset.min(pattern.len())]
-                .chars()
-                .count();
-            return Err(RegexProblem {
-                message: format!("error parsing regexp: {kind}: `{pattern}`"),
+        let hir = re2::parse(pattern).map_err(|e| {
+            let offset = pattern[..e.offset.min(pattern.len())].chars().count();
+            RegexProblem {
+                message: e.to_string(),
                 notes: vec![pattern.to_string(), format!("{}^", " ".repeat(offset))],
                 offset,
-            });
-        }
+            }
+        })?;
         // The meta engine without its full DFA: `tracing-subscriber` turns on
-        // regex-automata's `dfa-build`, which makes `regex::Regex::new` determinize every
-        // small pattern up front (page-faulting fresh memory for each); with 1,000 webhooks
-        // that was most of `herald check`. The lazy DFA still makes matching fast.
+        // regex-automata's `dfa-build`, which makes a build determinize every small pattern
+        // up front (page-faulting fresh memory for each); with 1,000 webhooks that was most
+        // of `herald check`. The lazy DFA still makes matching fast.
         let regex = Regex::builder()
-            .configure(Config::new().dfa(false))
-            .build(pattern)
+            .configure(
+                Config::new()
+                    .dfa(false)
+                    // Go's limits are on the pattern (counts within 1,000); the NFA of a
+                    // Unicode class repeated 1,000 times is large but is what Go accepts.
+                    .nfa_size_limit(None),
+            )
+            .build_from_hir(&hir)
             .map_err(|e| RegexProblem {
                 message: format!(
-                    "error parsing regexp: {}: `{pattern}`",
+                    "error parsing regexp: expression too large: `{pattern}` ({})",
                     one_line(&e.to_string())
                 ),
                 notes: Vec::new(),
@@ -129,7 +126,7 @@ mod tests {
     #[test]
     fn syntax_error_has_prefix_and_caret() {
         let p = Filter::compile("ab(").expect_err("bad");
-        assert_eq!(p.message, "error parsing regexp: unclosed group: `ab(`");
+        assert_eq!(p.message, "error parsing regexp: missing closing ): `ab(`");
         assert_eq!(p.notes, vec!["ab(".to_string(), "  ^".to_string()]);
         let p = Filter::compile("x{2,1}").expect_err("bad");
         assert!(
