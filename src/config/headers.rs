@@ -31,6 +31,9 @@ pub fn parse_json(text: &str) -> Result<Headers, String> {
     if text.trim().is_empty() {
         return Ok(Vec::new());
     }
+    if let Some(e) = super::go_json::syntax_error(text) {
+        return Err(e);
+    }
     let value: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     match value {
         // Go decodes `null` into a map without complaint: no headers.

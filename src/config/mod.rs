@@ -8,6 +8,7 @@
 
 mod diag;
 pub mod filter;
+pub mod go_json;
 pub mod headers;
 mod load;
 mod save;

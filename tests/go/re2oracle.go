@@ -2,7 +2,9 @@
 // workspace-regex and branch-regex (regexp.Compile). Reads one JSON case a line,
 // {"pattern": P, "inputs": [S, ...]}, and writes one JSON line a case: {"error": TEXT} when
 // Go refuses the pattern, else {"matches": [[start, end] or null, ...]} (byte offsets of the
-// leftmost-first match in each input, as FindStringIndex gives them).
+// leftmost-first match in each input, as FindStringIndex gives them). A line
+// {"json": TEXT} asks what encoding/json says of TEXT as --webhook-http-headers:
+// {"error": TEXT} for a syntax error, else {"ok": true}.
 package main
 
 import (
@@ -22,9 +24,20 @@ func main() {
 		var c struct {
 			Pattern string   `json:"pattern"`
 			Inputs  []string `json:"inputs"`
+			JSON    *string  `json:"json"`
 		}
 		if err := json.Unmarshal(in.Bytes(), &c); err != nil {
 			panic(err)
+		}
+		if c.JSON != nil {
+			var m map[string]interface{}
+			err := json.Unmarshal([]byte(*c.JSON), &m)
+			if _, syntax := err.(*json.SyntaxError); syntax {
+				enc.Encode(map[string]interface{}{"error": err.Error()})
+			} else {
+				enc.Encode(map[string]interface{}{"ok": true})
+			}
+			continue
 		}
 		re, err := regexp.Compile(c.Pattern)
 		if err != nil {

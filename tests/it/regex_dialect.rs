@@ -42,14 +42,23 @@ fn oracle() -> PathBuf {
 
 /// What Go says of each (pattern, inputs) case.
 fn go(cases: &[(String, Vec<String>)]) -> Vec<Value> {
+    let lines: Vec<Value> = cases
+        .iter()
+        .map(|(p, inputs)| json!({"pattern": p, "inputs": inputs}))
+        .collect();
+    ask_go(&lines)
+}
+
+/// Runs the oracle over JSON request lines.
+fn ask_go(lines: &[Value]) -> Vec<Value> {
     let mut child = Command::new(oracle())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .expect("oracle runs");
     let mut input = String::new();
-    for (p, inputs) in cases {
-        input.push_str(&json!({"pattern": p, "inputs": inputs}).to_string());
+    for line in lines {
+        input.push_str(&line.to_string());
         input.push('\n');
     }
     let mut stdin = child.stdin.take().expect("stdin");
@@ -282,4 +291,67 @@ fn the_cases_that_differed_from_atlantis_now_agree_with_go() {
     // (the Go here may be older, so this one is checked against its meaning instead).
     let f = Filter::compile("^(?<env>prod|stage)-[0-9]+$").expect("accepted");
     assert!(f.is_match("prod-12") && !f.is_match("dev-1"));
+}
+
+#[test]
+fn malformed_header_json_gets_go_encoding_json_words() {
+    // Valid header values, cut and spliced with JSON's own characters and a few others.
+    let seeds = [
+        r#"{"Authorization": "Bearer t", "X-Custom": ["a", "b"]}"#,
+        r#"{"a": 1.5e-3, "b": [true, false, null], "c": {"d": "\u00e9\n"}}"#,
+        r#"[1, -0, 2.0, "x"]"#,
+    ];
+    let pieces = [
+        "", "{", "}", "[", "]", "\"", ":", ",", "t", "tru", "nul", "-", "0", "01", "1.", "1e",
+        "1e+", ".5", "\\", "\\x", "\\u12", "\\u12G4", "\n", "\u{1}", "'", "é", "\u{a0}", " ", "x",
+    ];
+    let mut rng = fastrand::Rng::with_seed(11);
+    let mut texts: Vec<String> = vec![
+        String::new(),
+        "true false".into(),
+        "{\"a\": tru}".into(),
+        "{\"a\" 1}".into(),
+        "[1 2]".into(),
+        "{\"a\": \"\u{1}\"}".into(),
+    ];
+    for _ in 0..1500 {
+        let seed = seeds[rng.usize(..seeds.len())];
+        let mut cut = rng.usize(..=seed.len());
+        while !seed.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let mut t = seed[..cut].to_string();
+        t.push_str(pieces[rng.usize(..pieces.len())]);
+        if rng.bool() {
+            let mut more = rng.usize(cut..=seed.len());
+            while !seed.is_char_boundary(more) {
+                more -= 1;
+            }
+            t.push_str(&seed[more..]);
+        }
+        texts.push(t);
+    }
+    let lines: Vec<Value> = texts.iter().map(|t| json!({"json": t})).collect();
+    let reference = ask_go(&lines);
+    let mut differ = Vec::new();
+    for (t, want) in texts.iter().zip(&reference) {
+        let got = match herald::config::go_json::syntax_error(t) {
+            Some(e) => json!({"error": e}),
+            None => json!({"ok": true}),
+        };
+        if &got != want {
+            differ.push(format!("{t:?}: go {want}, herald {got}"));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "{} differ:\n{}",
+        differ.len(),
+        differ
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
