@@ -6,6 +6,7 @@
 //! ([`route`]), building and sending Slack and HTTP requests ([`notify`]), and delivering an
 //! event to every webhook with timeouts and retries ([`dispatch`]).
 
+pub mod api;
 pub mod config;
 pub mod demo;
 pub mod dispatch;

@@ -66,7 +66,20 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &ServeArgs) -> Res
         load_options(global, matches),
         shutdown.clone(),
     ));
-    herald::ingest::serve(listener, engine, shutdown.clone()).await?;
+    let opts = load_options(global, matches);
+    let reload: herald::api::Reload = Arc::new(move || {
+        config::load(&opts)
+            .map(|(c, _)| c)
+            .map_err(|report| report.to_string())
+    });
+    herald::ingest::serve_with(
+        listener,
+        engine,
+        shutdown.clone(),
+        herald::ingest::Limits::default(),
+        Some(reload),
+    )
+    .await?;
     // The listener is closed: let the workers finish what is in flight.
     let _ = worker.await;
     tracing::info!("stopped; anything not delivered stays in the journal for the next start");

@@ -256,6 +256,10 @@ pub struct HeraldSettings {
     pub ingest_token: Option<Secret>,
     /// Secret of env0's `x-env0-signature`.
     pub env0_secret: Option<Secret>,
+    /// Bearer token of the operator API that may read and act.
+    pub operator_token: Option<Secret>,
+    /// Bearer token of the operator API that may only read and stream.
+    pub viewer_token: Option<Secret>,
     /// Journal rows older than this are pruned.
     pub retention_max_age: Option<Duration>,
     /// At most this many events are kept.
@@ -311,10 +315,14 @@ impl Config {
                 .map(|s| s.expose().to_string()),
         );
         out.extend(
-            self.herald
-                .env0_secret
-                .iter()
-                .map(|s| s.expose().to_string()),
+            [
+                &self.herald.env0_secret,
+                &self.herald.operator_token,
+                &self.herald.viewer_token,
+            ]
+            .into_iter()
+            .flatten()
+            .map(|s| s.expose().to_string()),
         );
         out.retain(|s| !s.is_empty());
         out

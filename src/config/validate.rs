@@ -651,7 +651,14 @@ impl Ctx<'_> {
             }
             return s;
         };
-        const KEYS: [&str; 4] = ["ingest-token", "env0-secret", "retention", "theme"];
+        const KEYS: [&str; 6] = [
+            "ingest-token",
+            "env0-secret",
+            "operator-token",
+            "viewer-token",
+            "retention",
+            "theme",
+        ];
         for key in map.keys().filter_map(Value::as_str) {
             if !KEYS.contains(&key) {
                 let p = f
@@ -674,6 +681,14 @@ impl Ctx<'_> {
             .map(Secret::new);
         s.env0_secret = field("env0-secret")
             .and_then(|x| self.string(x, "env0-secret"))
+            .filter(|t| !t.is_empty())
+            .map(Secret::new);
+        s.operator_token = field("operator-token")
+            .and_then(|x| self.string(x, "operator-token"))
+            .filter(|t| !t.is_empty())
+            .map(Secret::new);
+        s.viewer_token = field("viewer-token")
+            .and_then(|x| self.string(x, "viewer-token"))
             .filter(|t| !t.is_empty())
             .map(Secret::new);
         s.theme = field("theme")

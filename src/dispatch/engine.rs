@@ -172,9 +172,28 @@ impl Engine {
 
     /// Stops (or resumes) starting attempts; events are still accepted and journaled, and
     /// attempts in flight finish. For riding out a known outage without burning retries.
-    pub fn set_paused(&self, paused: bool) {
+    /// The state is kept in the journal, so every process on it (a `serve`, a console, a
+    /// one-shot command) obeys it and shows it.
+    ///
+    /// # Errors
+    /// The journal's error; the state is unchanged then.
+    pub async fn set_paused(&self, paused: bool) -> Result<(), StoreError> {
+        self.inner.journal.set_paused(paused).await?;
         self.inner.paused.store(paused, Ordering::Relaxed);
         self.inner.wake.notify_one();
+        Ok(())
+    }
+
+    /// Reads the shared pause state from the journal (another process may have changed it).
+    async fn refresh_paused(&self) {
+        match self.inner.journal.paused().await {
+            Ok(p) => {
+                if self.inner.paused.swap(p, Ordering::Relaxed) != p && !p {
+                    self.inner.wake.notify_one();
+                }
+            }
+            Err(e) => tracing::error!("cannot read the pause state: {e}"),
+        }
     }
 
     /// How many webhooks have as many attempts in flight as they may have.
@@ -440,9 +459,14 @@ impl Engine {
         // The clock may have stepped back while herald was down.
         self.reschedule().await;
         let mut clock = ClockWatch::new(now_ms(), Instant::now());
+        let mut state_read: Option<Instant> = None;
         loop {
             if shutdown.is_cancelled() {
                 break;
+            }
+            if state_read.is_none_or(|t| t.elapsed() >= SHARED_STATE_EVERY) {
+                state_read = Some(Instant::now());
+                self.refresh_paused().await;
             }
             if self.inner.settle.swap(false, Ordering::Relaxed) {
                 self.settle().await;
@@ -623,6 +647,21 @@ impl Engine {
             .accept(Source::Fire, received, &Selection::Only(webhooks.to_vec()))
             .await?;
         self.attempt_now(&ids).await?;
+        // The run loop may have taken a delivery first: wait for its attempt to be
+        // recorded, so the caller reads an outcome, not "pending".
+        let deadline = Instant::now() + self.current().lease;
+        for id in &ids {
+            while Instant::now() < deadline
+                && self
+                    .inner
+                    .journal
+                    .delivery(id)
+                    .await?
+                    .is_some_and(|d| d.attempts == 0)
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
         Ok(ids)
     }
 
@@ -829,6 +868,9 @@ impl Current {
         now_ms() + i64::try_from(self.lease.as_millis()).unwrap_or(i64::MAX)
     }
 }
+
+/// How often the run loop reads the state shared through the journal (pause).
+const SHARED_STATE_EVERY: Duration = Duration::from_millis(500);
 
 /// A delivery reserved for an attempt right after its commit, with its global slot.
 struct Taken {

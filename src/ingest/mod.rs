@@ -28,13 +28,15 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 
 pub use server::Limits;
 
-/// The router with every route of the ingest API.
+/// The router with every route of the ingest API, and the operator API under `/api/v1`.
 pub fn router(engine: Engine) -> Router {
-    router_with(engine, Limits::default())
+    router_with(engine, Limits::default(), None)
 }
 
-/// The router with explicit limits.
-pub fn router_with(engine: Engine, limits: Limits) -> Router {
+/// The router with explicit limits and a way to reload the config (for `POST
+/// /api/v1/reload`).
+pub fn router_with(engine: Engine, limits: Limits, reload: Option<crate::api::Reload>) -> Router {
+    let api = crate::api::Api::new(engine.clone(), reload).router();
     Router::new()
         .route("/events", post(any_event))
         .route("/events/apply", post(apply))
@@ -44,11 +46,12 @@ pub fn router_with(engine: Engine, limits: Limits) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(engine.clone(), gate))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .with_state(engine)
+        .nest("/api/v1", api)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(move |req, next| {
             server::guard(limits, req, next)
         }))
-        .with_state(engine)
 }
 
 /// Serves the API on `listener` until `shutdown`; requests in progress are finished.
@@ -60,7 +63,7 @@ pub async fn serve(
     engine: Engine,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    serve_with(listener, engine, shutdown, Limits::default()).await
+    serve_with(listener, engine, shutdown, Limits::default(), None).await
 }
 
 /// [`serve`] with explicit limits.
@@ -72,19 +75,31 @@ pub async fn serve_with(
     engine: Engine,
     shutdown: CancellationToken,
     limits: Limits,
+    reload: Option<crate::api::Reload>,
 ) -> std::io::Result<()> {
-    server::run(listener, router_with(engine, limits), limits, shutdown).await
+    server::run(
+        listener,
+        router_with(engine, limits, reload),
+        limits,
+        shutdown,
+    )
+    .await
 }
 
-/// A 4xx or 5xx answer.
-struct Problem {
+/// A 4xx or 5xx answer: `{"error": WHAT, "detail": WHERE-OR-HOW}`, for ingest and the
+/// operator API alike.
+pub(crate) struct Problem {
     status: StatusCode,
     error: String,
     detail: String,
 }
 
 impl Problem {
-    fn new(status: StatusCode, error: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        error: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             error: error.into(),

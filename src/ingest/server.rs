@@ -102,7 +102,7 @@ pub async fn run(
                 Err(_) => break,
             },
         };
-        let (stream, _addr) = tokio::select! {
+        let (stream, addr) = tokio::select! {
             () = shutdown.cancelled() => break,
             r = listener.accept() => match r {
                 Ok(s) => s,
@@ -120,7 +120,10 @@ pub async fn run(
         tracker.spawn(async move {
             let service =
                 hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    router.clone().oneshot(req.map(Body::new))
+                    let mut req = req.map(Body::new);
+                    // Who is asking: the operator API answers only loopback without tokens.
+                    req.extensions_mut().insert(crate::api::Peer(addr));
+                    router.clone().oneshot(req)
                 });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())

@@ -6,6 +6,7 @@
 //! transaction (one fsync for many requests); reads use their own connection, which WAL
 //! mode lets run beside the writer.
 
+mod feed;
 mod files;
 mod query;
 mod schema;
@@ -15,10 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension as _};
 use serde::Serialize;
 use tokio::sync::oneshot;
 
+pub use feed::{Change, DeliveryTally, EventSummary, FeedPosition, Field, Term};
 pub use query::{AttemptRow, DeliveryFilter, DeliveryRow, EventRow, StatusCounts};
 
 use crate::event::Event;
@@ -501,6 +503,76 @@ impl Journal {
     /// SQLite errors.
     pub async fn settle(&self, webhooks: Vec<KnownWebhook>) -> Result<usize, StoreError> {
         self.call(|reply| Op::Settle(webhooks, reply)).await
+    }
+
+    /// Events newest first, before the cursor `before` (an event's `seq`), meeting every
+    /// term.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn events_page(
+        &self,
+        before: Option<i64>,
+        limit: usize,
+        terms: Vec<Term>,
+    ) -> Result<Vec<EventSummary>, StoreError> {
+        self.read(move |c| feed::events_page(c, before, limit, &terms))
+            .await
+    }
+
+    /// What was recorded after `from`, and the position after it.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn changes(
+        &self,
+        from: FeedPosition,
+        limit: usize,
+    ) -> Result<(Vec<Change>, FeedPosition), StoreError> {
+        self.read(move |c| feed::changes(c, from, limit)).await
+    }
+
+    /// Deliveries by webhook key and state.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn webhook_stats(
+        &self,
+    ) -> Result<std::collections::HashMap<String, DeliveryTally>, StoreError> {
+        self.read(feed::webhook_stats).await
+    }
+
+    /// The position after everything recorded now, and the oldest event's `seq`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn head(&self) -> Result<(FeedPosition, i64), StoreError> {
+        self.read(feed::head).await
+    }
+
+    /// Whether attempts are paused, for every process on this journal.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn paused(&self) -> Result<bool, StoreError> {
+        self.read(|c| {
+            let v: Option<String> = c
+                .query_row("SELECT value FROM state WHERE key = 'paused'", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            Ok(v.as_deref() == Some("true"))
+        })
+        .await
+    }
+
+    /// Pauses or resumes attempts for every process on this journal.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn set_paused(&self, paused: bool) -> Result<(), StoreError> {
+        self.call(|reply| Op::SetState("paused".into(), paused.to_string(), reply))
+            .await
     }
 
     /// Checks the journal can take a write (for `/healthz`).

@@ -71,6 +71,10 @@ CREATE INDEX deliveries_open ON deliveries(webhook_label, next_attempt_at)
     r"
 ALTER TABLE deliveries RENAME COLUMN webhook_label TO webhook_key;
 ",
+    // State every process on the journal shares: whether attempts are paused.
+    r"
+CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+",
 ];
 
 /// The schema version this herald writes.

@@ -47,6 +47,7 @@ pub enum Op {
     Ping(Reply<()>),
     Reschedule(Reschedule, Reply<usize>),
     Settle(Vec<KnownWebhook>, Reply<usize>),
+    SetState(String, String, Reply<()>),
 }
 
 /// A result waiting for the commit before it is sent.
@@ -134,9 +135,11 @@ fn run(mut conn: Connection, rx: &Receiver<Op>, commit: Commit, files: &Files) {
 fn fail_op(op: Op, error: &impl Fn() -> StoreError) {
     let _gone = match op {
         Op::Event(_, r) => r.send(Err(error())).is_ok(),
-        Op::AddDeliveries(_, _, r) | Op::Attempt(_, _, r) | Op::GiveUp(_, _, r) | Op::Ping(r) => {
-            r.send(Err(error())).is_ok()
-        }
+        Op::AddDeliveries(_, _, r)
+        | Op::Attempt(_, _, r)
+        | Op::GiveUp(_, _, r)
+        | Op::Ping(r)
+        | Op::SetState(_, _, r) => r.send(Err(error())).is_ok(),
         Op::Claim { reply, .. } => reply.send(Err(error())).is_ok(),
         Op::Prune { reply, .. } | Op::Reschedule(_, reply) | Op::Settle(_, reply) => {
             reply.send(Err(error())).is_ok()
@@ -202,6 +205,17 @@ fn apply(tx: &mut Transaction<'_>, op: Op) -> Done {
         } => Done::Count(reply, savepoint(tx, |t| prune(t, older_than, max_events))),
         Op::Reschedule(r, reply) => Done::Count(reply, savepoint(tx, |t| reschedule(t, &r))),
         Op::Settle(webhooks, reply) => Done::Count(reply, savepoint(tx, |t| settle(t, &webhooks))),
+        Op::SetState(key, value, reply) => Done::Unit(
+            reply,
+            savepoint(tx, |t| {
+                t.execute(
+                    "INSERT INTO state (key, value) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    params![key, value],
+                )?;
+                Ok(())
+            }),
+        ),
         Op::Ping(reply) => Done::Unit(
             reply,
             savepoint(tx, |t| {

@@ -288,8 +288,14 @@ fn run_effect(effect: Effect, engine: &Engine, tx: &UnboundedSender<Message>, lo
     match effect {
         Effect::Quit | Effect::EditPayload(_) => {}
         Effect::Pause(p) => {
-            engine.set_paused(p);
-            let _ = tx.send(Message::Paused(p));
+            tokio::spawn(async move {
+                match engine.set_paused(p).await {
+                    Ok(()) => {
+                        let _ = tx.send(Message::Paused(p));
+                    }
+                    Err(e) => tracing::error!("cannot change the pause state: {e}"),
+                }
+            });
         }
         Effect::LoadDetail(id) => {
             tokio::spawn(async move {

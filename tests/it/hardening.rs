@@ -48,6 +48,7 @@ async fn start_with(limits: Limits, config: &str) -> Ingest {
         engine,
         shutdown.clone(),
         limits,
+        None,
     ));
     Ingest {
         addr,

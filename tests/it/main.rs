@@ -2,6 +2,7 @@
 //! area. Everything talks to real servers on 127.0.0.1: the fake Slack of `herald::fake`
 //! and the HTTP receiver of `support`.
 
+mod api;
 mod atlantis_config;
 #[cfg(feature = "tui")]
 mod bench_harness;

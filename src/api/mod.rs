@@ -1,0 +1,130 @@
+//! The operator API (`/api/v1`, on `serve`'s listener beside ingest): what the console and
+//! scripts read and do, local or remote. JSON in and out, errors as ingest's.
+//!
+//! Who may do what: `herald.viewer-token` reads and streams, `herald.operator-token` also
+//! acts, the ingest token only posts events. With neither configured the API answers
+//! clients on this machine only (loopback), as before there were tokens.
+
+mod act;
+mod read;
+mod stream;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::config::Config;
+use crate::dispatch::Engine;
+use crate::ingest::Problem;
+
+/// Re-reads the configuration (for `POST /reload`): the file's errors as text when it
+/// cannot be used.
+pub type Reload = Arc<dyn Fn() -> Result<Config, String> + Send + Sync>;
+
+/// What the API works on.
+#[derive(Clone)]
+pub struct Api {
+    engine: Engine,
+    reload: Option<Reload>,
+}
+
+/// The remote address of a connection, which the server puts on every request.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+impl Api {
+    /// The API over `engine`; `reload` re-reads the config file (none: `/reload` says so).
+    pub fn new(engine: Engine, reload: Option<Reload>) -> Self {
+        Self { engine, reload }
+    }
+
+    /// Every route, to be nested under `/api/v1`.
+    pub fn router(self) -> Router {
+        Router::new()
+            .route("/status", get(read::status))
+            .route("/webhooks", get(read::webhooks))
+            .route("/events", get(read::events))
+            .route("/events/{id}", get(read::event))
+            .route("/stream", get(stream::stream))
+            .route("/events/{id}/replay", post(act::replay_event))
+            .route("/deliveries/{id}/replay", post(act::replay_delivery))
+            .route("/replay", post(act::replay_many))
+            .route("/fire", post(act::fire))
+            .route("/pause", post(act::pause))
+            .route("/resume", post(act::resume))
+            .route("/reload", post(act::reload))
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                authorize,
+            ))
+            .with_state(self)
+    }
+}
+
+/// Checks the bearer token against the route: reading needs the viewer or the operator
+/// token, acting the operator token. Without tokens, loopback clients may do anything and
+/// others nothing.
+async fn authorize(State(api): State<Api>, req: Request, next: Next) -> Response {
+    let settings = api.engine.config().herald.clone();
+    let reading = req.method() == Method::GET;
+    let bearer = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let is = |token: &Option<crate::secret::Secret>| {
+        matches!((token, bearer), (Some(t), Some(b))
+            if crate::ingest::auth::constant_time_eq(b.as_bytes(), t.expose().as_bytes()))
+    };
+    let allowed = if settings.operator_token.is_none() && settings.viewer_token.is_none() {
+        let local = req
+            .extensions()
+            .get::<Peer>()
+            .is_none_or(|p| p.0.ip().is_loopback());
+        if !local {
+            return Problem::new(
+                StatusCode::FORBIDDEN,
+                "the operator API answers only this machine",
+                "set herald.operator-token (and herald.viewer-token) in the config to use it from elsewhere",
+            )
+            .into_response();
+        }
+        true
+    } else {
+        is(&settings.operator_token) || (reading && is(&settings.viewer_token))
+    };
+    if allowed {
+        return next.run(req).await;
+    }
+    if !reading && is(&settings.viewer_token) {
+        return Problem::new(
+            StatusCode::FORBIDDEN,
+            "the viewer token may only read",
+            "acting (replay, fire, pause, reload) needs herald.operator-token",
+        )
+        .into_response();
+    }
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "missing or wrong operator API token",
+        "send Authorization: Bearer <herald.operator-token or herald.viewer-token>",
+    )
+    .into_response()
+}
+
+/// A journal error as an answer.
+fn unavailable(e: &crate::store::StoreError) -> Response {
+    tracing::error!("operator API: {e}");
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the journal cannot answer now",
+        e.to_string(),
+    )
+    .into_response()
+}

@@ -1,0 +1,292 @@
+//! What the operator API reads beyond the log: events paged by a cursor over the whole
+//! journal with field filters, and the feed of changes a live stream follows.
+//!
+//! The cursor and the feed's positions are rowids: events and attempts are only ever
+//! appended, so "everything after rowid N" is exact, whichever process wrote it.
+
+use rusqlite::{Connection, params_from_iter, types::Value as Sql};
+use serde::Serialize;
+
+use super::StoreError;
+
+/// One condition of an event search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    /// What is tested.
+    pub field: Field,
+    /// The value looked for (text: a case-insensitive substring).
+    pub value: String,
+    /// `!`: events that do not meet it.
+    pub negate: bool,
+}
+
+/// What a search term looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// The summary or the id.
+    Text,
+    /// `kind:` apply or drift.
+    Kind,
+    /// `status:` a delivery in that state.
+    Status,
+    /// `webhook:` a delivery to the webhook of that name (or key).
+    Webhook,
+    /// `error:` a delivery whose last error contains the text.
+    Error,
+}
+
+/// An event in a listing.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventSummary {
+    /// Its position: pass it as `before` for the next page.
+    pub seq: i64,
+    /// Event id.
+    pub id: String,
+    /// Received (Unix ms).
+    pub received_at: i64,
+    /// Where it came from.
+    pub source: String,
+    /// `apply` or `drift`.
+    pub kind: String,
+    /// One line.
+    pub summary: String,
+    /// Its deliveries by status.
+    pub deliveries: DeliveryTally,
+}
+
+/// How many of an event's deliveries are in each state.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct DeliveryTally {
+    /// Not attempted yet.
+    pub pending: u32,
+    /// Waiting for a retry.
+    pub retrying: u32,
+    /// Delivered.
+    pub succeeded: u32,
+    /// Failed for good.
+    pub failed: u32,
+}
+
+/// The newest events before `before` (a `seq`), at most `limit`, that meet every term.
+pub fn events_page(
+    c: &Connection,
+    before: Option<i64>,
+    limit: usize,
+    terms: &[Term],
+) -> Result<Vec<EventSummary>, StoreError> {
+    let mut sql = String::from(
+        "SELECT e.rowid, e.id, e.received_at, e.source, e.kind, e.summary,
+            (SELECT COUNT(*) FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending'),
+            (SELECT COUNT(*) FROM deliveries d WHERE d.event_id = e.id AND d.status = 'retrying'),
+            (SELECT COUNT(*) FROM deliveries d WHERE d.event_id = e.id AND d.status = 'succeeded'),
+            (SELECT COUNT(*) FROM deliveries d WHERE d.event_id = e.id AND d.status = 'failed')
+         FROM events e WHERE 1",
+    );
+    let mut args: Vec<Sql> = Vec::new();
+    if let Some(b) = before {
+        sql.push_str(" AND e.rowid < ?");
+        args.push(Sql::Integer(b));
+    }
+    for t in terms {
+        let test = match t.field {
+            Field::Text => "(instr(lower(e.summary), lower(?)) > 0 OR e.id = ?)",
+            Field::Kind => "(e.kind = lower(?))",
+            Field::Status => {
+                "EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = lower(?))"
+            }
+            Field::Webhook => {
+                "EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id
+                    AND (d.webhook_key = ? OR substr(d.webhook_key, 1, length(?) + 1) = ? || '|'))"
+            }
+            Field::Error => {
+                "EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id
+                    AND instr(lower(coalesce(d.last_error, '')), lower(?)) > 0)"
+            }
+        };
+        // Each placeholder takes the term's value (`?` marks the repeated ones).
+        let uses = test.matches('?').count();
+        sql.push_str(if t.negate { " AND NOT " } else { " AND " });
+        sql.push_str(test);
+        for _ in 0..uses {
+            args.push(Sql::Text(t.value.clone()));
+        }
+    }
+    sql.push_str(" ORDER BY e.rowid DESC LIMIT ?");
+    args.push(Sql::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    let mut stmt = c.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), summary_row)?;
+    rows.collect::<rusqlite::Result<_>>()
+        .map_err(StoreError::from)
+}
+
+/// A row of rowid, id, received_at, source, kind, summary and the four tallies.
+fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventSummary> {
+    Ok(EventSummary {
+        seq: r.get(0)?,
+        id: r.get(1)?,
+        received_at: r.get(2)?,
+        source: r.get(3)?,
+        kind: r.get(4)?,
+        summary: r.get(5)?,
+        deliveries: DeliveryTally {
+            pending: r.get(6)?,
+            retrying: r.get(7)?,
+            succeeded: r.get(8)?,
+            failed: r.get(9)?,
+        },
+    })
+}
+
+/// A position in the feed: the last event and the last attempt seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedPosition {
+    /// Rowid of the last event seen.
+    pub event: i64,
+    /// Rowid of the last attempt seen.
+    pub attempt: i64,
+}
+
+impl FeedPosition {
+    /// As an SSE id: `EVENT.ATTEMPT`.
+    pub fn to_id(self) -> String {
+        format!("{}.{}", self.event, self.attempt)
+    }
+
+    /// Reads an SSE id back.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (e, a) = s.trim().split_once('.')?;
+        Some(Self {
+            event: e.parse().ok()?,
+            attempt: a.parse().ok()?,
+        })
+    }
+}
+
+/// One change after a feed position.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    /// An event was recorded.
+    Recorded(EventSummary),
+    /// An attempt was recorded.
+    Attempted {
+        /// The attempt's rowid.
+        seq: i64,
+        /// The delivery.
+        delivery_id: String,
+        /// Its event.
+        event_id: String,
+        /// The webhook's key.
+        webhook_key: String,
+        /// 1-based number.
+        number: u32,
+        /// delivered, retryable, failed.
+        outcome: String,
+        /// HTTP status.
+        status: Option<u16>,
+        /// The error.
+        error: Option<String>,
+        /// The delivery's state now.
+        delivery_status: String,
+    },
+}
+
+/// The changes after `from`, oldest first, at most `limit` of each kind; and the position
+/// after them.
+pub fn changes(
+    c: &Connection,
+    from: FeedPosition,
+    limit: usize,
+) -> Result<(Vec<Change>, FeedPosition), StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let mut events = events_after(c, from.event, limit)?;
+    let mut stmt = c.prepare_cached(
+        "SELECT a.id, a.delivery_id, d.event_id, d.webhook_key, a.number, a.outcome, a.status,
+                a.error, d.status, a.started_at
+         FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
+         WHERE a.id > ?1 ORDER BY a.id LIMIT ?2",
+    )?;
+    let attempts: Vec<(i64, Change)> = stmt
+        .query_map([from.attempt, limit], |r| {
+            Ok((
+                r.get::<_, i64>(9)?,
+                Change::Attempted {
+                    seq: r.get(0)?,
+                    delivery_id: r.get(1)?,
+                    event_id: r.get(2)?,
+                    webhook_key: r.get(3)?,
+                    number: r.get(4)?,
+                    outcome: r.get(5)?,
+                    status: r.get(6)?,
+                    error: r.get(7)?,
+                    delivery_status: r.get(8)?,
+                },
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut next = from;
+    if let Some(e) = events.last() {
+        next.event = e.seq;
+    }
+    if let Some((_, Change::Attempted { seq, .. })) = attempts.last() {
+        next.attempt = *seq;
+    }
+    // Events first: an attempt never comes before its event.
+    let mut out: Vec<Change> = events.drain(..).map(Change::Recorded).collect();
+    out.extend(attempts.into_iter().map(|(_, a)| a));
+    Ok((out, next))
+}
+
+fn events_after(c: &Connection, after: i64, limit: i64) -> Result<Vec<EventSummary>, StoreError> {
+    // A new event's deliveries are not counted in the feed: the tallies read 0.
+    let mut stmt = c.prepare_cached(
+        "SELECT e.rowid, e.id, e.received_at, e.source, e.kind, e.summary, 0, 0, 0, 0
+         FROM events e WHERE e.rowid > ?1 ORDER BY e.rowid LIMIT ?2",
+    )?;
+    let rows = stmt.query_map([after, limit], summary_row)?;
+    rows.collect::<rusqlite::Result<_>>()
+        .map_err(StoreError::from)
+}
+
+/// The position after everything in the journal now, and the oldest event still kept
+/// (a client behind it has missed pruned rows and must reload).
+pub fn head(c: &Connection) -> Result<(FeedPosition, i64), StoreError> {
+    let (event, oldest): (i64, i64) = c.query_row(
+        "SELECT coalesce(max(rowid), 0), coalesce(min(rowid), 0) FROM events",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let attempt: i64 = c.query_row("SELECT coalesce(max(id), 0) FROM attempts", [], |r| {
+        r.get(0)
+    })?;
+    Ok((FeedPosition { event, attempt }, oldest))
+}
+
+/// Deliveries by webhook key and state.
+pub fn webhook_stats(
+    c: &Connection,
+) -> Result<std::collections::HashMap<String, DeliveryTally>, StoreError> {
+    let mut out: std::collections::HashMap<String, DeliveryTally> =
+        std::collections::HashMap::new();
+    let mut stmt = c.prepare_cached(
+        "SELECT webhook_key, status, COUNT(*) FROM deliveries GROUP BY webhook_key, status",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, u32>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (key, status, n) = row?;
+        let t = out.entry(key).or_default();
+        match status.as_str() {
+            "pending" => t.pending = n,
+            "retrying" => t.retrying = n,
+            "succeeded" => t.succeeded = n,
+            _ => t.failed += n,
+        }
+    }
+    Ok(out)
+}
