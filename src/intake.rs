@@ -167,7 +167,7 @@ pub fn read(body: &[u8], shape: Option<Shape>) -> Result<Inbound, EventError> {
                     event::env0::scrub(&mut scrubbed);
                     Ok(Inbound::Event(Received {
                         shape,
-                        event: Event::Drift(d),
+                        event: Event::Drift(crate::event::Relayed::new(d)),
                         body: scrubbed.to_string(),
                         dedupe: Some(dedupe),
                     }))

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use herald::config::{LoadOptions, load_str};
-use herald::event::Event;
+use herald::event::{Event, Relayed};
 use herald::intake::{self, Inbound, Received};
 
 use super::{Options, Row, thousands};
@@ -53,7 +53,7 @@ fn events(n: usize) -> Vec<Event> {
     };
     (0..n)
         .map(|i| {
-            let mut a = base.clone();
+            let mut a = base.parsed().clone();
             a.workspace = match i % 4 {
                 0 => format!("prod-{}", i % 1000),
                 1 => format!("stage-{}", i % 50),
@@ -65,7 +65,7 @@ fn events(n: usize) -> Vec<Event> {
                 1 => format!("release/v1.{}", i % 10),
                 _ => "feature/x".into(),
             };
-            Event::Apply(a)
+            Event::Apply(Relayed::new(a))
         })
         .collect()
 }

@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use clap::{ArgMatches, Args};
 
 use herald::config::{Config, EventKind};
-use herald::event::{ApplyResult, DriftReport, DriftResult, Event};
+use herald::event::{ApplyResult, DriftReport, DriftResult, Event, Relayed};
 use herald::intake::{self, Inbound};
 use herald::route::{self, Decision, Reason};
 
@@ -88,9 +88,9 @@ fn build_event(args: &MatchArgs) -> Result<Event> {
                     .clone()
                     .unwrap_or_else(|| "default".to_string());
                 a.pull.base_branch = args.branch.clone().unwrap_or_else(|| "main".to_string());
-                Event::Apply(a)
+                Event::Apply(Relayed::new(a))
             }
-            EventKind::Drift => Event::Drift(DriftReport {
+            EventKind::Drift => Event::Drift(Relayed::new(DriftReport {
                 result: DriftResult {
                     repository: String::new(),
                     git_ref: args.branch.clone().unwrap_or_default(),
@@ -100,7 +100,7 @@ fn build_event(args: &MatchArgs) -> Result<Event> {
                     projects: Vec::new(),
                 },
                 env0: None,
-            }),
+            })),
         },
     };
     if event.kind() != want {

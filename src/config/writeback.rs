@@ -148,12 +148,33 @@ fn quote(value: &str, plain_ok: bool) -> String {
     }
 }
 
+/// Characters YAML reads as line breaks or may not keep as they are (controls, NEL, the
+/// Unicode line and paragraph separators, a byte-order mark): only a double-quoted scalar
+/// can carry them, as escapes.
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{FEFF}')
+}
+
 fn single_quoted(value: &str) -> String {
+    if value.chars().any(needs_escape) {
+        return double_quoted(value);
+    }
     format!("'{}'", value.replace('\'', "''"))
 }
 
 fn double_quoted(value: &str) -> String {
-    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c if needs_escape(c) => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]

@@ -108,6 +108,25 @@ pub struct User {
     pub teams: Option<Vec<String>>,
 }
 
+/// Redacts the clone-URL credentials in a received apply tree, as [`ApplyResult::redact`]
+/// does in the typed view, and changes nothing else.
+pub fn redact_tree(tree: &mut serde_json::Value) {
+    for path in [&["Repo"][..], &["Pull", "BaseRepo"][..]] {
+        let mut at = Some(&mut *tree);
+        for key in path {
+            at = at.and_then(|v| v.get_mut(*key));
+        }
+        let Some(repo) = at.and_then(serde_json::Value::as_object_mut) else {
+            continue;
+        };
+        for key in ["CloneURL", "SanitizedCloneURL"] {
+            if let Some(serde_json::Value::String(url)) = repo.get_mut(key) {
+                *url = crate::redact::clone_url(url);
+            }
+        }
+    }
+}
+
 impl ApplyResult {
     /// Replaces the password of both clone URLs with `<redacted>` (Atlantis sends the live
     /// VCS token there) and fills `SanitizedCloneURL` when it is missing.

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod drift;
 pub mod env0;
+mod relayed;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -11,6 +12,7 @@ use serde_json::Value;
 pub use apply::ApplyResult;
 pub use drift::{DriftProject, DriftResult};
 pub use env0::{Env0Context, Env0Event};
+pub use relayed::Relayed;
 
 use crate::config::EventKind;
 
@@ -32,9 +34,9 @@ pub struct DriftReport {
 #[serde(tag = "kind", content = "data", rename_all = "lowercase")]
 pub enum Event {
     /// An Atlantis apply result.
-    Apply(ApplyResult),
+    Apply(Relayed<ApplyResult>),
     /// A drift report (from Atlantis or env0).
-    Drift(DriftReport),
+    Drift(Relayed<DriftReport>),
 }
 
 impl Event {
@@ -150,6 +152,17 @@ impl EventError {
     }
 }
 
+impl EventError {
+    /// A typed read of a JSON tree that failed: the path of the field.
+    fn from_value(e: &serde_path_to_error::Error<serde_json::Error>) -> Self {
+        let path = e.path().to_string();
+        Self {
+            message: strip_position(&e.inner().to_string()),
+            detail: if path.is_empty() { ".".into() } else { path },
+        }
+    }
+}
+
 fn strip_position(s: &str) -> String {
     match s.rfind(" at line ") {
         Some(i) => s[..i].to_string(),
@@ -197,23 +210,30 @@ pub fn detect(body: &Value) -> Option<Shape> {
 ///
 /// # Errors
 /// Bad JSON or a missing or mistyped field, named.
-pub fn parse_apply(body: &[u8]) -> Result<ApplyResult, EventError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
+pub fn parse_apply(body: &[u8]) -> Result<Relayed<ApplyResult>, EventError> {
+    let mut raw = tree(body)?;
     let mut a: ApplyResult =
-        serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))?;
+        serde_path_to_error::deserialize(&raw).map_err(|e| EventError::from_value(&e))?;
     a.redact();
-    Ok(a)
+    apply::redact_tree(&mut raw);
+    Ok(Relayed::received(a, raw))
+}
+
+/// The JSON tree of a body, keys in their order.
+fn tree(body: &[u8]) -> Result<Value, EventError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))
 }
 
 /// Reads an Atlantis drift payload.
 ///
 /// # Errors
 /// Bad JSON or a missing or mistyped field, named.
-pub fn parse_drift(body: &[u8]) -> Result<DriftReport, EventError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
+pub fn parse_drift(body: &[u8]) -> Result<Relayed<DriftReport>, EventError> {
+    let raw = tree(body)?;
     let result: DriftResult =
-        serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))?;
-    Ok(DriftReport { result, env0: None })
+        serde_path_to_error::deserialize(&raw).map_err(|e| EventError::from_value(&e))?;
+    Ok(Relayed::received(DriftReport { result, env0: None }, raw))
 }
 
 #[cfg(test)]

@@ -591,3 +591,53 @@ fn secrets_decode_to_the_keys_pythons_base64_gives() {
         assert_eq!(got, want, "secret {s:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fields_atlantis_adds_reach_the_receiver_unchanged_and_in_order_after_a_replay_too() {
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let c = load_ok(
+        &format!(
+            "webhooks:\n  - {{event: apply, kind: http, url: '{}'}}\n  - {{event: drift, kind: http, url: '{}'}}\n",
+            rx.url("/apply"),
+            rx.url("/drift")
+        ),
+        None,
+        None,
+    );
+    let server = crate::support::Server::start(c).await;
+    // An apply as a newer Atlantis might send it: a field before the known ones, one
+    // between them, one nested, the output of PR #5599, and the clone-URL credential.
+    let apply = r#"{"ZFirst":1,"Workspace":"production","Repo":{"FullName":"acme/infra","Owner":"acme","Name":"infra","CloneURL":"https://bot:ghp_secret@github.com/acme/infra.git","SanitizedCloneURL":"https://bot:<redacted>@github.com/acme/infra.git","VCSHost":{"Hostname":"github.com","Type":0},"Extra":[1,{"b":2,"a":1}]},"ResultMessage":"Apply complete! Resources: 1 added.","Pull":{"Num":7,"URL":"https://github.com/acme/infra/pull/7","BaseBranch":"main","NewThing":null},"User":{"Username":"dev","Teams":null},"Success":true,"Directory":".","ProjectName":""}"#;
+    let drift = r#"{"repository":"acme/infra","zeta":true,"ref":"main","detection_id":"d-1","projects_with_drift":0,"total_projects":1,"projects":[{"project_name":"p","path":"p","workspace":"default","has_drift":false,"to_add":0,"to_change":0,"to_destroy":0,"to_import":0,"to_forget":0,"summary":"","error":"","new_field":"kept"}],"errors":["from PR #6753"]}"#;
+    let http = herald::notify::client().expect("client");
+    let mut event_ids = Vec::new();
+    for (route, body) in [("apply", apply), ("drift", drift)] {
+        let r: serde_json::Value = http
+            .post(format!("{}/events/{route}", server.url))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("posted")
+            .json()
+            .await
+            .expect("json");
+        event_ids.push(r["event_id"].as_str().expect("accepted").to_string());
+    }
+    for id in &event_ids {
+        server.engine.replay(id, &[]).await.expect("replay");
+    }
+    assert!(
+        crate::support::eventually(Duration::from_secs(5), async || rx.requests().len() == 4).await
+    );
+    let expected_apply = apply.replace("bot:ghp_secret@", "bot:<redacted>@");
+    for r in rx.requests() {
+        let got = String::from_utf8_lossy(&r.body).into_owned();
+        let want = if r.uri == "/apply" {
+            &expected_apply
+        } else {
+            drift
+        };
+        assert_eq!(&got, want, "{}", r.uri);
+    }
+}

@@ -54,7 +54,9 @@ fn write_config(dir: &Path, text: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_half_way_loses_no_accepted_event() {
-    let rx = Receiver::start(Reply::Slow(40, 200)).await;
+    // Slow enough (32 in flight x 150 ms: ~210/s) that deliveries are still pending when
+    // the kill comes, however busy the machine is and so however slowly events come in.
+    let rx = Receiver::start(Reply::Slow(150, 200)).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = write_config(
         dir.path(),
