@@ -34,6 +34,9 @@ pub struct FireArgs {
     /// Print JSON
     #[arg(long)]
     json: bool,
+    /// Send to a --webhook made for the other event kind (an apply webhook gets a drift report)
+    #[arg(long)]
+    force: bool,
     /// Retry failed deliveries as each webhook's retry policy says (default: one attempt)
     #[arg(long)]
     retry: bool,
@@ -48,6 +51,16 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &FireArgs) -> Resu
     let selection = select(&config, &args.webhooks)?;
     let dispatcher = Dispatcher::new(config.clone())?;
     let targets = dispatcher.targets(&event, &selection);
+    if let Some(w) = targets.iter().find(|w| w.event != event.kind())
+        && !args.force
+    {
+        bail!(
+            "webhook {} is for {} events and this is a {} event: its receiver may not expect it; add --force to send it anyway",
+            w.label(),
+            w.event.as_str(),
+            event.kind().as_str()
+        );
+    }
     if targets.is_empty() {
         esay!(
             "herald: no webhook takes this {} event; `herald match` shows why, --webhook SEL sends regardless",

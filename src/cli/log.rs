@@ -33,6 +33,18 @@ pub struct LogArgs {
 
 pub async fn run(global: &Global, args: &LogArgs) -> Result<ExitCode> {
     let dir = super::engine::data_dir(global)?;
+    // Reading must not create: a journal opened here would be an empty one left behind.
+    if !dir.join(herald::store::FILE_NAME).exists() {
+        if args.json {
+            say_json!("[]".to_string());
+        } else {
+            say!(
+                "no journal in {}: nothing was recorded there (is --data-dir / HERALD_DATA_DIR the one `herald serve` uses?)",
+                dir.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let journal = Journal::open(&dir, Commit::Grouped)
         .with_context(|| format!("opening the journal in {}", dir.display()))?;
     let status = args.status.map(|s| match s {
@@ -74,7 +86,14 @@ pub async fn run(global: &Global, args: &LogArgs) -> Result<ExitCode> {
             r.target,
             r.summary
         );
-        say!("    delivery {}  event {}", r.id, r.event_id);
+        match &r.replay_of {
+            Some(of) => say!(
+                "    delivery {}  event {}  replay of {of}",
+                r.id,
+                r.event_id
+            ),
+            None => say!("    delivery {}  event {}", r.id, r.event_id),
+        }
         if let Some(e) = r
             .last_error
             .filter(|_| r.status != DeliveryStatus::Succeeded)

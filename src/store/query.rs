@@ -90,10 +90,20 @@ pub struct AttemptRow {
     pub error: Option<String>,
     /// Hint.
     pub hint: Option<String>,
-    /// Request summary (JSON).
+    /// The request as it was shown (method, masked URL and headers, body): stored as JSON
+    /// text, given as the object it is.
+    #[serde(serialize_with = "json_text")]
     pub request: String,
     /// Response excerpt.
     pub response: String,
+}
+
+/// Writes stored JSON text as the JSON it holds (text that is not JSON, as a string).
+fn json_text<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) => v.serialize(s),
+        Err(_) => s.serialize_str(text),
+    }
 }
 
 /// Deliveries per status, and events in all.

@@ -525,3 +525,83 @@ async fn help_never_prints_a_credential_from_the_environment() {
         assert!(!text.contains("PLANTED"), "{args:?}:\n{text}");
     }
 }
+
+#[tokio::test]
+async fn fire_asks_for_force_before_sending_to_a_webhook_of_the_other_kind() {
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let (_dir, path) = config_file(&format!(
+        "webhooks:\n  - {{name: applies, event: apply, kind: http, url: '{}'}}\n",
+        rx.url("/a")
+    ));
+    let p = path.to_str().expect("utf-8");
+    let out = herald(&["fire", "--event", "env0", "--webhook", "0", "-c", p], &[]).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("webhook applies is for apply events and this is a drift event")
+            && stderr(&out).contains("--force"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(rx.requests().is_empty(), "nothing was sent without --force");
+    let out = herald(
+        &[
+            "fire",
+            "--event",
+            "env0",
+            "--webhook",
+            "0",
+            "--force",
+            "-c",
+            p,
+        ],
+        &[],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(rx.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn log_reads_without_creating_and_shows_replays_and_requests() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let d = data.path().to_str().expect("utf-8");
+    let env = [("HERALD_DATA_DIR", d)];
+    let out = herald(&["log"], &env).await;
+    assert!(out.status.success());
+    assert!(
+        stdout(&out).starts_with("no journal in "),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        !data.path().join(herald::store::FILE_NAME).exists(),
+        "reading the log created an empty journal"
+    );
+
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let (_dir, path) = config_file(&format!(
+        "webhooks:\n  - {{event: drift, kind: http, url: '{}'}}\n",
+        rx.url("/d")
+    ));
+    let p = path.to_str().expect("utf-8");
+    let out = herald(&["fire", "--event", "drift", "--json", "-c", p], &env).await;
+    let fired: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let id = fired[0]["delivery"]["id"].as_str().expect("id").to_string();
+    let out = herald(&["replay", &id, "-c", p], &env).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let out = herald(&["log"], &env).await;
+    assert!(
+        stdout(&out).contains(&format!("replay of {id}")),
+        "{}",
+        stdout(&out)
+    );
+    let out = herald(&["log", "--json"], &env).await;
+    let log: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let request = &log[0]["attempts"][0]["request"];
+    assert_eq!(
+        request["method"], "POST",
+        "the request is an object: {request}"
+    );
+    assert!(request["headers"].is_array(), "{request}");
+}
