@@ -36,7 +36,7 @@ pub async fn run(global: &Global, args: &LogArgs) -> Result<ExitCode> {
     // Reading must not create: a journal opened here would be an empty one left behind.
     if !dir.join(herald::store::FILE_NAME).exists() {
         if args.json {
-            say_json!("[]".to_string());
+            say_json!("[]");
         } else {
             say!(
                 "no journal in {}: nothing was recorded there (is --data-dir / HERALD_DATA_DIR the one `herald serve` uses?)",
