@@ -6,6 +6,7 @@
 //! clients on this machine only (loopback), as before there were tokens.
 
 mod act;
+mod filters;
 mod read;
 mod stream;
 
@@ -49,6 +50,7 @@ impl Api {
         Router::new()
             .route("/status", get(read::status))
             .route("/webhooks", get(read::webhooks))
+            .route("/webhooks/{id}/filters", axum::routing::put(filters::put))
             .route("/events", get(read::events))
             .route("/events/{id}", get(read::event))
             .route("/stream", get(stream::stream))

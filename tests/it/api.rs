@@ -431,3 +431,101 @@ async fn without_tokens_only_this_machine_may_use_the_api() {
         assert_eq!(r.status().as_u16(), status, "{peer}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_are_applied_to_the_running_engine_and_written_to_the_file() {
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let server = Server::start(config(&rx, "")).await;
+    let api = Client::new(&server, None);
+    let (s, r) = api
+        .call(
+            "PUT",
+            "/webhooks/audit/filters",
+            Some(json!({"workspace-regex": "^staging$"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["workspace_regex"], "^staging$");
+    // The fixture's workspace is "production": audit no longer takes it.
+    let http = herald::notify::client().expect("client");
+    let posted: Value = http
+        .post(format!("{}/events/apply", server.url))
+        .header("content-type", "application/json")
+        .body(std::fs::read(repo_file("examples/payloads/apply-success.json")).expect("fixture"))
+        .send()
+        .await
+        .expect("posted")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(posted["deliveries"], 0, "{posted}");
+    for (path, body, status, error) in [
+        (
+            "/webhooks/audit/filters",
+            json!({"branch-regex": "^(main"}),
+            400,
+            "error parsing regexp: missing closing ): `^(main`",
+        ),
+        (
+            "/webhooks/nope/filters",
+            json!({"branch-regex": "x"}),
+            404,
+            "no such webhook",
+        ),
+        (
+            "/webhooks/audit/filters",
+            json!({}),
+            400,
+            "nothing to change",
+        ),
+        (
+            "/webhooks/audit/filters",
+            json!({"branch-regex": "x", "write": true}),
+            409,
+            "no config file to write",
+        ),
+    ] {
+        let (s, e) = api.call("PUT", path, Some(body)).await;
+        assert_eq!(
+            (s, e["error"].as_str()),
+            (status, Some(error)),
+            "{path}: {e}"
+        );
+    }
+
+    // With the real `serve` and its file: written in place, comments kept, and in use.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("herald.yaml");
+    std::fs::write(
+        &path,
+        format!("# production hooks\nwebhooks:\n  - name: audit   # the auditors\n    event: apply\n    kind: http\n    url: '{}'\n", rx.url("/a")),
+    )
+    .expect("config");
+    let serve =
+        crate::support::Serve::start(&path, &dir.path().join("data"), crate::support::free_port())
+            .await;
+    let url = format!("{}/api/v1/webhooks/0/filters", serve.url);
+    let r = http
+        .put(&url)
+        .header("content-type", "application/json")
+        .body(json!({"branch-regex": "^release/", "write": true}).to_string())
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status().as_u16(), 200, "{:?}", r.text().await);
+    let text = std::fs::read_to_string(&path).expect("config");
+    assert!(
+        text.starts_with("# production hooks\n") && text.contains("# the auditors"),
+        "{text}"
+    );
+    assert!(text.contains("branch-regex: ^release/"), "{text}");
+    let hooks: Value = http
+        .get(format!("{}/api/v1/webhooks", serve.url))
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(hooks["webhooks"][0]["branch_regex"], "^release/");
+}
