@@ -89,8 +89,8 @@ pub(super) async fn put(State(api): State<Api>, Path(id): Path<String>, bytes: B
         );
     }
     if req.write {
-        if let Err(r) = write(&api, &current, index, &fields) {
-            return r;
+        if let Err(p) = write(&api, &current, index, &fields) {
+            return p.into_response();
         }
     } else {
         api.engine.reload(Arc::new(changed));
@@ -113,18 +113,16 @@ fn write(
     current: &config::Config,
     index: usize,
     fields: &[(&str, &str)],
-) -> Result<(), Response> {
+) -> Result<(), Problem> {
     let (Some(path), Some(reload)) = (current.path.clone(), api.reload.clone()) else {
         return Err(Problem::new(
             StatusCode::CONFLICT,
             "no config file to write",
             "this herald runs without one; apply without \"write\"",
-        )
-        .into_response());
+        ));
     };
-    let conflict = |what: String| {
-        Problem::new(StatusCode::CONFLICT, what, path.display().to_string()).into_response()
-    };
+    let conflict =
+        |what: String| Problem::new(StatusCode::CONFLICT, what, path.display().to_string());
     let old = std::fs::read_to_string(&path)
         .map_err(|e| conflict(format!("cannot read the config file: {e}")))?;
     let mut new = old.clone();
@@ -144,8 +142,7 @@ fn write(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "the edited file would not load; it was put back",
                 report,
-            )
-            .into_response())
+            ))
         }
     }
 }
