@@ -63,12 +63,57 @@ pub async fn tui(global: &Global, matches: &ArgMatches, args: &TuiArgs) -> Resul
             "refusing to listen on {addr} without an ingest token: set herald.ingest-token (or use 127.0.0.1)"
         );
     }
+    // A `serve` already answering there would otherwise meet a second engine (and a
+    // bare "Address already in use"): say what is there and what to do.
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            if let Some(running) = herald_at(addr).await {
+                anyhow::bail!(
+                    "a herald {running} already serves {addr}; this console would start a second engine beside it. \
+                     Attaching the console to a running serve is not there yet: use its operator API \
+                     (curl http://{addr}/api/v1/status, /api/v1/events, /api/v1/stream) or `herald log` on its data directory"
+                );
+            }
+            return Err(e).with_context(|| {
+                format!(
+                    "cannot listen on {addr}: something else uses it; give --listen another address"
+                )
+            });
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot listen on {addr}")),
+    };
     let engine = super::engine::open(global, config)?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
     log_to_file(global)?;
     run(engine, listener, theme, load_options(global, matches)).await
+}
+
+/// What a herald answering at `addr` says of itself (`version V, journal PATH`), if one does.
+async fn herald_at(addr: SocketAddr) -> Option<String> {
+    let client = herald::notify::client().ok()?;
+    let status: serde_json::Value = client
+        .get(format!("http://{addr}/api/v1/status"))
+        .timeout(std::time::Duration::from_secs(2))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    if status
+        .get("error")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|e| e.contains("operator API"))
+    {
+        return Some("serve (its operator API asks for a token)".into());
+    }
+    let version = status.get("version")?.as_str()?;
+    let journal = status
+        .pointer("/journal/path")
+        .and_then(serde_json::Value::as_str)
+        .map(|p| format!(" with the journal {p}"))
+        .unwrap_or_default();
+    Some(format!("serve (version {version}{journal})"))
 }
 
 pub async fn demo(args: &TuiArgs) -> Result<ExitCode> {

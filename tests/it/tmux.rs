@@ -238,3 +238,32 @@ async fn test_fire_edits_the_payload_in_editor_and_comes_back() {
         .await
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_says_a_serve_already_runs_where_it_would_listen() {
+    let (dir, config) = config_file("webhooks: []\n");
+    let port = free_port();
+    let _serve = crate::support::Serve::start(&config, &dir.path().join("data"), port).await;
+    let term = Tmux::start(160, 20);
+    let command = format!(
+        "HERALD_DATA_DIR={} {} tui -c {} --listen 127.0.0.1:{port}; echo exited-$?",
+        dir.path().join("console-data").display(),
+        env!("CARGO_BIN_EXE_herald"),
+        config.display(),
+    );
+    term.send(&[&command, "Enter"]);
+    assert!(
+        term.wait_for("exited-1").await,
+        "the console stops: {}",
+        term.screen(false)
+    );
+    let screen = term.screen(false).replace('\n', "");
+    assert!(
+        screen.contains("a herald serve (version") && screen.contains("already serves"),
+        "{screen}"
+    );
+    assert!(
+        !dir.path().join("console-data").exists(),
+        "no second engine or journal was started"
+    );
+}
