@@ -478,6 +478,32 @@ impl App {
         }
     }
 
+    /// The ids of the events selected in the Events and Drift panes.
+    fn selected_ids(&self) -> [Option<String>; 2] {
+        let id = |rows: Vec<usize>, pane: Pane| {
+            rows.get(self.selected[pane.index()])
+                .map(|&i| self.events[i].id.clone())
+        };
+        [
+            id(self.event_rows(), Pane::Events),
+            id(self.drift_rows(), Pane::Drift),
+        ]
+    }
+
+    /// Selects the rows of these events again after the lists changed.
+    fn reselect(&mut self, ids: &[Option<String>; 2]) {
+        for (pane, id) in [Pane::Events, Pane::Drift].into_iter().zip(ids) {
+            let Some(id) = id else { continue };
+            let rows = match pane {
+                Pane::Events => self.event_rows(),
+                _ => self.drift_rows(),
+            };
+            if let Some(row) = rows.iter().position(|&i| self.events[i].id == *id) {
+                self.selected[pane.index()] = row;
+            }
+        }
+    }
+
     /// The selected row of the focused pane.
     pub fn selected(&self) -> usize {
         self.selected[self.pane.index()]
@@ -789,16 +815,21 @@ impl App {
                 self.recount();
             }
             Message::Recorded(item) => {
+                // Rows are keyed by id: an event already listed (the start-up load and the
+                // live feed can both bring it) is updated, never listed twice.
+                if let Some(e) = self.events.iter_mut().find(|e| e.id == item.id) {
+                    *e = item;
+                    return;
+                }
+                let kept = (!self.follow).then(|| self.selected_ids());
                 self.events.push_front(item);
                 if self.events.len() > WINDOW {
                     self.events.pop_back();
                 }
-                if !self.follow {
-                    // Keep the same event selected while new ones arrive above it.
-                    let i = Pane::Events.index();
-                    if self.event_rows().len() > 1 {
-                        self.selected[i] += 1;
-                    }
+                // Keep the same events selected while new ones arrive above them, whether
+                // a filter shows the new ones or not.
+                if let Some(kept) = kept {
+                    self.reselect(&kept);
                 }
             }
             Message::Attempted {
@@ -852,6 +883,10 @@ impl App {
             } => {
                 if let Some(e) = self.events.iter_mut().find(|e| e.id == event_id) {
                     for (id, label) in deliveries {
+                        // Its attempt may have been reported first.
+                        if e.deliveries.iter().any(|d| d.id == id) {
+                            continue;
+                        }
                         e.deliveries.push(DeliveryItem {
                             id,
                             label,

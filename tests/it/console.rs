@@ -488,3 +488,73 @@ fn attempts_update_the_lists() {
     assert_eq!(e.deliveries[0].status, DeliveryStatus::Succeeded);
     assert_eq!(app.stats[1].delivered, 2);
 }
+
+#[test]
+fn the_selection_stays_on_its_event_when_hidden_ones_arrive() {
+    let mut app = app();
+    app.update(Action::Filter);
+    for c in "!drift".chars() {
+        app.update(typed(c));
+    }
+    app.update(Action::Enter);
+    app.update(Action::Down);
+    assert!(!app.follow);
+    let picked = app.selected_event().map(|e| e.id.clone());
+    assert!(picked.is_some());
+    // A drift report arrives: the filter hides it, and the selection must not move.
+    let mut hidden = app
+        .events
+        .iter()
+        .find(|e| e.event.kind() == herald::config::EventKind::Drift)
+        .expect("a drift event")
+        .clone();
+    hidden.id = "event-hidden".into();
+    app.apply(Message::Recorded(hidden));
+    assert_eq!(app.selected_event().map(|e| e.id.clone()), picked);
+    // Replaying now replays the event the operator picked.
+    assert_eq!(
+        app.update(Action::Replay),
+        Some(Effect::Replay {
+            id: picked.expect("picked"),
+            webhooks: Vec::new()
+        })
+    );
+}
+
+#[test]
+fn an_event_or_delivery_is_never_listed_twice() {
+    let mut app = app();
+    let n = app.events.len();
+    let again = app.events[1].clone();
+    app.apply(Message::Recorded(again));
+    assert_eq!(app.events.len(), n, "an event the load already brought");
+    app.apply(Message::Attempted {
+        event_id: "event-3".into(),
+        delivery_id: "replayed-1".into(),
+        label: "audit".into(),
+        status: DeliveryStatus::Succeeded,
+        attempts: 1,
+        error: None,
+        hint: None,
+    });
+    app.apply(Message::Replayed {
+        event_id: "event-3".into(),
+        deliveries: vec![("replayed-1".into(), "audit".into())],
+    });
+    let e = app
+        .events
+        .iter()
+        .find(|e| e.id == "event-3")
+        .expect("event");
+    let copies: Vec<_> = e
+        .deliveries
+        .iter()
+        .filter(|d| d.id == "replayed-1")
+        .collect();
+    assert_eq!(copies.len(), 1, "{:?}", e.deliveries);
+    assert_eq!(
+        copies[0].status,
+        DeliveryStatus::Succeeded,
+        "not stuck at pending"
+    );
+}
