@@ -201,7 +201,7 @@ async fn fire_reports_slack_failures_with_a_hint_and_exit_1() {
         &[
             "fire",
             "--event",
-            "drift",
+            "apply",
             "--webhook",
             "0",
             "-c",
