@@ -426,8 +426,13 @@ fn with_filter(
 }
 
 /// Writes one filter into the config file (after a backup) and returns the config re-read
-/// from it.
-fn write_filter(
+/// from it. The other filter of the webhook, when the running config has it applied but
+/// the file does not (an edit applied and not yet saved), is written too: re-reading the
+/// file must not silently undo it.
+///
+/// # Errors
+/// A sentence saying what could not be read, edited or written.
+pub fn write_filter(
     config: &Config,
     load: &LoadOptions,
     webhook: usize,
@@ -440,19 +445,43 @@ fn write_filter(
         .ok_or("this config has no file to write to")?;
     let text = std::fs::read_to_string(&path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let new = config::set_webhook_value(&text, webhook, field.key(), pattern)
-        .map_err(|e| e.to_string())?;
     let name = path.display().to_string();
+    let mut new = config::set_webhook_value(&text, webhook, field.key(), pattern)
+        .map_err(|e| e.to_string())?;
+    let other = match field {
+        Field::Workspace => Field::Branch,
+        Field::Branch => Field::Workspace,
+    };
+    let pattern_of = |c: &Config, f: Field| {
+        c.webhooks.get(webhook).map(|w| match f {
+            Field::Workspace => w.workspace_regex.pattern().to_string(),
+            Field::Branch => w.branch_regex.pattern().to_string(),
+        })
+    };
+    let in_file = config::load_str(&text, &name, load)
+        .ok()
+        .and_then(|(c, _)| pattern_of(&c, other));
+    let applied = pattern_of(config, other);
+    let mut written = vec![field.key()];
+    if let Some(applied) = applied.filter(|a| Some(a) != in_file.as_ref()) {
+        new = config::set_webhook_value(&new, webhook, other.key(), &applied)
+            .map_err(|e| e.to_string())?;
+        written.push(other.key());
+    }
     let (reread, _) = config::load_str(&new, &name, load)
         .map_err(|r| format!("the edited file would not load: {}", r.to_string().trim()))?;
     let backup = config::save_with_backup(&path, &text, &new).map_err(|e| e.to_string())?;
     let mut reread = reread;
     reread.path = Some(path);
+    let what = match written.as_slice() {
+        [one] => (*one).to_string(),
+        [one, two] => format!("{one} and {two} (applied earlier, unsaved until now)"),
+        _ => String::new(),
+    };
     Ok((
         reread,
         format!(
-            "wrote {} of webhook #{webhook} to {name} (backup {})",
-            field.key(),
+            "wrote {what} of webhook #{webhook} to {name} (backup {})",
             backup.display()
         ),
     ))

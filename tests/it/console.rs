@@ -558,3 +558,34 @@ fn an_event_or_delivery_is_never_listed_twice() {
         "not stuck at pending"
     );
 }
+
+#[test]
+fn writing_one_filter_keeps_the_other_applied_edit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("herald.yaml");
+    std::fs::write(
+        &path,
+        "webhooks:\n  - event: apply\n    kind: http\n    url: https://x.example/h\n    workspace-regex: ^prod$\n",
+    )
+    .expect("config");
+    let load = herald::config::LoadOptions {
+        path: Some(path.clone()),
+        ..herald::config::LoadOptions::default()
+    };
+    let (mut running, _) = herald::config::load(&load).expect("loads");
+    // The branch filter was applied to the running engine, not saved.
+    running.webhooks[0].branch_regex = herald::config::Filter::compile("^main$").expect("compiles");
+    // Now the workspace filter is written (ctrl-s).
+    let (reread, said) =
+        herald::tui::run::write_filter(&running, &load, 0, Field::Workspace, "^staging$")
+            .expect("written");
+    assert_eq!(reread.webhooks[0].workspace_regex.pattern(), "^staging$");
+    assert_eq!(
+        reread.webhooks[0].branch_regex.pattern(),
+        "^main$",
+        "the applied branch filter survives the write"
+    );
+    assert!(said.contains("branch-regex (applied earlier"), "{said}");
+    let text = std::fs::read_to_string(&path).expect("read");
+    assert!(text.contains("branch-regex: ^main$"), "{text}");
+}
