@@ -95,6 +95,29 @@ impl Inbound {
             Inbound::Env0Test { .. } | Inbound::Ignored { .. } => true,
         }
     }
+
+    /// The event to send, or why this body sends none.
+    ///
+    /// # Errors
+    /// [`NotSent`] for env0's test event and env0 types herald does not notify about.
+    pub fn into_event(self) -> Result<Received, NotSent> {
+        match self {
+            Inbound::Event(r) => Ok(r),
+            Inbound::Env0Test { .. } => Err(NotSent::Env0Test),
+            Inbound::Ignored { kind } => Err(NotSent::Ignored(kind)),
+        }
+    }
+}
+
+/// Why a body that is valid sends nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotSent {
+    /// env0's test event.
+    #[error("env0's test event is acknowledged, never sent on")]
+    Env0Test,
+    /// An env0 event type herald does not notify about.
+    #[error("env0 {0} events are not sent")]
+    Ignored(String),
 }
 
 /// Reads `body`, of the given shape or (with `None`) of whichever shape it has.
@@ -102,28 +125,19 @@ impl Inbound {
 /// # Errors
 /// Bad JSON, an unknown shape, or the shape's own errors, each naming where.
 pub fn read(body: &[u8], shape: Option<Shape>) -> Result<Inbound, EventError> {
-    // Apply and drift bodies parse straight into their types; the generic tree is built
-    // only to tell a shape and for env0.
-    let (shape, tree) = match shape {
-        Some(s) => (s, None),
-        None => {
-            let tree = parse_tree(body)?;
-            let shape = event::detect(&tree).ok_or_else(|| EventError {
-                message: "unknown event shape".into(),
-                detail: "expected an Atlantis apply result (Workspace, Pull, ...), an Atlantis drift payload (repository, detection_id, projects, ...) or an env0 webhook (type, data); or post to /events/apply, /events/drift or /events/env0".into(),
-            })?;
-            (shape, Some(tree))
-        }
-    };
-    // A typed parse that fails on a body that is not even JSON says so.
-    let typed = |e: EventError| match parse_tree(body) {
-        Err(json) => json,
-        Ok(_) => e,
+    // One parse: the tree tells the shape, is typed, and is what is kept and relayed.
+    let tree = event::tree(body)?;
+    let shape = match shape {
+        Some(s) => s,
+        None => event::detect(&tree).ok_or_else(|| EventError {
+            message: "unknown event shape".into(),
+            detail: "expected an Atlantis apply result (Workspace, Pull, ...), an Atlantis drift payload (repository, detection_id, projects, ...) or an env0 webhook (type, data); or post to /events/apply, /events/drift or /events/env0".into(),
+        })?,
     };
     match shape {
         Shape::Apply => {
-            let a = event::parse_apply(body).map_err(typed)?;
-            // Stored re-serialised: the clone-URL credential is redacted in it.
+            let a = event::apply_from_tree(tree)?;
+            // Stored as kept: the clone-URL credential is redacted in it.
             let stored = serde_json::to_string(&a).unwrap_or_default();
             Ok(Inbound::Event(Received {
                 shape,
@@ -133,7 +147,7 @@ pub fn read(body: &[u8], shape: Option<Shape>) -> Result<Inbound, EventError> {
             }))
         }
         Shape::Drift => {
-            let d = event::parse_drift(body).map_err(typed)?;
+            let d = event::drift_from_tree(tree)?;
             Ok(Inbound::Event(Received {
                 shape,
                 event: Event::Drift(d),
@@ -142,17 +156,13 @@ pub fn read(body: &[u8], shape: Option<Shape>) -> Result<Inbound, EventError> {
             }))
         }
         Shape::Env0 => {
-            let tree = match tree {
-                Some(t) => t,
-                None => parse_tree(body)?,
-            };
             if !tree.is_object() {
                 return Err(EventError {
                     message: "an env0 webhook body must be a JSON object".into(),
                     detail: ".".into(),
                 });
             }
-            match event::env0::parse(&tree, None)? {
+            match event::env0::parse(&tree)? {
                 Env0Event::Test { id } => Ok(Inbound::Env0Test { id }),
                 Env0Event::Other { kind, .. } => Ok(Inbound::Ignored { kind }),
                 Env0Event::Drift(d) => {
@@ -175,9 +185,4 @@ pub fn read(body: &[u8], shape: Option<Shape>) -> Result<Inbound, EventError> {
             }
         }
     }
-}
-
-fn parse_tree(body: &[u8]) -> Result<Value, EventError> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))
 }

@@ -232,7 +232,7 @@ pub(super) async fn resume(State(api): State<Api>) -> Response {
 /// `POST /reload`: re-reads the config file; one with errors is refused and the running
 /// one kept.
 pub(super) async fn reload(State(api): State<Api>) -> Response {
-    let Some(reload) = &api.reload else {
+    let Some(load) = &api.load else {
         return Problem::new(
             StatusCode::NOT_IMPLEMENTED,
             "nothing to reload",
@@ -240,8 +240,8 @@ pub(super) async fn reload(State(api): State<Api>) -> Response {
         )
         .into_response();
     };
-    match reload() {
-        Ok(config) => {
+    match crate::config::load(load) {
+        Ok((config, _)) => {
             let n = config.webhooks.len();
             api.engine.reload(Arc::new(config));
             Json(json!({"reloaded": true, "webhooks": n})).into_response()
@@ -249,7 +249,7 @@ pub(super) async fn reload(State(api): State<Api>) -> Response {
         Err(report) => Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "the config file has errors; the running config is kept",
-            report,
+            report.to_string(),
         )
         .into_response(),
     }

@@ -1,6 +1,7 @@
 //! `PUT /webhooks/{id}/filters`: a webhook's `workspace-regex` and `branch-regex` changed
-//! in the running engine, and with `"write": true` in the config file too (comments and
-//! layout kept, a backup beside it).
+//! in the running engine, and with `"write": true` in the config file too, by the same
+//! [`config::write_filters`] the console uses (comments and layout kept, a backup beside
+//! it, nothing written that would not load).
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::Api;
-use crate::config::{self, Filter};
+use crate::config;
 use crate::ingest::Problem;
 
 #[derive(Debug, Deserialize)]
@@ -57,14 +58,14 @@ pub(super) async fn put(State(api): State<Api>, Path(id): Path<String>, bytes: B
     };
     let index = w.index;
     let mut changed = (*current).clone();
-    let mut fields: Vec<(&str, &str)> = Vec::new();
+    let mut fields: Vec<(&'static str, &str)> = Vec::new();
     for (key, pattern) in [
         ("workspace-regex", &req.workspace),
         ("branch-regex", &req.branch),
     ] {
         let Some(pattern) = pattern else { continue };
-        let filter = match Filter::compile(pattern) {
-            Ok(f) => f,
+        changed = match changed.with_filter(index, key, pattern) {
+            Ok(c) => c,
             Err(p) => {
                 return Problem::new(
                     StatusCode::BAD_REQUEST,
@@ -74,12 +75,6 @@ pub(super) async fn put(State(api): State<Api>, Path(id): Path<String>, bytes: B
                 .into_response();
             }
         };
-        let hook = &mut changed.webhooks[index];
-        if key == "workspace-regex" {
-            hook.workspace_regex = filter;
-        } else {
-            hook.branch_regex = filter;
-        }
         fields.push((key, pattern));
     }
     if fields.is_empty() {
@@ -89,8 +84,36 @@ pub(super) async fn put(State(api): State<Api>, Path(id): Path<String>, bytes: B
         );
     }
     if req.write {
-        if let Err(p) = write(&api, &current, index, &fields) {
-            return p.into_response();
+        let written = match &api.load {
+            Some(load) => config::write_filters(&current, load, index, &fields),
+            None => Err(config::WriteFiltersError::NoFile),
+        };
+        match written {
+            Ok(w) => api.engine.reload(Arc::new(w.config)),
+            Err(config::WriteFiltersError::NoFile) => {
+                return Problem::new(
+                    StatusCode::CONFLICT,
+                    "no config file to write",
+                    "this herald runs without one; apply without \"write\"",
+                )
+                .into_response();
+            }
+            Err(e @ config::WriteFiltersError::WouldNotLoad(_)) => {
+                return Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "the edited file would not load; nothing was written",
+                    e.to_string(),
+                )
+                .into_response();
+            }
+            Err(e) => {
+                return Problem::new(
+                    StatusCode::CONFLICT,
+                    "cannot write the config file",
+                    e.to_string(),
+                )
+                .into_response();
+            }
         }
     } else {
         api.engine.reload(Arc::new(changed));
@@ -104,45 +127,4 @@ pub(super) async fn put(State(api): State<Api>, Path(id): Path<String>, bytes: B
         "written": req.write,
     }))
     .into_response()
-}
-
-/// Writes the values into the config file, then reloads from it; a file that would not
-/// load is put back as it was.
-fn write(
-    api: &Api,
-    current: &config::Config,
-    index: usize,
-    fields: &[(&str, &str)],
-) -> Result<(), Problem> {
-    let (Some(path), Some(reload)) = (current.path.clone(), api.reload.clone()) else {
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "no config file to write",
-            "this herald runs without one; apply without \"write\"",
-        ));
-    };
-    let conflict =
-        |what: String| Problem::new(StatusCode::CONFLICT, what, path.display().to_string());
-    let old = std::fs::read_to_string(&path)
-        .map_err(|e| conflict(format!("cannot read the config file: {e}")))?;
-    let mut new = old.clone();
-    for (key, pattern) in fields {
-        new = config::set_webhook_value(&new, index, key, pattern)
-            .map_err(|e| conflict(e.to_string()))?;
-    }
-    config::save_with_backup(&path, &old, &new).map_err(|e| conflict(e.to_string()))?;
-    match reload() {
-        Ok(c) => {
-            api.engine.reload(Arc::new(c));
-            Ok(())
-        }
-        Err(report) => {
-            let _ = config::save_with_backup(&path, &new, &old);
-            Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "the edited file would not load; it was put back",
-                report,
-            ))
-        }
-    }
 }

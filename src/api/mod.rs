@@ -11,7 +11,6 @@ mod read;
 mod stream;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Request, State};
@@ -20,19 +19,16 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::config::Config;
+use crate::config::LoadOptions;
 use crate::dispatch::Engine;
 use crate::ingest::Problem;
-
-/// Re-reads the configuration (for `POST /reload`): the file's errors as text when it
-/// cannot be used.
-pub type Reload = Arc<dyn Fn() -> Result<Config, String> + Send + Sync>;
 
 /// What the API works on.
 #[derive(Clone)]
 pub struct Api {
     engine: Engine,
-    reload: Option<Reload>,
+    /// How the config file is read (`serve`): for `POST /reload` and filter writes.
+    load: Option<LoadOptions>,
 }
 
 /// The remote address of a connection, which the server puts on every request.
@@ -40,9 +36,10 @@ pub struct Api {
 pub struct Peer(pub SocketAddr);
 
 impl Api {
-    /// The API over `engine`; `reload` re-reads the config file (none: `/reload` says so).
-    pub fn new(engine: Engine, reload: Option<Reload>) -> Self {
-        Self { engine, reload }
+    /// The API over `engine`; `load` reads the config file (none: there is no file to
+    /// reload or write, and the API says so).
+    pub fn new(engine: Engine, load: Option<LoadOptions>) -> Self {
+        Self { engine, load }
     }
 
     /// Every route, to be nested under `/api/v1`.

@@ -66,18 +66,12 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &ServeArgs) -> Res
         load_options(global, matches),
         shutdown.clone(),
     ));
-    let opts = load_options(global, matches);
-    let reload: herald::api::Reload = Arc::new(move || {
-        config::load(&opts)
-            .map(|(c, _)| c)
-            .map_err(|report| report.to_string())
-    });
     herald::ingest::serve_with(
         listener,
         engine,
         shutdown.clone(),
         herald::ingest::Limits::default(),
-        Some(reload),
+        Some(load_options(global, matches)),
     )
     .await?;
     // The listener is closed: let the workers finish what is in flight.

@@ -24,7 +24,7 @@ pub use diag::{Diagnostic, Location, Report, Severity};
 pub use filter::Filter;
 pub use headers::Headers;
 pub use load::{default_path, load, load_str};
-pub use save::{SaveError, save_with_backup};
+pub use save::{SaveError, WriteFiltersError, Written, save_with_backup, write_filters};
 pub use validate::parse_duration;
 pub use writeback::{WriteBackError, set_webhook_value};
 
@@ -326,6 +326,29 @@ impl Config {
         );
         out.retain(|s| !s.is_empty());
         out
+    }
+
+    /// This config with webhook `index`'s filter `key` (`workspace-regex` or
+    /// `branch-regex`) set to `pattern`, compiled in Atlantis' dialect.
+    ///
+    /// # Errors
+    /// The pattern's problem, as Go words it.
+    pub fn with_filter(
+        &self,
+        index: usize,
+        key: &str,
+        pattern: &str,
+    ) -> Result<Self, filter::RegexProblem> {
+        let filter = Filter::compile(pattern)?;
+        let mut c = self.clone();
+        if let Some(w) = c.webhooks.get_mut(index) {
+            if key == "workspace-regex" {
+                w.workspace_regex = filter;
+            } else {
+                w.branch_regex = filter;
+            }
+        }
+        Ok(c)
     }
 
     /// Finds a webhook by `name` or 0-based index.

@@ -121,3 +121,89 @@ mod tests {
         assert_eq!(mode(&dir.path().join("real.yaml.bak")), 0o640);
     }
 }
+
+/// What [`write_filters`] wrote.
+#[derive(Debug)]
+pub struct Written {
+    /// The config re-read from the written file.
+    pub config: super::Config,
+    /// The keys written: those asked for, and any other filter of the webhook that was
+    /// applied to the running config but not saved.
+    pub keys: Vec<&'static str>,
+    /// The backup of what the file held.
+    pub backup: PathBuf,
+}
+
+/// Why filters could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteFiltersError {
+    /// The config came from no file.
+    #[error("this config has no file to write to")]
+    NoFile,
+    /// The edit would leave a file that does not load; nothing was written.
+    #[error("the edited file would not load: {0}")]
+    WouldNotLoad(String),
+    /// Reading, editing or writing the file failed.
+    #[error("{0}")]
+    File(String),
+}
+
+/// The filter keys a webhook has.
+const FILTER_KEYS: [&str; 2] = ["workspace-regex", "branch-regex"];
+
+/// Writes filters of webhook `index` into the file `running` was loaded from (comments and
+/// layout kept, a backup beside it), and returns the config re-read from it. A filter of the
+/// same webhook that `running` has applied but the file lacks is written too: re-reading
+/// the file must never silently undo an edit. Nothing is written when the result would
+/// not load.
+///
+/// # Errors
+/// [`WriteFiltersError`], saying what could not be read, edited, checked or written.
+pub fn write_filters(
+    running: &super::Config,
+    opts: &super::LoadOptions,
+    index: usize,
+    values: &[(&'static str, &str)],
+) -> Result<Written, WriteFiltersError> {
+    let path = running.path.clone().ok_or(WriteFiltersError::NoFile)?;
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| WriteFiltersError::File(format!("cannot read {name}: {e}")))?;
+    let pattern = |c: &super::Config, key: &str| {
+        c.webhooks.get(index).map(|w| {
+            if key == "workspace-regex" {
+                w.workspace_regex.pattern().to_string()
+            } else {
+                w.branch_regex.pattern().to_string()
+            }
+        })
+    };
+    let in_file = super::load_str(&text, &name, opts).ok().map(|(c, _)| c);
+    let mut writes: Vec<(&'static str, String)> =
+        values.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
+    for key in FILTER_KEYS {
+        if writes.iter().any(|(k, _)| *k == key) {
+            continue;
+        }
+        if let Some(applied) = pattern(running, key)
+            && in_file.as_ref().and_then(|c| pattern(c, key)) != Some(applied.clone())
+        {
+            writes.push((key, applied));
+        }
+    }
+    let mut new = text.clone();
+    for (key, value) in &writes {
+        new = super::set_webhook_value(&new, index, key, value)
+            .map_err(|e| WriteFiltersError::File(e.to_string()))?;
+    }
+    let (mut config, _) = super::load_str(&new, &name, opts)
+        .map_err(|r| WriteFiltersError::WouldNotLoad(r.to_string().trim().to_string()))?;
+    let backup =
+        save_with_backup(&path, &text, &new).map_err(|e| WriteFiltersError::File(e.to_string()))?;
+    config.path = Some(path);
+    Ok(Written {
+        config,
+        keys: writes.into_iter().map(|(k, _)| k).collect(),
+        backup,
+    })
+}

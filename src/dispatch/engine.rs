@@ -363,22 +363,17 @@ impl Engine {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         for d in deliveries.iter_mut() {
-            let n = in_flight.entry(d.key.clone()).or_insert(0);
-            if *n >= self.inner.options.per_webhook {
+            if in_flight.get(&d.key).copied().unwrap_or(0) >= self.inner.options.per_webhook {
                 continue;
             }
             let Ok(permit) = self.inner.slots.clone().try_acquire_owned() else {
                 break;
             };
-            *n += 1;
             d.lease_until = Some(lease_until);
             taken.push(Taken {
                 id: d.id.clone(),
                 webhook: d.webhook,
-                place: Place {
-                    inner: self.inner.clone(),
-                    key: d.key.clone(),
-                },
+                place: Place::take(&self.inner, &mut in_flight, &d.key),
                 permit,
             });
         }
@@ -602,17 +597,10 @@ impl Engine {
             .in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        for c in &claimed {
-            *in_flight.entry(c.key.clone()).or_insert(0) += 1;
-        }
-        drop(in_flight);
         Ok(claimed
             .into_iter()
             .map(|c| Work {
-                place: Place {
-                    inner: self.inner.clone(),
-                    key: c.key.clone(),
-                },
+                place: Place::take(&self.inner, &mut in_flight, &c.key),
                 claimed: c,
             })
             .collect())
@@ -630,19 +618,7 @@ impl Engine {
         body: &[u8],
         webhooks: &[usize],
     ) -> Result<Vec<String>, FireError> {
-        let received = match crate::intake::read(body, None)? {
-            crate::intake::Inbound::Event(r) => r,
-            crate::intake::Inbound::Env0Test { .. } => {
-                return Err(FireError::NotSent(
-                    "env0's test event is acknowledged, never sent on".into(),
-                ));
-            }
-            crate::intake::Inbound::Ignored { kind } => {
-                return Err(FireError::NotSent(format!(
-                    "env0 {kind} events are not sent"
-                )));
-            }
-        };
+        let received = crate::intake::read(body, None)?.into_event()?;
         let (_, ids) = self
             .accept(Source::Fire, received, &Selection::Only(webhooks.to_vec()))
             .await?;
@@ -894,6 +870,17 @@ struct Place {
     key: String,
 }
 
+impl Place {
+    /// Takes one of `key`'s places (the caller holds the in-flight lock).
+    fn take(inner: &Arc<Inner>, in_flight: &mut HashMap<String, usize>, key: &str) -> Self {
+        *in_flight.entry(key.to_string()).or_insert(0) += 1;
+        Self {
+            inner: inner.clone(),
+            key: key.to_string(),
+        }
+    }
+}
+
 impl Drop for Place {
     fn drop(&mut self) {
         let mut in_flight = self
@@ -914,8 +901,8 @@ pub enum FireError {
     #[error(transparent)]
     Invalid(#[from] crate::event::EventError),
     /// The payload is an event herald does not send.
-    #[error("{0}")]
-    NotSent(String),
+    #[error(transparent)]
+    NotSent(#[from] crate::intake::NotSent),
     /// The journal failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -98,16 +98,14 @@ pub struct ResourceChange {
     pub drift_by_cloud: bool,
 }
 
-/// Reads an env0 webhook body. `header_id` is `x-env0-event-id` when the body has no `id`.
+/// Reads an env0 webhook body. Its id is the body's own: the `x-env0-event-id` header is
+/// not covered by the signature, so nothing is taken from it.
 ///
 /// # Errors
 /// When the body is not an env0 envelope (no `type`) or a drift event has no `data`.
-pub fn parse(body: &Value, header_id: Option<&str>) -> Result<Env0Event, EventError> {
+pub fn parse(body: &Value) -> Result<Env0Event, EventError> {
     let kind = text(body, &["type"]).ok_or_else(|| EventError::missing("type"))?;
-    let id = text(body, &["id"])
-        .or(header_id.filter(|s| !s.is_empty()))
-        .unwrap_or_default()
-        .to_string();
+    let id = text(body, &["id"]).unwrap_or_default().to_string();
     match kind {
         WEBHOOK_TEST => Ok(Env0Event::Test { id }),
         DRIFT_DETECTED => {
@@ -381,7 +379,7 @@ mod tests {
         let body = json!({"type": DRIFT_DETECTED, "id": "e1", "data": {
             "deploymentLog": {"planSummary": {"added": "2", "changed": 1.0, "destroyed": null}}
         }});
-        let Env0Event::Drift(r) = parse(&body, None).expect("parses") else {
+        let Env0Event::Drift(r) = parse(&body).expect("parses") else {
             panic!("not drift")
         };
         let p = &r.result.projects[0];
@@ -393,13 +391,13 @@ mod tests {
     #[test]
     fn test_event_and_unknown_types() {
         assert_eq!(
-            parse(&json!({"type": WEBHOOK_TEST, "id": "t"}), None),
+            parse(&json!({"type": WEBHOOK_TEST, "id": "t"})),
             Ok(Env0Event::Test { id: "t".into() })
         );
         assert!(
-            matches!(parse(&json!({"type": "com.env0.deploy.succeeded"}), Some("h")), Ok(Env0Event::Other { id, .. }) if id == "h")
+            matches!(parse(&json!({"type": "com.env0.deploy.succeeded", "id": "b"})), Ok(Env0Event::Other { id, .. }) if id == "b")
         );
-        assert!(parse(&json!({"type": DRIFT_DETECTED}), None).is_err());
+        assert!(parse(&json!({"type": DRIFT_DETECTED})).is_err());
     }
 
     #[test]

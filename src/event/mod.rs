@@ -211,7 +211,15 @@ pub fn detect(body: &Value) -> Option<Shape> {
 /// # Errors
 /// Bad JSON or a missing or mistyped field, named.
 pub fn parse_apply(body: &[u8]) -> Result<Relayed<ApplyResult>, EventError> {
-    let mut raw = tree(body)?;
+    apply_from_tree(tree(body)?)
+}
+
+/// An apply result from its JSON tree (see [`tree`]); the tree is kept for relaying, with
+/// its clone-URL credentials redacted like the typed view's.
+///
+/// # Errors
+/// A missing or mistyped field, named.
+pub fn apply_from_tree(mut raw: Value) -> Result<Relayed<ApplyResult>, EventError> {
     let mut a: ApplyResult =
         serde_path_to_error::deserialize(&raw).map_err(|e| EventError::from_value(&e))?;
     a.redact();
@@ -219,8 +227,12 @@ pub fn parse_apply(body: &[u8]) -> Result<Relayed<ApplyResult>, EventError> {
     Ok(Relayed::received(a, raw))
 }
 
-/// The JSON tree of a body, keys in their order.
-fn tree(body: &[u8]) -> Result<Value, EventError> {
+/// The JSON tree of a body, keys in their order: read once, then told apart, typed and
+/// kept.
+///
+/// # Errors
+/// Bad JSON, with its line and column.
+pub fn tree(body: &[u8]) -> Result<Value, EventError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| EventError::from_json(&e))
 }
@@ -230,7 +242,14 @@ fn tree(body: &[u8]) -> Result<Value, EventError> {
 /// # Errors
 /// Bad JSON or a missing or mistyped field, named.
 pub fn parse_drift(body: &[u8]) -> Result<Relayed<DriftReport>, EventError> {
-    let raw = tree(body)?;
+    drift_from_tree(tree(body)?)
+}
+
+/// A drift payload from its JSON tree (see [`tree`]), the tree kept for relaying.
+///
+/// # Errors
+/// A missing or mistyped field, named.
+pub fn drift_from_tree(raw: Value) -> Result<Relayed<DriftReport>, EventError> {
     let result: DriftResult =
         serde_path_to_error::deserialize(&raw).map_err(|e| EventError::from_value(&e))?;
     Ok(Relayed::received(DriftReport { result, env0: None }, raw))

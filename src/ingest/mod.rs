@@ -33,10 +33,14 @@ pub fn router(engine: Engine) -> Router {
     router_with(engine, Limits::default(), None)
 }
 
-/// The router with explicit limits and a way to reload the config (for `POST
-/// /api/v1/reload`).
-pub fn router_with(engine: Engine, limits: Limits, reload: Option<crate::api::Reload>) -> Router {
-    let api = crate::api::Api::new(engine.clone(), reload).router();
+/// The router with explicit limits and how the config file is read (for the operator
+/// API's reload and filter writes).
+pub fn router_with(
+    engine: Engine,
+    limits: Limits,
+    load: Option<crate::config::LoadOptions>,
+) -> Router {
+    let api = crate::api::Api::new(engine.clone(), load).router();
     Router::new()
         .route("/events", post(any_event))
         .route("/events/apply", post(apply))
@@ -75,11 +79,11 @@ pub async fn serve_with(
     engine: Engine,
     shutdown: CancellationToken,
     limits: Limits,
-    reload: Option<crate::api::Reload>,
+    load: Option<crate::config::LoadOptions>,
 ) -> std::io::Result<()> {
     server::run(
         listener,
-        router_with(engine, limits, reload),
+        router_with(engine, limits, load),
         limits,
         shutdown,
     )
@@ -206,26 +210,43 @@ fn authorize(
     let signed = may_be_env0
         && settings.env0_secret.is_some()
         && header(headers, &["x-env0-signature", "x-env-zero-signature"]).is_some();
-    if let Some(token) = &settings.ingest_token {
-        let bearer = header(headers, &["authorization"]).and_then(|v| v.strip_prefix("Bearer "));
-        let bearer_ok =
-            bearer.is_some_and(|b| auth::constant_time_eq(b.as_bytes(), token.expose().as_bytes()));
-        if !bearer_ok && !signed {
-            return Err(Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "missing or wrong ingest token",
-                "send Authorization: Bearer <herald.ingest-token>",
-            ));
-        }
+    if !bearer_ok(settings, headers) && !signed {
+        return Err(no_token());
     }
     if route == Some(Shape::Env0) && settings.env0_secret.is_some() && !signed {
-        return Err(Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "missing env0 signature",
-            "x-env0-signature must be the HMAC-SHA256 hex of the raw body with herald.env0-secret",
-        ));
+        return Err(env0_unsigned(false));
     }
     Ok(())
+}
+
+/// Whether the bearer token is the ingest token (or none is required).
+fn bearer_ok(settings: &crate::config::HeraldSettings, headers: &HeaderMap) -> bool {
+    settings.ingest_token.as_ref().is_none_or(|token| {
+        header(headers, &["authorization"])
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|b| auth::constant_time_eq(b.as_bytes(), token.expose().as_bytes()))
+    })
+}
+
+fn no_token() -> Problem {
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "missing or wrong ingest token",
+        "send Authorization: Bearer <herald.ingest-token>",
+    )
+}
+
+/// An env0 body without a valid signature (`present`: one was sent, and it is wrong).
+fn env0_unsigned(present: bool) -> Problem {
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        if present {
+            "env0 signature does not match"
+        } else {
+            "missing env0 signature"
+        },
+        "x-env0-signature must be the HMAC-SHA256 hex of the raw body with herald.env0-secret",
+    )
 }
 
 fn header<'a>(headers: &'a HeaderMap, names: &[&str]) -> Option<&'a str> {
@@ -261,18 +282,9 @@ async fn accept(
         }
         _ => false,
     };
-    if let Some(token) = &settings.ingest_token {
-        let bearer = header(headers, &["authorization"]).and_then(|v| v.strip_prefix("Bearer "));
-        if !signature_ok
-            && !bearer
-                .is_some_and(|b| auth::constant_time_eq(b.as_bytes(), token.expose().as_bytes()))
-        {
-            return Err(Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "missing or wrong ingest token",
-                "send Authorization: Bearer <herald.ingest-token>",
-            ));
-        }
+    // The gate let a signature header stand in for the token; now it must verify.
+    if !signature_ok && !bearer_ok(settings, headers) {
+        return Err(no_token());
     }
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
@@ -304,15 +316,7 @@ async fn accept(
     let inbound = intake::read(&body, route)
         .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, e.message, e.detail))?;
     if inbound.is_env0() && settings.env0_secret.is_some() && !signature_ok {
-        return Err(Problem::new(
-            StatusCode::UNAUTHORIZED,
-            if signature.is_some() {
-                "env0 signature does not match"
-            } else {
-                "missing env0 signature"
-            },
-            "x-env0-signature must be the HMAC-SHA256 hex of the raw body with herald.env0-secret",
-        ));
+        return Err(env0_unsigned(signature.is_some()));
     }
     let received = match inbound {
         Inbound::Event(r) => r,

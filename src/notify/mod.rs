@@ -188,22 +188,16 @@ pub fn prepare(
                     headers.push((name.clone(), v.clone()));
                 }
             }
-            // herald's defaults, unless a configured header of the same name replaces them.
-            for (name, value) in [
-                ("Content-Type", "application/json".to_string()),
-                ("User-Agent", format!("herald/{}", crate::VERSION)),
-            ] {
-                if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
-                    headers.push((name.into(), value));
-                }
-            }
+            default_header(&mut headers, "Content-Type", "application/json".into());
             (Protocol::Http, url.clone(), event.to_json())
         }
     };
     let body = serde_json::to_vec(&body).unwrap_or_default();
-    if protocol != Protocol::Http {
-        headers.push(("User-Agent".into(), format!("herald/{}", crate::VERSION)));
-    }
+    default_header(
+        &mut headers,
+        "User-Agent",
+        format!("herald/{}", crate::VERSION),
+    );
     if protocol == Protocol::Http {
         headers.push(("X-Herald-Event".into(), event.kind().as_str().into()));
         headers.push(("X-Herald-Delivery".into(), delivery_id.into()));
@@ -241,6 +235,13 @@ pub fn prepare(
         secrets,
         config_secrets: std::sync::Arc::from(Vec::new()),
     })
+}
+
+/// Adds one of herald's headers unless a configured header of that name replaces it.
+fn default_header(headers: &mut Vec<(String, String)>, name: &str, value: String) {
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+        headers.push((name.into(), value));
+    }
 }
 
 /// How an attempt ended.
@@ -360,14 +361,15 @@ pub async fn send(client: &reqwest::Client, req: &Request) -> Attempt {
     // Judged on the answer as it came (scrubbing first once turned `"ok":true` into
     // `"ok":<redacted>`); what is kept and shown is scrubbed, whole, and only then cut, so
     // no secret is split by the cut and left half in place.
+    let clean = req.sanitize(&raw);
     match req.protocol {
-        Protocol::Http => classify_http(req, &mut attempt, &raw, retry_after, location),
+        Protocol::Http => classify_http(req, &mut attempt, &clean, retry_after, location),
         Protocol::SlackApi => classify_slack_api(&mut attempt, &raw, retry_after),
         Protocol::SlackIncoming => classify_slack_incoming(&mut attempt, &raw, retry_after),
     }
     attempt.error = attempt.error.map(|e| req.sanitize(&e));
     attempt.hint = attempt.hint.map(|h| req.sanitize(&h));
-    attempt.response = excerpt(req.sanitize(&raw), RESPONSE_EXCERPT);
+    attempt.response = excerpt(clean, RESPONSE_EXCERPT);
     attempt
 }
 
@@ -454,7 +456,7 @@ fn root_cause(e: &reqwest::Error) -> String {
 fn classify_http(
     req: &Request,
     a: &mut Attempt,
-    raw: &str,
+    clean: &str,
     retry_after: Option<Duration>,
     location: Option<String>,
 ) {
@@ -464,8 +466,8 @@ fn classify_http(
         a.outcome = Outcome::Delivered;
         return;
     }
-    // Scrubbed whole before the cut (the caller scrubs the message again, harmlessly).
-    let excerpt: String = req.sanitize(raw).chars().take(200).collect();
+    // The answer already scrubbed whole, then cut.
+    let excerpt: String = clean.chars().take(200).collect();
     let mut msg = format!("sending webhook to \"{origin}\": returned status {status}");
     if !excerpt.trim().is_empty() {
         msg.push_str(&format!(": {}", excerpt.trim()));

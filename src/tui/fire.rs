@@ -4,7 +4,7 @@
 use super::app::{Action, Effect};
 use crate::config::{Config, EventKind};
 use crate::event::Event;
-use crate::intake::{self, Inbound};
+use crate::intake;
 use crate::notify::{self, Protocol, render};
 
 /// Which list has the keys.
@@ -96,14 +96,10 @@ impl FireDialog {
     fn reparse(&mut self) {
         self.parsed = match self.sources.get(self.source) {
             None => Err("no payload".into()),
-            Some((_, body)) => match intake::read(body.as_bytes(), None) {
-                Ok(Inbound::Event(r)) => Ok(r.event),
-                Ok(Inbound::Env0Test { .. }) => {
-                    Err("env0's test event is acknowledged, never sent on".into())
-                }
-                Ok(Inbound::Ignored { kind }) => Err(format!("env0 {kind} events are not sent")),
-                Err(e) => Err(e.to_string()),
-            },
+            Some((_, body)) => intake::read(body.as_bytes(), None)
+                .map_err(|e| e.to_string())
+                .and_then(|i| i.into_event().map_err(|e| e.to_string()))
+                .map(|r| r.event),
         };
         self.results = None;
     }

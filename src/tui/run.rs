@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -415,20 +414,16 @@ fn with_filter(
     field: Field,
     pattern: &str,
 ) -> Result<Config, String> {
-    let mut c = config.clone();
-    let w = c.webhooks.get_mut(webhook).ok_or("that webhook is gone")?;
-    let f = config::Filter::compile(pattern).map_err(|p| p.message)?;
-    match field {
-        Field::Workspace => w.workspace_regex = f,
-        Field::Branch => w.branch_regex = f,
+    if webhook >= config.webhooks.len() {
+        return Err("that webhook is gone".into());
     }
-    Ok(c)
+    config
+        .with_filter(webhook, field.key(), pattern)
+        .map_err(|p| p.message)
 }
 
-/// Writes one filter into the config file (after a backup) and returns the config re-read
-/// from it. The other filter of the webhook, when the running config has it applied but
-/// the file does not (an edit applied and not yet saved), is written too: re-reading the
-/// file must not silently undo it.
+/// Writes one filter into the config file (and any other filter of the webhook applied but
+/// not saved, see [`config::write_filters`]); returns the config re-read and what to say.
 ///
 /// # Errors
 /// A sentence saying what could not be read, edited or written.
@@ -439,52 +434,23 @@ pub fn write_filter(
     field: Field,
     pattern: &str,
 ) -> Result<(Config, String), String> {
-    let path: PathBuf = config
-        .path
-        .clone()
-        .ok_or("this config has no file to write to")?;
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let name = path.display().to_string();
-    let mut new = config::set_webhook_value(&text, webhook, field.key(), pattern)
+    let written = config::write_filters(config, load, webhook, &[(field.key(), pattern)])
         .map_err(|e| e.to_string())?;
-    let other = match field {
-        Field::Workspace => Field::Branch,
-        Field::Branch => Field::Workspace,
-    };
-    let pattern_of = |c: &Config, f: Field| {
-        c.webhooks.get(webhook).map(|w| match f {
-            Field::Workspace => w.workspace_regex.pattern().to_string(),
-            Field::Branch => w.branch_regex.pattern().to_string(),
-        })
-    };
-    let in_file = config::load_str(&text, &name, load)
-        .ok()
-        .and_then(|(c, _)| pattern_of(&c, other));
-    let applied = pattern_of(config, other);
-    let mut written = vec![field.key()];
-    if let Some(applied) = applied.filter(|a| Some(a) != in_file.as_ref()) {
-        new = config::set_webhook_value(&new, webhook, other.key(), &applied)
-            .map_err(|e| e.to_string())?;
-        written.push(other.key());
-    }
-    let (reread, _) = config::load_str(&new, &name, load)
-        .map_err(|r| format!("the edited file would not load: {}", r.to_string().trim()))?;
-    let backup = config::save_with_backup(&path, &text, &new).map_err(|e| e.to_string())?;
-    let mut reread = reread;
-    reread.path = Some(path);
-    let what = match written.as_slice() {
-        [one] => (*one).to_string(),
+    let what = match written.keys.as_slice() {
         [one, two] => format!("{one} and {two} (applied earlier, unsaved until now)"),
-        _ => String::new(),
+        keys => keys.join(" and "),
     };
-    Ok((
-        reread,
-        format!(
-            "wrote {what} of webhook #{webhook} to {name} (backup {})",
-            backup.display()
-        ),
-    ))
+    let name = written
+        .config
+        .path
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let msg = format!(
+        "wrote {what} of webhook #{webhook} to {name} (backup {})",
+        written.backup.display()
+    );
+    Ok((written.config, msg))
 }
 
 /// Fires a payload at webhooks through the engine and reads the answers.

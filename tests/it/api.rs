@@ -384,7 +384,7 @@ async fn tokens_decide_who_reads_and_who_acts() {
     let rx = Receiver::start(Reply::Status(200, "")).await;
     let server = Server::start(config(
         &rx,
-        "herald:\n  operator-token: op-token-0123456789\n  viewer-token: view-token-0123456789\n",
+        "herald:\n  ingest-token: ingest-token-0123456789\n  operator-token: op-token-0123456789\n  viewer-token: view-token-0123456789\n",
     ))
     .await;
     let nobody = Client::new(&server, None);
@@ -403,9 +403,26 @@ async fn tokens_decide_who_reads_and_who_acts() {
     assert_eq!(e["error"], "the viewer token may only read");
     assert_eq!(operator.call("POST", "/pause", None).await.0, 200);
     assert_eq!(operator.call("POST", "/resume", None).await.0, 200);
-    // The ingest API is not the operator API's door, nor the reverse.
     let (s, _) = operator.call("GET", "/events?limit=5", None).await;
     assert_eq!(s, 200);
+    // The ingest API is not the operator API's door, nor the reverse.
+    let ingest = Client::new(&server, Some("ingest-token-0123456789"));
+    let (s, e) = ingest.call("GET", "/status", None).await;
+    assert_eq!(s, 401, "the ingest token reads nothing: {e}");
+    let r = herald::notify::client()
+        .expect("client")
+        .post(format!("{}/events", server.url))
+        .bearer_auth("op-token-0123456789")
+        .header("content-type", "application/json")
+        .body(std::fs::read(repo_file("examples/payloads/drift-clean.json")).expect("fixture"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(
+        r.status().as_u16(),
+        401,
+        "the operator token posts no event"
+    );
 }
 
 #[tokio::test]

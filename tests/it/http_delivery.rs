@@ -507,26 +507,32 @@ fn official_library_verifies(secret: &str, r: &crate::support::Recorded) -> Resu
     });
     let script = "import json, sys\nfrom standardwebhooks import Webhook\n\
         i = json.load(sys.stdin)\nWebhook(i['secret']).verify(i['body'], i['headers'])\n";
+    let out = python(script, &input);
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Runs a Python script with `input` as JSON on its standard input (CI installs Python's
+/// `standardwebhooks`; the rest is the standard library).
+fn python(script: &str, input: &serde_json::Value) -> std::process::Output {
+    use std::io::Write as _;
     let mut child = std::process::Command::new("python3")
         .args(["-c", script])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .expect("python3 runs (CI installs standardwebhooks from PyPI)");
-    use std::io::Write as _;
+        .expect("python3 runs");
     child
         .stdin
         .take()
         .expect("stdin")
         .write_all(input.to_string().as_bytes())
         .expect("write");
-    let out = child.wait_with_output().expect("python3 ends");
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    child.wait_with_output().expect("python3 ends")
 }
 
 #[tokio::test]
@@ -569,22 +575,15 @@ fn secrets_decode_to_the_keys_pythons_base64_gives() {
         })
         .collect();
     let script = "import base64, json, sys\nout = []\nfor s in json.load(sys.stdin):\n    try:\n        out.append(base64.b64decode(s + '==').hex())\n    except Exception:\n        out.append(None)\nprint(json.dumps(out))\n";
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(serde_json::to_string(&secrets).expect("json").as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("python3 ends");
-    let python: Vec<Option<String>> = serde_json::from_slice(&out.stdout).expect("json");
-    for (s, want) in secrets.iter().zip(python) {
+    let out = python(script, &serde_json::json!(secrets));
+    let decoded: Vec<Option<String>> = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        decoded.len(),
+        secrets.len(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (s, want) in secrets.iter().zip(decoded) {
         // An empty key is refused by the libraries too (EmptyWebhookSecretError).
         let want = want.filter(|h| !h.is_empty());
         let got = sign::key(&format!("whsec_{s}")).ok().map(hex::encode);
