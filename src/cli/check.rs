@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{ArgMatches, Args};
 
-use herald::config::{self, Config, Diagnostic, EventKind, Location, Report, Target};
+use herald::config::{self, Config, Diagnostic, EventKind, Location, Report};
 use herald::notify;
 
 use super::{Global, load_options};
@@ -59,7 +59,7 @@ async fn test_slack_token(config: &Config) -> Option<Diagnostic> {
     let first = config
         .webhooks
         .iter()
-        .find(|w| matches!(w.target, Target::SlackChannel(_)))?;
+        .find(|w| w.target.uses_slack_token())?;
     let client = match notify::client() {
         Ok(c) => c,
         Err(e) => {
@@ -69,7 +69,7 @@ async fn test_slack_token(config: &Config) -> Option<Diagnostic> {
             ));
         }
     };
-    let result = notify::auth_test(&client, &config.slack_api_url, token.expose()).await;
+    let result = notify::slack::auth_test(&client, &config.slack_api_url, token.expose()).await;
     let err = result.err()?;
     let location = config
         .slack_token_location

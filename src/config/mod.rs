@@ -50,36 +50,7 @@ impl EventKind {
     }
 }
 
-/// Where a webhook sends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// `kind: slack` with a `channel`: Slack's `chat.postMessage` with the bot token.
-    SlackChannel(String),
-    /// `kind: slack` with a `url` and no channel: a Slack incoming webhook, whose URL is
-    /// itself the credential.
-    SlackIncoming(Secret),
-    /// `kind: http`: a POST of the Atlantis JSON.
-    Http(String),
-}
-
-impl Target {
-    /// `slack` or `http`, as in the config.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Target::SlackChannel(_) | Target::SlackIncoming(_) => "slack",
-            Target::Http(_) => "http",
-        }
-    }
-
-    /// The destination as it may be shown: a channel, or a URL with its secrets masked.
-    pub fn display(&self) -> String {
-        match self {
-            Target::SlackChannel(c) => c.clone(),
-            Target::SlackIncoming(u) => crate::redact::secret_path_url(u.expose()),
-            Target::Http(u) => crate::redact::url_masked(u),
-        }
-    }
-}
+pub use crate::notify::Target;
 
 /// How often and how long a failing delivery is retried.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,11 +145,7 @@ impl WebhookKey {
     /// identical entries) sending to `target`.
     pub fn new(name: Option<&str>, event: EventKind, target: &Target, nth: usize) -> Self {
         use sha2::Digest as _;
-        let raw = match target {
-            Target::SlackChannel(c) => format!("slack-channel {c}"),
-            Target::SlackIncoming(u) => format!("slack-incoming {}", u.expose()),
-            Target::Http(u) => format!("http {u}"),
-        };
+        let raw = target.fingerprint();
         let hash = hex::encode(&sha2::Sha256::digest(raw.as_bytes())[..4]);
         let ident = match name {
             Some(n) => n.to_string(),
@@ -304,9 +271,7 @@ impl Config {
         }
         for w in &self.webhooks {
             out.extend(w.secret.iter().map(|s| s.expose().to_string()));
-            if let Target::SlackIncoming(u) = &w.target {
-                out.push(u.expose().to_string());
-            }
+            out.extend(w.target.secrets());
         }
         out.extend(
             self.herald

@@ -8,16 +8,16 @@ use serde_yaml::Value;
 use super::yaml_pos::{Node, Pos};
 use super::{
     Config, DEFAULT_TIMEOUT, Diagnostic, EventKind, Filter, HeraldSettings, LoadOptions, Location,
-    Report, RetryPolicy, Target, Webhook, WebhookKey, headers,
+    Report, RetryPolicy, Webhook, WebhookKey, headers,
 };
+use crate::notify::kind::Finding;
 use crate::secret::Secret;
 
-/// Keys a webhook entry may have: Atlantis' six and herald's five.
-const WEBHOOK_KEYS: [&str; 11] = [
+/// Keys every webhook entry may have: Atlantis' four and herald's five; each kind adds
+/// its own (Atlantis' `channel` and `url`).
+const WEBHOOK_KEYS: [&str; 9] = [
     "event",
     "kind",
-    "channel",
-    "url",
     "workspace-regex",
     "branch-regex",
     "name",
@@ -265,8 +265,6 @@ impl Ctx<'_> {
         };
         let event = read(self, "event");
         let kind = read(self, "kind");
-        let channel = read(self, "channel");
-        let url = read(self, "url");
         let workspace_re = read(self, "workspace-regex");
         let branch_re = read(self, "branch-regex");
         let name = read(self, "name");
@@ -315,64 +313,58 @@ impl Ctx<'_> {
         };
 
         let drift = event == EventKind::Drift;
-        let target = match kind.as_str() {
-            "slack" if channel.is_empty() && !url.is_empty() => {
-                // herald: a Slack incoming webhook (Atlantis issue #2661).
-                self.check_url(&url, at("url"), &mut ok);
-                Some(Target::SlackIncoming(Secret::new(url)))
-            }
-            "slack" => {
-                if config.slack_token.is_none() {
-                    ok = false;
-                    let msg = if drift {
-                        "must specify top-level \"slack-token\" if using a drift webhook of \"kind: slack\""
-                    } else {
-                        "must specify top-level \"slack-token\" if using a webhook of \"kind: slack\""
-                    };
-                    self.error(at("kind"), msg);
+        let target = match crate::notify::kind::KINDS.iter().find(|k| k.name == kind) {
+            Some(spec) => {
+                let values: Vec<(&str, String)> =
+                    spec.keys.iter().map(|k| (*k, read(self, k))).collect();
+                let field = |key: &str| {
+                    values
+                        .iter()
+                        .find(|(k, _)| *k == key)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default()
+                };
+                let mut findings = Vec::new();
+                let target = (spec.parse)(
+                    &crate::notify::kind::Entry {
+                        event,
+                        field: &field,
+                        has_slack_token: config.slack_token.is_some(),
+                    },
+                    &mut findings,
+                );
+                for f in findings {
+                    match f {
+                        Finding::Error(key, msg) => {
+                            ok = false;
+                            self.error(if key.is_empty() { pos } else { at(key) }, msg);
+                        }
+                        Finding::Warning(key, msg) => {
+                            self.warn(if key.is_empty() { pos } else { at(key) }, msg);
+                        }
+                    }
                 }
-                if channel.is_empty() {
-                    ok = false;
-                    let msg = if drift {
-                        "must specify \"channel\" for drift webhook of \"kind: slack\""
-                    } else {
-                        "must specify \"channel\" if using a webhook of \"kind: slack\""
-                    };
-                    self.error(get("channel").map_or(pos, |f| f.pos), msg);
-                } else if channel.starts_with('#') {
-                    self.warn(
-                        at("channel"),
-                        format!(
-                            "channel \"{channel}\" starts with '#': Slack expects the name without it, \
-                             or better the channel ID (such as C0123456789)"
-                        ),
-                    );
-                }
-                Some(Target::SlackChannel(channel))
+                target
             }
-            "http" => {
-                if url.is_empty() {
-                    ok = false;
-                    let msg = if drift {
-                        "must specify \"url\" for drift webhook of \"kind: http\""
-                    } else {
-                        "must specify \"url\" if using a webhook of \"kind: http\""
-                    };
-                    self.error(pos, msg);
-                } else {
-                    self.check_url(&url, at("url"), &mut ok);
-                }
-                Some(Target::Http(url))
-            }
-            other => {
+            None => {
+                let other = kind;
+                // Atlantis' words, with herald's kinds: "slack" and "http" reads exactly
+                // as Atlantis says it.
+                let names: Vec<String> = crate::notify::kind::KINDS
+                    .iter()
+                    .map(|k| format!("\"kind: {}\"", k.name))
+                    .collect();
+                let only = match names.split_last() {
+                    Some((last, [])) => last.clone(),
+                    Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+                    None => String::new(),
+                };
                 let msg = if drift {
                     format!(
-                        "\"kind: {other}\" not supported for drift webhooks. Only \"kind: slack\" and \"kind: http\" are supported"
+                        "\"kind: {other}\" not supported for drift webhooks. Only {only} are supported"
                     )
                 } else {
-                    format!(
-                        "\"kind: {other}\" not supported. Only \"kind: slack\" and \"kind: http\" are supported right now"
-                    )
+                    format!("\"kind: {other}\" not supported. Only {only} are supported right now")
                 };
                 self.error(at("kind"), msg);
                 None
@@ -454,12 +446,16 @@ impl Ctx<'_> {
         let Value::Mapping(map) = value else { return };
         for key in map.keys() {
             let Some(key) = key.as_str() else { continue };
-            if WEBHOOK_KEYS.contains(&key) {
+            let known = || {
+                WEBHOOK_KEYS
+                    .iter()
+                    .chain(crate::notify::kind::KINDS.iter().flat_map(|k| k.keys))
+            };
+            if known().any(|k| *k == key) {
                 continue;
             }
             let normalised = key.to_ascii_lowercase().replace('_', "-");
-            let suggestion = WEBHOOK_KEYS
-                .iter()
+            let suggestion = known()
                 .find(|k| **k == normalised || k.replace('-', "") == normalised.replace('-', ""))
                 .map(|k| format!("; did you mean \"{k}\"?"))
                 .unwrap_or_default();
@@ -498,29 +494,6 @@ impl Ctx<'_> {
                 self.report
                     .push(Diagnostic::error(loc, problem.message).with_notes(problem.notes));
                 Filter::any()
-            }
-        }
-    }
-
-    fn check_url(&mut self, url: &str, pos: Pos, ok: &mut bool) {
-        match reqwest::Url::parse(url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            Ok(u) => {
-                *ok = false;
-                self.error(
-                    pos,
-                    format!("url \"{}\" must be an http:// or https:// URL with a host (got scheme \"{}\")", crate::redact::url_masked(url), u.scheme()),
-                );
-            }
-            Err(e) => {
-                *ok = false;
-                self.error(
-                    pos,
-                    format!(
-                        "url \"{}\" is not a valid URL: {e}",
-                        crate::redact::url_masked(url)
-                    ),
-                );
             }
         }
     }

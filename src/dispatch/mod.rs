@@ -15,7 +15,7 @@ pub use engine::{CoreEvent, Engine, EngineOptions, FireError, ReplayError};
 pub use metrics::Metrics;
 pub use pacer::Pacer;
 
-use crate::config::{Config, RetryPolicy, Target, Webhook};
+use crate::config::{Config, RetryPolicy, Webhook};
 use crate::event::Event;
 use crate::notify::{self, Attempt, Outcome};
 use crate::route;
@@ -119,12 +119,7 @@ impl Dispatcher {
                     return (attempt, None);
                 }
             };
-        let pace_key = match &webhook.target {
-            Target::SlackChannel(c) => Some(format!("{}#{c}", self.config.slack_api_url)),
-            Target::SlackIncoming(u) => Some(u.expose().to_string()),
-            Target::Http(_) => None,
-        };
-        if let Some(key) = &pace_key {
+        if let Some(key) = &webhook.target.pace_key(&self.config) {
             self.pacer.wait(key).await;
         }
         request.scrub_also(self.secrets.clone());

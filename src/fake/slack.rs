@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use serde_json::{Value, json};
 
-use crate::notify::render;
+use crate::notify::slack::render;
 
 /// How the fake answers a post.
 #[derive(Debug, Clone, PartialEq, Eq)]

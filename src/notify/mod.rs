@@ -5,7 +5,8 @@
 //! the result as delivered, worth retrying, or failed for good. Retrying itself is the
 //! dispatcher's job.
 
-pub mod render;
+pub mod http;
+pub mod kind;
 pub mod sign;
 pub mod slack;
 
@@ -14,9 +15,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::{Config, Target, Webhook};
+use crate::config::{Config, Webhook};
 use crate::event::Event;
 use crate::redact;
+pub use kind::{Preview, Target};
 
 /// The most of a response body kept for the record.
 pub const RESPONSE_EXCERPT: usize = 4096;
@@ -26,23 +28,11 @@ pub const RESPONSE_EXCERPT: usize = 4096;
 /// is read and dropped, so the connection can be reused.
 pub const RESPONSE_READ_LIMIT: usize = 1024 * 1024;
 
-/// Which protocol a request speaks, which decides how its answer is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Protocol {
-    /// Slack Web API `chat.postMessage`: 200 with `ok:false` is still a failure.
-    SlackApi,
-    /// Slack incoming webhook: success is 200 with the body `ok`.
-    SlackIncoming,
-    /// Plain HTTP: any 2xx is success.
-    Http,
-}
-
 /// One request, ready to send.
 #[derive(Clone)]
 pub struct Request {
-    /// How to read the answer.
-    pub protocol: Protocol,
+    /// The destination's kind, which judges the answer.
+    pub target: Target,
     /// Destination (may carry credentials: never print it as is).
     pub url: String,
     /// Header lines in send order; a name may repeat.
@@ -61,7 +51,7 @@ pub struct Request {
 impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Request")
-            .field("protocol", &self.protocol)
+            .field("kind", &self.target.kind())
             .field("url", &redact::url_masked(&self.url))
             .finish_non_exhaustive()
     }
@@ -101,14 +91,9 @@ impl Request {
                 (k.clone(), v)
             })
             .collect();
-        let url = if self.protocol == Protocol::SlackIncoming {
-            redact::secret_path_url(&self.url)
-        } else {
-            redact::url_masked(&self.url)
-        };
         ShownRequest {
             method: "POST",
-            url,
+            url: self.target.shown_url(&self.url),
             headers,
             body: serde_json::from_slice(&self.body).unwrap_or(Value::Null),
         }
@@ -153,64 +138,23 @@ pub fn prepare(
     delivery_id: &str,
     timestamp: i64,
 ) -> Result<Request, PrepareError> {
-    let mut headers: Vec<(String, String)> = Vec::new();
-    let mut secrets: Vec<String> = Vec::new();
-    let (protocol, url, body) = match &webhook.target {
-        Target::SlackChannel(channel) => {
-            let token = config
-                .slack_token
-                .as_ref()
-                .ok_or(PrepareError::NoSlackToken)?;
-            secrets.push(token.expose().to_string());
-            headers.push((
-                "Content-Type".into(),
-                "application/json; charset=utf-8".into(),
-            ));
-            headers.push(("Authorization".into(), format!("Bearer {}", token.expose())));
-            let body = slack::api_body(channel, &slack::message(event));
-            (
-                Protocol::SlackApi,
-                format!("{}/chat.postMessage", config.slack_api_url),
-                body,
-            )
-        }
-        Target::SlackIncoming(url) => {
-            secrets.push(url.expose().to_string());
-            headers.push(("Content-Type".into(), "application/json".into()));
-            let body = slack::incoming_body(&slack::message(event));
-            (Protocol::SlackIncoming, url.expose().to_string(), body)
-        }
-        Target::Http(url) => {
-            let configured = config.http_headers.iter().chain(webhook.headers.iter());
-            for (name, values) in configured {
-                for v in values {
-                    secrets.extend(crate::secret::header_secrets(name, v));
-                    headers.push((name.clone(), v.clone()));
-                }
-            }
-            default_header(&mut headers, "Content-Type", "application/json".into());
-            (Protocol::Http, url.clone(), event.to_json())
-        }
-    };
-    let body = serde_json::to_vec(&body).unwrap_or_default();
+    let kind::Built {
+        url,
+        mut headers,
+        body,
+        mut secrets,
+    } = webhook.target.build(&kind::Build {
+        config,
+        webhook,
+        event,
+        delivery_id,
+        timestamp,
+    })?;
     default_header(
         &mut headers,
         "User-Agent",
         format!("herald/{}", crate::VERSION),
     );
-    if protocol == Protocol::Http {
-        headers.push(("X-Herald-Event".into(), event.kind().as_str().into()));
-        headers.push(("X-Herald-Delivery".into(), delivery_id.into()));
-        if let Some(secret) = &webhook.secret {
-            secrets.push(secret.expose().to_string());
-            headers.push(("webhook-id".into(), delivery_id.into()));
-            headers.push(("webhook-timestamp".into(), timestamp.to_string()));
-            headers.push((
-                "webhook-signature".into(),
-                sign::signature(secret.expose(), delivery_id, timestamp, &body),
-            ));
-        }
-    }
     // URL credentials and query tokens are secrets too.
     if let Ok(u) = reqwest::Url::parse(&url) {
         if let Some(p) = u.password() {
@@ -227,7 +171,7 @@ pub fn prepare(
     }
     secrets.retain(|s| s.len() >= crate::secret::MIN_SECRET_LEN);
     Ok(Request {
-        protocol,
+        target: webhook.target.clone(),
         url,
         headers,
         body,
@@ -238,7 +182,7 @@ pub fn prepare(
 }
 
 /// Adds one of herald's headers unless a configured header of that name replaces it.
-fn default_header(headers: &mut Vec<(String, String)>, name: &str, value: String) {
+pub(crate) fn default_header(headers: &mut Vec<(String, String)>, name: &str, value: String) {
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
         headers.push((name.into(), value));
     }
@@ -362,11 +306,17 @@ pub async fn send(client: &reqwest::Client, req: &Request) -> Attempt {
     // `"ok":<redacted>`); what is kept and shown is scrubbed, whole, and only then cut, so
     // no secret is split by the cut and left half in place.
     let clean = req.sanitize(&raw);
-    match req.protocol {
-        Protocol::Http => classify_http(req, &mut attempt, &clean, retry_after, location),
-        Protocol::SlackApi => classify_slack_api(&mut attempt, &raw, retry_after),
-        Protocol::SlackIncoming => classify_slack_incoming(&mut attempt, &raw, retry_after),
-    }
+    req.target.judge(
+        &kind::Answer {
+            status,
+            raw: &raw,
+            clean: &clean,
+            retry_after,
+            location,
+            origin: redact::url_origin(&req.url),
+        },
+        &mut attempt,
+    );
     attempt.error = attempt.error.map(|e| req.sanitize(&e));
     attempt.hint = attempt.hint.map(|h| req.sanitize(&h));
     attempt.response = excerpt(clean, RESPONSE_EXCERPT);
@@ -427,10 +377,7 @@ fn transport_failure(req: &Request, e: &reqwest::Error, latency: Duration) -> At
     } else {
         root_cause(e)
     };
-    let verb = match req.protocol {
-        Protocol::Http => "sending webhook to",
-        _ => "posting to Slack at",
-    };
+    let verb = req.target.failure_verb();
     Attempt {
         outcome: Outcome::Retryable,
         status: None,
@@ -445,7 +392,7 @@ fn transport_failure(req: &Request, e: &reqwest::Error, latency: Duration) -> At
 }
 
 /// The innermost cause of an error, without the URL reqwest puts in its own message.
-fn root_cause(e: &reqwest::Error) -> String {
+pub(crate) fn root_cause(e: &reqwest::Error) -> String {
     let mut source: &dyn std::error::Error = e;
     while let Some(next) = source.source() {
         source = next;
@@ -453,178 +400,19 @@ fn root_cause(e: &reqwest::Error) -> String {
     source.to_string()
 }
 
-fn classify_http(
-    req: &Request,
-    a: &mut Attempt,
-    clean: &str,
-    retry_after: Option<Duration>,
-    location: Option<String>,
-) {
-    let status = a.status.unwrap_or(0);
-    let origin = redact::url_origin(&req.url);
-    if (200..300).contains(&status) {
-        a.outcome = Outcome::Delivered;
-        return;
-    }
-    // The answer already scrubbed whole, then cut.
-    let excerpt: String = clean.chars().take(200).collect();
-    let mut msg = format!("sending webhook to \"{origin}\": returned status {status}");
-    if !excerpt.trim().is_empty() {
-        msg.push_str(&format!(": {}", excerpt.trim()));
-    }
-    a.error = Some(msg);
-    if status == 408 || status == 429 || status >= 500 {
-        a.outcome = Outcome::Retryable;
-        a.retry_after = retry_after;
-    } else if (300..400).contains(&status) {
-        a.hint = Some(format!(
-            "the receiver redirects{}; herald does not follow redirects (a POST would become a GET): configure the final URL",
-            location.map(|l| format!(" to {l}")).unwrap_or_default()
-        ));
-    }
-}
-
-fn classify_slack_api(a: &mut Attempt, raw: &str, retry_after: Option<Duration>) {
-    let status = a.status.unwrap_or(0);
-    if status == 429 {
-        a.outcome = Outcome::Retryable;
-        let wait = retry_after.unwrap_or(Duration::from_secs(1));
-        a.retry_after = Some(wait);
-        a.error = Some(format!(
-            "ratelimited: slack rate limit exceeded, retry after {}s",
-            wait.as_secs()
-        ));
-        a.hint = slack::hint("ratelimited", &Value::Null);
-        return;
-    }
-    if status != 200 {
-        // Slack sends HTML with its 5xx: the status line is all there is to say.
-        let reason = reqwest::StatusCode::from_u16(status)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or("");
-        a.error = Some(
-            format!("slack server error: {status} {reason}")
-                .trim_end()
-                .to_string(),
-        );
-        a.outcome = if status >= 500 || status == 408 {
-            Outcome::Retryable
-        } else {
-            Outcome::Failed
-        };
-        return;
-    }
-    let Ok(json) = serde_json::from_str::<Value>(raw) else {
-        a.error = Some("invalid response from Slack: the body is not JSON".to_string());
-        a.outcome = Outcome::Failed;
-        return;
-    };
-    if json.get("ok").and_then(Value::as_bool) == Some(true) {
-        a.outcome = Outcome::Delivered;
-        return;
-    }
-    let code = json
-        .get("error")
-        .and_then(Value::as_str)
-        .unwrap_or("unknown_error")
-        .to_string();
-    a.outcome = if slack::is_retryable_error(&code) {
-        Outcome::Retryable
-    } else {
-        Outcome::Failed
-    };
-    a.hint = slack::hint(&code, &json);
-    a.error = Some(code);
-}
-
-fn classify_slack_incoming(a: &mut Attempt, raw: &str, retry_after: Option<Duration>) {
-    let status = a.status.unwrap_or(0);
-    let body = raw.trim();
-    match status {
-        200 if body == "ok" => a.outcome = Outcome::Delivered,
-        200 => {
-            a.outcome = Outcome::Failed;
-            a.error = Some(
-                "invalid response from the Slack incoming webhook (expected \"ok\")".to_string(),
-            );
-        }
-        429 => {
-            a.outcome = Outcome::Retryable;
-            a.retry_after = Some(retry_after.unwrap_or(Duration::from_secs(1)));
-            a.error = Some("ratelimited".to_string());
-        }
-        s => {
-            a.outcome = if s >= 500 || s == 408 {
-                Outcome::Retryable
-            } else {
-                Outcome::Failed
-            };
-            let code: String = body.chars().take(100).collect();
-            a.hint = slack::hint(&code, &Value::Null);
-            a.error = Some(if code.is_empty() || code.starts_with('<') {
-                format!("slack incoming webhook returned status {s}")
-            } else {
-                code
-            });
-        }
-    }
-}
-
-/// What Slack's `auth.test` says about a token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthInfo {
-    /// Workspace name.
-    pub team: String,
-    /// The bot user's name.
-    pub user: String,
-}
-
-/// Calls Slack's `auth.test` once for a token.
+/// The request `webhook` would get for `event`, as it may be shown, and how it looks to a
+/// person in a column `width` wide: what `fire --dry-run`, the console's test-fire and its
+/// detail view show, built by the same [`prepare`] that sends.
 ///
 /// # Errors
-/// The Slack error code (`invalid_auth`), the HTTP status line, or the transport error,
-/// free of the token.
-pub async fn auth_test(
-    client: &reqwest::Client,
-    api_url: &str,
-    token: &str,
-) -> Result<AuthInfo, String> {
-    let response = client
-        .post(format!("{api_url}/auth.test"))
-        .timeout(crate::config::DEFAULT_TIMEOUT)
-        .header("Authorization", format!("Bearer {token}"))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .send()
-        .await
-        .map_err(|e| redact::sanitize(&root_cause(&e), &[token]))?;
-    let status = response.status();
-    if status.as_u16() == 429 {
-        return Err("slack rate limit exceeded".to_string());
-    }
-    if !status.is_success() {
-        return Err(format!("slack server error: {status}"));
-    }
-    let json: Value = response
-        .json()
-        .await
-        .map_err(|_| "invalid response from Slack: the body is not JSON".to_string())?;
-    if json.get("ok").and_then(Value::as_bool) == Some(true) {
-        let s = |k: &str| {
-            json.get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        Ok(AuthInfo {
-            team: s("team"),
-            user: s("user"),
-        })
-    } else {
-        Err(json
-            .get("error")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown_error")
-            .to_string())
-    }
+/// [`PrepareError`] when the config lacks what the webhook needs.
+pub fn preview(
+    config: &Config,
+    webhook: &Webhook,
+    event: &Event,
+    width: usize,
+) -> Result<(ShownRequest, Preview), PrepareError> {
+    let shown = prepare(config, webhook, event, "preview", 0)?.shown();
+    let look = webhook.target.preview(&shown, width);
+    Ok((shown, look))
 }

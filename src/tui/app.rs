@@ -141,8 +141,8 @@ impl ListFilter {
 pub enum DetailTab {
     /// The received payload.
     Payload,
-    /// The Slack message as Slack shows it.
-    Slack,
+    /// The message the selected delivery's webhook gets, as its destination shows it.
+    Message,
     /// Every attempt's request and response.
     Attempts,
 }
@@ -397,11 +397,7 @@ pub struct App {
 impl App {
     /// A fresh state for `config`.
     pub fn new(config: Arc<Config>, listen: String, fixtures: Vec<(String, String)>) -> Self {
-        let slack = if config
-            .webhooks
-            .iter()
-            .any(|w| matches!(w.target, crate::config::Target::SlackChannel(_)))
-        {
+        let slack = if config.webhooks.iter().any(|w| w.target.uses_slack_token()) {
             SlackAuth::Checking
         } else {
             SlackAuth::NotNeeded
@@ -579,8 +575,8 @@ impl App {
                     Action::Back => self.overlay = Overlay::None,
                     Action::Next => {
                         d.tab = match d.tab {
-                            DetailTab::Payload => DetailTab::Slack,
-                            DetailTab::Slack => DetailTab::Attempts,
+                            DetailTab::Payload => DetailTab::Message,
+                            DetailTab::Message => DetailTab::Attempts,
                             DetailTab::Attempts => DetailTab::Payload,
                         };
                         d.scroll = 0;
@@ -588,8 +584,8 @@ impl App {
                     Action::Prev => {
                         d.tab = match d.tab {
                             DetailTab::Payload => DetailTab::Attempts,
-                            DetailTab::Slack => DetailTab::Payload,
-                            DetailTab::Attempts => DetailTab::Slack,
+                            DetailTab::Message => DetailTab::Payload,
+                            DetailTab::Attempts => DetailTab::Message,
                         };
                         d.scroll = 0;
                     }

@@ -5,7 +5,7 @@ use super::app::{Action, Effect};
 use crate::config::{Config, EventKind};
 use crate::event::Event;
 use crate::intake;
-use crate::notify::{self, Protocol, render};
+use crate::notify::{self, Preview, slack::render};
 
 /// Which list has the keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,30 +144,31 @@ impl FireDialog {
             return;
         };
         let webhook = &config.webhooks[index];
-        match notify::prepare(config, webhook, event, "preview", 0) {
+        match notify::preview(config, webhook, event, 60) {
             Err(e) => self.preview.push(e.to_string()),
-            Ok(req) => {
-                let shown = req.shown();
+            Ok((shown, look)) => {
                 self.preview.push(format!(
                     "{} → {} {}",
                     webhook.label(),
                     shown.method,
                     shown.url
                 ));
-                if req.protocol == Protocol::Http {
-                    let body = serde_json::to_string_pretty(&shown.body).unwrap_or_default();
-                    self.preview.extend(body.lines().map(str::to_string));
-                } else {
-                    let r = render::render(&shown.body, 60);
-                    self.preview.push(String::new());
-                    self.preview.push(r.summary);
-                    let bar = match r.bar {
-                        render::Bar::Good => "▌",
-                        render::Bar::Danger => "▌",
-                        _ => "│",
-                    };
-                    self.preview
-                        .extend(r.lines.into_iter().map(|l| format!("{bar} {l}")));
+                match look {
+                    Preview::Json(body) => {
+                        let body = serde_json::to_string_pretty(&body).unwrap_or_default();
+                        self.preview.extend(body.lines().map(str::to_string));
+                    }
+                    Preview::Message(r) => {
+                        self.preview.push(String::new());
+                        self.preview.push(r.summary);
+                        let bar = match r.bar {
+                            render::Bar::Good => "▌",
+                            render::Bar::Danger => "▌",
+                            _ => "│",
+                        };
+                        self.preview
+                            .extend(r.lines.into_iter().map(|l| format!("{bar} {l}")));
+                    }
                 }
             }
         }

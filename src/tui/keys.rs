@@ -17,7 +17,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("1 2 3", "Webhooks, Events, Drift"),
     (
         "enter",
-        "open the event (payload, Slack message, attempts) or edit the webhook's filters",
+        "open the event (payload, message, attempts) or edit the webhook's filters",
     ),
     ("esc", "back, close, clear the filter"),
     ("/", "filter the list; start with ! to invert"),

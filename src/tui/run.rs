@@ -18,7 +18,7 @@ use super::editor::Field;
 use super::fire::FireResult;
 use super::theme::Theme;
 use super::view;
-use crate::config::{self, Config, LoadOptions, Target};
+use crate::config::{self, Config, LoadOptions};
 use crate::dispatch::{CoreEvent, Engine};
 use crate::store::{DeliveryFilter, DeliveryStatus};
 
@@ -168,20 +168,19 @@ fn spawn_initial_loads(engine: &Engine, tx: &UnboundedSender<Message>) {
         }
     });
     let config = engine.config();
-    let needs_slack = config
-        .webhooks
-        .iter()
-        .any(|w| matches!(w.target, Target::SlackChannel(_)));
+    let needs_slack = config.webhooks.iter().any(|w| w.target.uses_slack_token());
     if let (true, Some(token)) = (needs_slack, config.slack_token.clone()) {
         let t = tx.clone();
         tokio::spawn(async move {
             let state = match crate::notify::client() {
-                Ok(c) => match crate::notify::auth_test(&c, &config.slack_api_url, token.expose())
-                    .await
-                {
-                    Ok(info) => SlackAuth::Ok(info.team),
-                    Err(e) => SlackAuth::Failed(e),
-                },
+                Ok(c) => {
+                    match crate::notify::slack::auth_test(&c, &config.slack_api_url, token.expose())
+                        .await
+                    {
+                        Ok(info) => SlackAuth::Ok(info.team),
+                        Err(e) => SlackAuth::Failed(e),
+                    }
+                }
                 Err(e) => SlackAuth::Failed(e.to_string()),
             };
             let _ = t.send(Message::SlackAuth(state));

@@ -258,7 +258,7 @@ fn detail_tabs() {
     });
     insta::assert_snapshot!("detail_payload", render(&app, &theme(), 100, 30).backend());
     app.update(Action::Next);
-    insta::assert_snapshot!("detail_slack", render(&app, &theme(), 100, 30).backend());
+    insta::assert_snapshot!("detail_message", render(&app, &theme(), 100, 30).backend());
     app.update(Action::Next);
     insta::assert_snapshot!("detail_attempts", render(&app, &theme(), 100, 30).backend());
     assert_eq!(
@@ -588,4 +588,22 @@ fn writing_one_filter_keeps_the_other_applied_edit() {
     assert!(said.contains("branch-regex (applied earlier"), "{said}");
     let text = std::fs::read_to_string(&path).expect("read");
     assert!(text.contains("branch-regex: ^main$"), "{text}");
+}
+
+/// The detail's Message tab is what the delivery's webhook gets, built by the same
+/// `prepare` that sends it: a Slack webhook's message as Slack lays it out, a plain
+/// receiver's JSON body (the `detail_message` snapshot) — not a Slack message for every kind.
+#[test]
+fn detail_message_is_the_webhooks_own_request() {
+    let mut app = app();
+    assert_eq!(
+        app.update(Action::Enter),
+        Some(Effect::LoadDetail("event-5".into()))
+    );
+    app.update(Action::Next);
+    let s = screen(&render(&app, &theme(), 100, 30));
+    assert!(s.contains("drift-alerts → POST"), "{s}");
+    assert!(s.contains("chat.postMessage"), "{s}");
+    assert!(s.contains("▌"), "the Slack layout, with its bar: {s}");
+    assert!(!s.contains("\"attachments\""), "not the raw JSON: {s}");
 }

@@ -124,7 +124,7 @@ proptest! {
         {
             let m = herald::notify::slack::message(&e);
             let body = herald::notify::slack::api_body("C1", &m);
-            let _ = herald::notify::render::render(&body, 40).to_terminal(false);
+            let _ = herald::notify::slack::render::render(&body, 40).to_terminal(false);
             if let Ok(f) = Filter::compile(&pattern) {
                 let _ = e.workspace().map(|w| f.find(w));
             }

@@ -84,11 +84,11 @@ async fn t20_no_post_when_filters_do_not_match() {
 async fn t21_t22_auth_test() {
     let fake = fake().await;
     let client = notify::client().expect("client");
-    let ok = notify::auth_test(&client, &fake.api_url(), TOKEN)
+    let ok = notify::slack::auth_test(&client, &fake.api_url(), TOKEN)
         .await
         .expect("valid token");
     assert_eq!(ok.user, "herald-bot");
-    let err = notify::auth_test(&client, &fake.api_url(), "xoxb-wrong")
+    let err = notify::slack::auth_test(&client, &fake.api_url(), "xoxb-wrong")
         .await
         .expect_err("bad token");
     assert_eq!(err, "invalid_auth");

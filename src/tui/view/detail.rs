@@ -1,4 +1,4 @@
-//! An event in full: the payload as highlighted JSON, the Slack message as Slack shows it,
+//! An event in full: the payload as highlighted JSON, the message a webhook gets as its kind shows it,
 //! and every attempt's request and response.
 
 use ratatui::Frame;
@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{block, popup, when_color};
-use crate::notify::{render, slack};
+use crate::notify::{self, Preview, slack::render};
 use crate::tui::app::{App, Detail, DetailTab};
 use crate::tui::theme::Theme;
 
@@ -69,10 +69,57 @@ fn json_line<'a>(line: &str, theme: &Theme) -> Line<'a> {
     Line::from(spans)
 }
 
-/// The Slack message for the event, laid out as Slack shows an attachment.
-pub fn slack_lines<'a>(event: &crate::event::Event, theme: &Theme, width: usize) -> Vec<Line<'a>> {
-    let body = slack::api_body("#channel", &slack::message(event));
-    let r = render::render(&body, width);
+/// The message the selected delivery's webhook gets for the event, built by the same
+/// `prepare` that sends it and laid out by its kind: a chat message as the chat shows it,
+/// a plain receiver's body as JSON.
+pub fn message_lines<'a>(
+    app: &App,
+    item: &crate::tui::app::EventItem,
+    delivery: usize,
+    theme: &Theme,
+    width: usize,
+) -> Vec<Line<'a>> {
+    let config = &app.config;
+    let webhook = item
+        .deliveries
+        .get(delivery)
+        .and_then(|dl| config.webhooks.iter().find(|w| w.label() == dl.label))
+        .or_else(|| {
+            config
+                .webhooks
+                .iter()
+                .find(|w| w.event == item.event.kind())
+        });
+    let Some(webhook) = webhook else {
+        return vec![Line::styled(
+            "No webhook in the config takes this event.",
+            theme.muted,
+        )];
+    };
+    let (shown, look) = match notify::preview(config, webhook, &item.event, width) {
+        Ok(p) => p,
+        Err(e) => return vec![Line::styled(e.to_string(), theme.bad)],
+    };
+    let mut lines = vec![
+        Line::styled(
+            format!("{} → {} {}", webhook.label(), shown.method, shown.url),
+            theme.muted,
+        ),
+        Line::raw(""),
+    ];
+    match look {
+        Preview::Json(body) => {
+            let text = serde_json::to_string_pretty(&body).unwrap_or_default();
+            lines.extend(json_lines(&text, theme));
+        }
+        Preview::Message(r) => lines.extend(chat_lines(&r, theme)),
+    }
+    lines
+}
+
+/// A chat message laid out as the chat shows an attachment: the bar in its colour (or
+/// spelled out without colour), the headline bold.
+fn chat_lines<'a>(r: &render::Rendered, theme: &Theme) -> Vec<Line<'a>> {
     let (bar_style, word) = match r.bar {
         render::Bar::Good => (theme.ok, "good"),
         render::Bar::Danger => (theme.bad, "danger"),
@@ -106,7 +153,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, d: &Detail) {
     };
     let tabs = [
         (DetailTab::Payload, "Payload"),
-        (DetailTab::Slack, "Slack message"),
+        (DetailTab::Message, "Message"),
         (DetailTab::Attempts, "Attempts"),
     ];
     let mut head = vec![Span::raw(" ")];
@@ -131,8 +178,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, d: &Detail) {
             None => lines.push(Line::styled("loading…", theme.muted)),
             Some(body) => lines.extend(json_lines(body, theme)),
         },
-        DetailTab::Slack => lines.extend(slack_lines(
-            &item.event,
+        DetailTab::Message => lines.extend(message_lines(
+            app,
+            item,
+            d.delivery,
             theme,
             usize::from(area.width.saturating_sub(6)),
         )),

@@ -8,7 +8,6 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
 use super::{block, offset};
-use crate::config::Target;
 use crate::event::Event;
 use crate::store::DeliveryStatus;
 use crate::tui::app::{App, EventItem, Pane};
@@ -123,15 +122,8 @@ pub fn webhooks(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, sid
             };
             lines.push(kv("webhook", w.label(), theme.text));
             lines.push(kv("event", w.event.as_str().into(), theme.text));
-            let target = match &w.target {
-                Target::SlackChannel(c) => format!("Slack channel {c}"),
-                Target::SlackIncoming(_) => {
-                    format!("Slack incoming webhook {}", w.target.display())
-                }
-                Target::Http(_) => format!("POST {}", w.target.display()),
-            };
-            lines.push(kv("target", target, theme.text));
-            if matches!(w.target, Target::SlackChannel(_)) {
+            lines.push(kv("target", w.target.describe(), theme.text));
+            if w.target.uses_slack_token() {
                 let (text, style) = match &app.slack {
                     crate::tui::app::SlackAuth::Ok(team) => {
                         (format!("token ok ({team})"), theme.ok)

@@ -183,7 +183,7 @@ fn draw_footer(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let hints: &[(&str, &str)] = match &app.overlay {
         Overlay::Help(_) => &[("type", "filter"), ("esc", "close")],
         Overlay::Detail(_) => &[
-            ("tab", "payload/slack/attempts"),
+            ("tab", "payload/message/attempts"),
             ("j/k", "scroll"),
             ("1-9", "delivery"),
             ("r", "replay"),

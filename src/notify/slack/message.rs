@@ -1,4 +1,4 @@
-//! Slack messages, built exactly as Atlantis builds them, and Slack's answers classified.
+//! Slack messages, built exactly as Atlantis builds them.
 //!
 //! Atlantis posts one legacy attachment (colour bar, text, short fields) with an empty
 //! `text`. herald keeps that attachment field for field and adds what Atlantis lacks: a
@@ -220,54 +220,6 @@ pub fn incoming_body(m: &Message) -> Value {
         "unfurl_links": false,
         "unfurl_media": false,
     })
-}
-
-/// Slack error codes worth another try (rate limits and Slack's own transient failures).
-/// Everything else is a configuration or payload problem that a retry cannot fix.
-pub fn is_retryable_error(code: &str) -> bool {
-    matches!(
-        code,
-        "ratelimited"
-            | "rate_limited"
-            | "internal_error"
-            | "service_unavailable"
-            | "request_timeout"
-    )
-}
-
-/// What to do about a Slack error, for the common ones.
-pub fn hint(code: &str, detail: &Value) -> Option<String> {
-    let h = match code {
-        "not_in_channel" => {
-            "the bot is not in the channel: invite it (/invite @your-bot) or add the chat:write.public scope"
-        }
-        "channel_not_found" => {
-            "Slack cannot see that channel: use the channel ID (such as C0123456789, under the channel's name > About) and, for a private channel, invite the bot"
-        }
-        "is_archived" => "the channel is archived: unarchive it or choose another channel",
-        "invalid_auth" | "not_authed" | "token_revoked" | "token_expired" | "account_inactive" => {
-            "the slack-token is wrong, revoked or expired: copy the Bot User OAuth Token (xoxb-...) again"
-        }
-        "missing_scope" => {
-            let needed = detail
-                .get("needed")
-                .and_then(Value::as_str)
-                .unwrap_or("chat:write");
-            return Some(format!(
-                "the token lacks the scope {needed}: add it under OAuth & Permissions and reinstall the app"
-            ));
-        }
-        "no_service" | "invalid_token" | "no_team" | "team_disabled" => {
-            "the incoming-webhook URL was revoked or is wrong: create a new one"
-        }
-        "channel_is_archived" => "the webhook's channel is archived",
-        "ratelimited" | "rate_limited" => {
-            "Slack is rate limiting this app: herald waits and retries"
-        }
-        "msg_too_long" | "attachment_payload_limit_exceeded" => "the message is too long for Slack",
-        _ => return None,
-    };
-    Some(h.to_string())
 }
 
 #[cfg(test)]

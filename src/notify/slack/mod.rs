@@ -1,0 +1,363 @@
+//! `kind: slack`: a channel through the Web API's `chat.postMessage` with the bot token, or
+//! (with `url:` and no channel) an incoming webhook, whose URL is itself the credential.
+
+pub mod message;
+pub mod render;
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub use message::*;
+
+use super::kind::{Answer, Build, Built, Destination, Entry, Finding, Preview, Spec, Target};
+use super::{Attempt, Outcome, PrepareError, ShownRequest};
+use crate::config::{Config, EventKind};
+use crate::secret::Secret;
+
+/// `kind: slack` for the config reader.
+pub const SPEC: Spec = Spec {
+    name: "slack",
+    keys: &["channel", "url"],
+    parse,
+};
+
+fn parse(e: &Entry<'_>, out: &mut Vec<Finding>) -> Option<Target> {
+    let channel = (e.field)("channel");
+    let url = (e.field)("url");
+    let drift = e.event == EventKind::Drift;
+    if channel.is_empty() && !url.is_empty() {
+        // herald: a Slack incoming webhook (Atlantis issue #2661).
+        if let Err(msg) = super::kind::check_url(&url) {
+            out.push(Finding::Error("url", msg));
+        }
+        return Some(Target::new(Incoming(Secret::new(url))));
+    }
+    if !e.has_slack_token {
+        out.push(Finding::Error(
+            "kind",
+            if drift {
+                "must specify top-level \"slack-token\" if using a drift webhook of \"kind: slack\""
+            } else {
+                "must specify top-level \"slack-token\" if using a webhook of \"kind: slack\""
+            }
+            .into(),
+        ));
+    }
+    if channel.is_empty() {
+        out.push(Finding::Error(
+            "channel",
+            if drift {
+                "must specify \"channel\" for drift webhook of \"kind: slack\""
+            } else {
+                "must specify \"channel\" if using a webhook of \"kind: slack\""
+            }
+            .into(),
+        ));
+    } else if channel.starts_with('#') {
+        out.push(Finding::Warning(
+            "channel",
+            format!(
+                "channel \"{channel}\" starts with '#': Slack expects the name without it, \
+                 or better the channel ID (such as C0123456789)"
+            ),
+        ));
+    }
+    Some(Target::new(Channel(channel)))
+}
+
+/// A channel, posted to with `chat.postMessage` and the bot token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Channel(pub String);
+
+/// An incoming webhook; the URL is the credential.
+#[derive(Debug, Clone)]
+pub struct Incoming(pub Secret);
+
+fn json_bytes(v: &Value) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+impl Destination for Channel {
+    fn kind(&self) -> &'static str {
+        "slack"
+    }
+    fn display(&self) -> String {
+        self.0.clone()
+    }
+    fn describe(&self) -> String {
+        format!("Slack channel {}", self.0)
+    }
+    fn fingerprint(&self) -> String {
+        format!("slack-channel {}", self.0)
+    }
+    fn uses_slack_token(&self) -> bool {
+        true
+    }
+    fn build(&self, cx: &Build<'_>) -> Result<Built, PrepareError> {
+        let token = cx
+            .config
+            .slack_token
+            .as_ref()
+            .ok_or(PrepareError::NoSlackToken)?;
+        Ok(Built {
+            url: format!("{}/chat.postMessage", cx.config.slack_api_url),
+            headers: vec![
+                (
+                    "Content-Type".into(),
+                    "application/json; charset=utf-8".into(),
+                ),
+                ("Authorization".into(), format!("Bearer {}", token.expose())),
+            ],
+            body: json_bytes(&api_body(&self.0, &message(cx.event))),
+            secrets: vec![token.expose().to_string()],
+        })
+    }
+    fn judge(&self, a: &Answer<'_>, attempt: &mut Attempt) {
+        judge_api(a, attempt);
+    }
+    fn failure_verb(&self) -> &'static str {
+        "posting to Slack at"
+    }
+    fn pace_key(&self, config: &Config) -> Option<String> {
+        Some(format!("{}#{}", config.slack_api_url, self.0))
+    }
+    fn preview(&self, shown: &ShownRequest, width: usize) -> Preview {
+        Preview::Message(render::render(&shown.body, width))
+    }
+}
+
+impl Destination for Incoming {
+    fn kind(&self) -> &'static str {
+        "slack"
+    }
+    fn display(&self) -> String {
+        crate::redact::secret_path_url(self.0.expose())
+    }
+    fn describe(&self) -> String {
+        format!("Slack incoming webhook {}", self.display())
+    }
+    fn fingerprint(&self) -> String {
+        format!("slack-incoming {}", self.0.expose())
+    }
+    fn secrets(&self) -> Vec<String> {
+        vec![self.0.expose().to_string()]
+    }
+    fn build(&self, cx: &Build<'_>) -> Result<Built, PrepareError> {
+        Ok(Built {
+            url: self.0.expose().to_string(),
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: json_bytes(&incoming_body(&message(cx.event))),
+            secrets: vec![self.0.expose().to_string()],
+        })
+    }
+    fn judge(&self, a: &Answer<'_>, attempt: &mut Attempt) {
+        judge_incoming(a, attempt);
+    }
+    fn failure_verb(&self) -> &'static str {
+        "posting to Slack at"
+    }
+    fn pace_key(&self, _config: &Config) -> Option<String> {
+        Some(self.0.expose().to_string())
+    }
+    fn shown_url(&self, url: &str) -> String {
+        crate::redact::secret_path_url(url)
+    }
+    fn preview(&self, shown: &ShownRequest, width: usize) -> Preview {
+        Preview::Message(render::render(&shown.body, width))
+    }
+}
+
+/// `chat.postMessage`: a 200 with `ok:false` is still a failure, named by its error code.
+fn judge_api(answer: &Answer<'_>, a: &mut Attempt) {
+    let status = answer.status;
+    if status == 429 {
+        a.outcome = Outcome::Retryable;
+        let wait = answer.retry_after.unwrap_or(Duration::from_secs(1));
+        a.retry_after = Some(wait);
+        a.error = Some(format!(
+            "ratelimited: slack rate limit exceeded, retry after {}s",
+            wait.as_secs()
+        ));
+        a.hint = hint("ratelimited", &Value::Null);
+        return;
+    }
+    if status != 200 {
+        // Slack sends HTML with its 5xx: the status line is all there is to say.
+        let reason = reqwest::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("");
+        a.error = Some(
+            format!("slack server error: {status} {reason}")
+                .trim_end()
+                .to_string(),
+        );
+        a.outcome = if status >= 500 || status == 408 {
+            Outcome::Retryable
+        } else {
+            Outcome::Failed
+        };
+        return;
+    }
+    let Ok(json) = serde_json::from_str::<Value>(answer.raw) else {
+        a.error = Some("invalid response from Slack: the body is not JSON".to_string());
+        a.outcome = Outcome::Failed;
+        return;
+    };
+    if json.get("ok").and_then(Value::as_bool) == Some(true) {
+        a.outcome = Outcome::Delivered;
+        return;
+    }
+    let code = json
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown_error")
+        .to_string();
+    a.outcome = if is_retryable_error(&code) {
+        Outcome::Retryable
+    } else {
+        Outcome::Failed
+    };
+    a.hint = hint(&code, &json);
+    a.error = Some(code);
+}
+
+/// An incoming webhook: success is 200 with the body `ok`; errors are plain-text codes.
+fn judge_incoming(answer: &Answer<'_>, a: &mut Attempt) {
+    let body = answer.raw.trim();
+    match answer.status {
+        200 if body == "ok" => a.outcome = Outcome::Delivered,
+        200 => {
+            a.outcome = Outcome::Failed;
+            a.error = Some(
+                "invalid response from the Slack incoming webhook (expected \"ok\")".to_string(),
+            );
+        }
+        429 => {
+            a.outcome = Outcome::Retryable;
+            a.retry_after = Some(answer.retry_after.unwrap_or(Duration::from_secs(1)));
+            a.error = Some("ratelimited".to_string());
+        }
+        s => {
+            a.outcome = if s >= 500 || s == 408 {
+                Outcome::Retryable
+            } else {
+                Outcome::Failed
+            };
+            let code: String = body.chars().take(100).collect();
+            a.hint = hint(&code, &Value::Null);
+            a.error = Some(if code.is_empty() || code.starts_with('<') {
+                format!("slack incoming webhook returned status {s}")
+            } else {
+                code
+            });
+        }
+    }
+}
+
+/// Slack error codes worth another try (rate limits and Slack's own transient failures).
+/// Everything else is a configuration or payload problem that a retry cannot fix.
+pub fn is_retryable_error(code: &str) -> bool {
+    matches!(
+        code,
+        "ratelimited"
+            | "rate_limited"
+            | "internal_error"
+            | "service_unavailable"
+            | "request_timeout"
+    )
+}
+
+/// What to do about a Slack error, for the common ones.
+pub fn hint(code: &str, detail: &Value) -> Option<String> {
+    let h = match code {
+        "not_in_channel" => {
+            "the bot is not in the channel: invite it (/invite @your-bot) or add the chat:write.public scope"
+        }
+        "channel_not_found" => {
+            "Slack cannot see that channel: use the channel ID (such as C0123456789, under the channel's name > About) and, for a private channel, invite the bot"
+        }
+        "is_archived" => "the channel is archived: unarchive it or choose another channel",
+        "invalid_auth" | "not_authed" | "token_revoked" | "token_expired" | "account_inactive" => {
+            "the slack-token is wrong, revoked or expired: copy the Bot User OAuth Token (xoxb-...) again"
+        }
+        "missing_scope" => {
+            let needed = detail
+                .get("needed")
+                .and_then(Value::as_str)
+                .unwrap_or("chat:write");
+            return Some(format!(
+                "the token lacks the scope {needed}: add it under OAuth & Permissions and reinstall the app"
+            ));
+        }
+        "no_service" | "invalid_token" | "no_team" | "team_disabled" => {
+            "the incoming-webhook URL was revoked or is wrong: create a new one"
+        }
+        "channel_is_archived" => "the webhook's channel is archived",
+        "ratelimited" | "rate_limited" => {
+            "Slack is rate limiting this app: herald waits and retries"
+        }
+        "msg_too_long" | "attachment_payload_limit_exceeded" => "the message is too long for Slack",
+        _ => return None,
+    };
+    Some(h.to_string())
+}
+
+/// What Slack's `auth.test` says about a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthInfo {
+    /// Workspace name.
+    pub team: String,
+    /// The bot user's name.
+    pub user: String,
+}
+
+/// Calls Slack's `auth.test` once for a token.
+///
+/// # Errors
+/// The Slack error code (`invalid_auth`), the HTTP status line, or the transport error,
+/// free of the token.
+pub async fn auth_test(
+    client: &reqwest::Client,
+    api_url: &str,
+    token: &str,
+) -> Result<AuthInfo, String> {
+    let response = client
+        .post(format!("{api_url}/auth.test"))
+        .timeout(crate::config::DEFAULT_TIMEOUT)
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .map_err(|e| crate::redact::sanitize(&super::root_cause(&e), &[token]))?;
+    let status = response.status();
+    if status.as_u16() == 429 {
+        return Err("slack rate limit exceeded".to_string());
+    }
+    if !status.is_success() {
+        return Err(format!("slack server error: {status}"));
+    }
+    let json: Value = response
+        .json()
+        .await
+        .map_err(|_| "invalid response from Slack: the body is not JSON".to_string())?;
+    if json.get("ok").and_then(Value::as_bool) == Some(true) {
+        let s = |k: &str| {
+            json.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        Ok(AuthInfo {
+            team: s("team"),
+            user: s("user"),
+        })
+    } else {
+        Err(json
+            .get("error")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown_error")
+            .to_string())
+    }
+}
