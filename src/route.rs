@@ -11,7 +11,7 @@ use std::ops::Range;
 use serde::Serialize;
 
 use crate::config::{EventKind, Filter, Webhook};
-use crate::event::Event;
+use crate::event::{Event, Subject};
 
 /// One regex tested against one value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -39,12 +39,13 @@ pub enum Reason {
         /// The webhook's event.
         webhook: EventKind,
     },
-    /// An apply, tested against both filters.
+    /// An event with filterable values (an apply), tested against its filters.
     Filters {
-        /// The two tests, workspace first.
+        /// The tests, in [`Subject::ALL`]'s order.
         tests: Vec<Test>,
     },
-    /// A drift report: drift webhooks take every one.
+    /// An event kind with nothing to filter on (a drift report): its webhooks take every
+    /// one, as in Atlantis.
     Drift,
 }
 
@@ -70,28 +71,14 @@ pub fn decide(webhook: &Webhook, event: &Event) -> Decision {
             },
         )
     } else {
-        match event {
-            Event::Drift(_) => (true, Reason::Drift),
-            Event::Apply(a) => {
-                let ws = test(
-                    "workspace-regex",
-                    "workspace",
-                    &webhook.workspace_regex,
-                    &a.workspace,
-                );
-                let br = test(
-                    "branch-regex",
-                    "base branch",
-                    &webhook.branch_regex,
-                    &a.pull.base_branch,
-                );
-                (
-                    ws.matched && br.matched,
-                    Reason::Filters {
-                        tests: vec![ws, br],
-                    },
-                )
-            }
+        let tests: Vec<Test> = Subject::ALL
+            .into_iter()
+            .filter_map(|s| event.subject(s).map(|v| test(s, webhook.filter(s), v)))
+            .collect();
+        if tests.is_empty() {
+            (true, Reason::Drift)
+        } else {
+            (tests.iter().all(|t| t.matched), Reason::Filters { tests })
         }
     };
     Decision {
@@ -110,20 +97,18 @@ pub fn decide_all(webhooks: &[Webhook], event: &Event) -> Vec<Decision> {
 /// dispatcher, which routes every event through every webhook.
 pub fn matches(webhook: &Webhook, event: &Event) -> bool {
     webhook.event == event.kind()
-        && match event {
-            Event::Drift(_) => true,
-            Event::Apply(a) => {
-                webhook.workspace_regex.is_match(&a.workspace)
-                    && webhook.branch_regex.is_match(&a.pull.base_branch)
-            }
-        }
+        && Subject::ALL.into_iter().all(|s| {
+            event
+                .subject(s)
+                .is_none_or(|v| webhook.filter(s).is_match(v))
+        })
 }
 
-fn test(key: &'static str, subject: &'static str, filter: &Filter, value: &str) -> Test {
+fn test(s: Subject, filter: &Filter, value: &str) -> Test {
     let span = filter.find(value);
     Test {
-        key,
-        subject,
+        key: s.key(),
+        subject: s.noun(),
         pattern: filter.pattern().to_string(),
         value: value.to_string(),
         matched: span.is_some(),

@@ -41,6 +41,17 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind, in the order they are counted and listed.
+    pub const ALL: [EventKind; 2] = [EventKind::Apply, EventKind::Drift];
+
+    /// Its place in [`EventKind::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            EventKind::Apply => 0,
+            EventKind::Drift => 1,
+        }
+    }
+
     /// `apply` or `drift`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -207,6 +218,22 @@ impl std::fmt::Display for WebhookKey {
 }
 
 impl Webhook {
+    /// Its filter of `s`.
+    pub fn filter(&self, s: crate::event::Subject) -> &Filter {
+        match s {
+            crate::event::Subject::Workspace => &self.workspace_regex,
+            crate::event::Subject::BaseBranch => &self.branch_regex,
+        }
+    }
+
+    /// Its filter of `s`, to change.
+    pub fn filter_mut(&mut self, s: crate::event::Subject) -> &mut Filter {
+        match s {
+            crate::event::Subject::Workspace => &mut self.workspace_regex,
+            crate::event::Subject::BaseBranch => &mut self.branch_regex,
+        }
+    }
+
     /// `name` when set, otherwise `#index`: how the webhook is named in output.
     pub fn label(&self) -> String {
         match &self.name {
@@ -306,12 +333,11 @@ impl Config {
     ) -> Result<Self, filter::RegexProblem> {
         let filter = Filter::compile(pattern)?;
         let mut c = self.clone();
-        if let Some(w) = c.webhooks.get_mut(index) {
-            if key == "workspace-regex" {
-                w.workspace_regex = filter;
-            } else {
-                w.branch_regex = filter;
-            }
+        if let (Some(w), Some(s)) = (
+            c.webhooks.get_mut(index),
+            crate::event::Subject::from_key(key),
+        ) {
+            *w.filter_mut(s) = filter;
         }
         Ok(c)
     }

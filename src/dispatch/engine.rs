@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use super::clock::ClockWatch;
 use super::{DispatchError, Dispatcher, Metrics, Selection, new_delivery_id, retry_wait};
-use crate::config::{Config, EventKind, Webhook, WebhookKey};
+use crate::config::{Config, Webhook, WebhookKey};
 use crate::event::Event;
 use crate::intake::{Received, Source};
 use crate::notify::{Attempt, Outcome};
@@ -307,11 +307,7 @@ impl Engine {
             // is dropped.
             _ => return recorded.map(|r| (r, Vec::new())),
         };
-        match kind {
-            EventKind::Apply => &self.inner.metrics.events_apply,
-            EventKind::Drift => &self.inner.metrics.events_drift,
-        }
-        .fetch_add(1, Ordering::Relaxed);
+        self.inner.metrics.count_event(kind);
         // `shared` is there whenever a listener or a taken delivery needs the event.
         if let Some(event) = shared {
             if self.inner.events.receiver_count() > 0 {

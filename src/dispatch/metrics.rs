@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::config::EventKind;
 use crate::store::StatusCounts;
 
 /// Upper bounds (seconds) of the attempt-latency histogram buckets.
@@ -13,10 +14,8 @@ const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 
 /// Process-wide counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
-    /// Events accepted, by kind.
-    pub events_apply: AtomicU64,
-    /// Drift events accepted.
-    pub events_drift: AtomicU64,
+    /// Events accepted, by kind ([`EventKind::index`]).
+    events: [AtomicU64; EventKind::ALL.len()],
     /// Requests refused (4xx) by the ingest API.
     pub rejected: AtomicU64,
     /// Attempts by outcome.
@@ -31,6 +30,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Counts one accepted event.
+    pub fn count_event(&self, kind: EventKind) {
+        self.events[kind.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Records one attempt's latency.
     pub fn observe(&self, latency: Duration) {
         let secs = latency.as_secs_f64();
@@ -55,16 +59,14 @@ impl Metrics {
             out,
             "# HELP herald_events_total Events accepted, by kind.\n# TYPE herald_events_total counter"
         );
-        let _ = writeln!(
-            out,
-            "herald_events_total{{kind=\"apply\"}} {}",
-            get(&self.events_apply)
-        );
-        let _ = writeln!(
-            out,
-            "herald_events_total{{kind=\"drift\"}} {}",
-            get(&self.events_drift)
-        );
+        for kind in EventKind::ALL {
+            let _ = writeln!(
+                out,
+                "herald_events_total{{kind=\"{}\"}} {}",
+                kind.as_str(),
+                get(&self.events[kind.index()])
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP herald_ingest_rejected_total Requests refused with a 4xx.\n# TYPE herald_ingest_rejected_total counter"

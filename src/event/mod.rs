@@ -96,6 +96,17 @@ impl Event {
         }
     }
 
+    /// The value filter `s` is tested against, or `None` when this kind of event is not
+    /// filtered (a drift report goes to every drift webhook, as in Atlantis). Routing, the
+    /// filter editor and `herald match` ask this, never the event's variant, so a new event
+    /// kind is filtered by saying which values it has.
+    pub fn subject(&self, s: Subject) -> Option<&str> {
+        match s {
+            Subject::Workspace => self.workspace(),
+            Subject::BaseBranch => self.base_branch(),
+        }
+    }
+
     /// The apply's workspace (what `workspace-regex` is tested against).
     pub fn workspace(&self) -> Option<&str> {
         match self {
@@ -110,6 +121,49 @@ impl Event {
             Event::Apply(a) => Some(&a.pull.base_branch),
             Event::Drift(_) => None,
         }
+    }
+}
+
+/// A value of an event that a webhook's regex filter is tested against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Subject {
+    /// `workspace-regex`, tested against the workspace.
+    Workspace,
+    /// `branch-regex`, tested against the PR's base branch.
+    BaseBranch,
+}
+
+impl Subject {
+    /// Every filter, in Atlantis' order of testing.
+    pub const ALL: [Subject; 2] = [Subject::Workspace, Subject::BaseBranch];
+
+    /// The config key of its filter.
+    pub fn key(self) -> &'static str {
+        match self {
+            Subject::Workspace => "workspace-regex",
+            Subject::BaseBranch => "branch-regex",
+        }
+    }
+
+    /// What the value is, in words.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Subject::Workspace => "workspace",
+            Subject::BaseBranch => "base branch",
+        }
+    }
+
+    /// Its place in [`Subject::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            Subject::Workspace => 0,
+            Subject::BaseBranch => 1,
+        }
+    }
+
+    /// The filter named by its config key.
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.key() == key)
     }
 }
 

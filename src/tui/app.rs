@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use tui_input::{Input, InputRequest};
 
-use super::editor::{Editor, Field};
+use super::editor::Editor;
 use super::fire::FireDialog;
 use crate::config::{Config, EventKind};
 use crate::event::Event;
+use crate::event::Subject;
 use crate::store::{AttemptRow, DeliveryStatus, StatusCounts};
 
 /// At most this many events are held in memory; the journal has the rest.
@@ -329,7 +330,7 @@ pub enum Effect {
         /// Webhook index.
         webhook: usize,
         /// Which filter.
-        field: Field,
+        field: Subject,
         /// The new pattern.
         pattern: String,
     },
@@ -338,7 +339,7 @@ pub enum Effect {
         /// Webhook index.
         webhook: usize,
         /// Which filter.
-        field: Field,
+        field: Subject,
         /// The new pattern.
         pattern: String,
     },
@@ -718,7 +719,7 @@ impl App {
                     self.overlay = Overlay::Editor(Box::new(Editor::open(
                         &self.config,
                         w,
-                        Field::Workspace,
+                        Subject::Workspace,
                         &self.events,
                     )));
                 }
@@ -728,7 +729,7 @@ impl App {
                     self.overlay = Overlay::Editor(Box::new(Editor::open(
                         &self.config,
                         w,
-                        Field::Workspace,
+                        Subject::Workspace,
                         &self.events,
                     )));
                 }

@@ -8,38 +8,12 @@ use tui_input::{Input, InputRequest};
 
 use super::app::{Action, Effect, EventItem};
 use crate::config::filter::RegexProblem;
-use crate::config::{Config, EventKind, Filter, Webhook};
-use crate::event::Event;
+use crate::config::{Config, Filter, Webhook};
+use crate::event::Subject;
 use crate::route;
 
 /// How many of the newest apply events the editor tests against.
 pub const LAST_K: usize = 50;
-
-/// Which filter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
-    /// `workspace-regex`, tested against the workspace.
-    Workspace,
-    /// `branch-regex`, tested against the PR's base branch.
-    Branch,
-}
-
-impl Field {
-    /// The config key.
-    pub fn key(self) -> &'static str {
-        match self {
-            Field::Workspace => "workspace-regex",
-            Field::Branch => "branch-regex",
-        }
-    }
-
-    fn index(self) -> usize {
-        match self {
-            Field::Workspace => 0,
-            Field::Branch => 1,
-        }
-    }
-}
 
 /// One event tested against the edited filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +49,7 @@ pub struct Editor {
     /// The webhook's index.
     pub webhook: usize,
     /// The focused field.
-    pub field: Field,
+    pub field: Subject,
     /// What is typed, per field.
     pub inputs: [Input; 2],
     /// The patterns in use when the editor opened (or was last applied).
@@ -91,7 +65,7 @@ impl Editor {
     pub fn open<'a>(
         config: &Config,
         webhook: usize,
-        field: Field,
+        field: Subject,
         events: impl IntoIterator<Item = &'a EventItem>,
     ) -> Self {
         let w = &config.webhooks[webhook];
@@ -130,10 +104,10 @@ impl Editor {
         match action {
             Action::Back => self.closed = true,
             Action::Next | Action::Prev | Action::Up | Action::Down => {
-                self.field = if self.field == Field::Workspace {
-                    Field::Branch
+                self.field = if self.field == Subject::Workspace {
+                    Subject::BaseBranch
                 } else {
-                    Field::Workspace
+                    Subject::Workspace
                 };
                 self.evaluate(config, events);
             }
@@ -170,12 +144,9 @@ impl Editor {
         };
         let mut edited: Webhook = current.clone();
         let mut error = None;
-        for field in [Field::Workspace, Field::Branch] {
+        for field in Subject::ALL {
             match Filter::compile(self.inputs[field.index()].value()) {
-                Ok(f) => match field {
-                    Field::Workspace => edited.workspace_regex = f,
-                    Field::Branch => edited.branch_regex = f,
-                },
+                Ok(f) => *edited.filter_mut(field) = f,
                 Err(p) if field == self.field => error = Some(p),
                 Err(_) => {}
             }
@@ -184,27 +155,20 @@ impl Editor {
             error,
             ..Eval::default()
         };
-        for item in events
-            .iter()
-            .filter(|e| e.event.kind() == EventKind::Apply)
-            .take(LAST_K)
-        {
-            let Event::Apply(a) = item.event.as_ref() else {
-                continue;
-            };
+        // The newest events of the webhook's kind that have the filtered value.
+        let tested = events.iter().filter_map(|item| {
+            let value = item.event.subject(self.field)?;
+            (item.event.kind() == current.event).then(|| (item, value.to_string()))
+        });
+        for (item, value) in tested.take(LAST_K) {
             let before = route::matches(current, &item.event);
-            let value = match self.field {
-                Field::Workspace => a.workspace.clone(),
-                Field::Branch => a.pull.base_branch.clone(),
-            };
             let (now, span) = if eval.error.is_some() {
                 (before, None)
             } else {
-                let filter = match self.field {
-                    Field::Workspace => &edited.workspace_regex,
-                    Field::Branch => &edited.branch_regex,
-                };
-                (route::matches(&edited, &item.event), filter.find(&value))
+                (
+                    route::matches(&edited, &item.event),
+                    edited.filter(self.field).find(&value),
+                )
             };
             eval.gained += usize::from(now && !before);
             eval.lost += usize::from(before && !now);

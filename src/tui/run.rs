@@ -14,12 +14,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::app::{Action, App, DeliveryItem, Effect, EventItem, Message, SlackAuth, Toast, WINDOW};
-use super::editor::Field;
 use super::fire::FireResult;
 use super::theme::Theme;
 use super::view;
 use crate::config::{self, Config, LoadOptions};
 use crate::dispatch::{CoreEvent, Engine};
+use crate::event::Subject;
 use crate::store::{DeliveryFilter, DeliveryStatus};
 
 /// What the console needs besides the engine.
@@ -410,7 +410,7 @@ fn run_effect(effect: Effect, engine: &Engine, tx: &UnboundedSender<Message>, lo
 fn with_filter(
     config: &Config,
     webhook: usize,
-    field: Field,
+    field: Subject,
     pattern: &str,
 ) -> Result<Config, String> {
     if webhook >= config.webhooks.len() {
@@ -430,7 +430,7 @@ pub fn write_filter(
     config: &Config,
     load: &LoadOptions,
     webhook: usize,
-    field: Field,
+    field: Subject,
     pattern: &str,
 ) -> Result<(Config, String), String> {
     let written = config::write_filters(config, load, webhook, &[(field.key(), pattern)])

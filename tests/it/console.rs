@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use herald::event::Event;
+use herald::event::Subject;
 use herald::intake::{self, Inbound};
 use herald::store::{AttemptRow, DeliveryStatus, StatusCounts};
 use herald::tui::app::{
     Action, App, DeliveryItem, Effect, EventItem, Message, Overlay, Pane, SlackAuth,
 };
-use herald::tui::editor::{Field, typed};
+use herald::tui::editor::typed;
 use herald::tui::theme::Theme;
 use herald::tui::view;
 use ratatui::Terminal;
@@ -353,7 +354,7 @@ fn filter_editor_applies_and_writes() {
         app.update(Action::Enter),
         Some(Effect::ApplyFilter {
             webhook: 0,
-            field: Field::Workspace,
+            field: Subject::Workspace,
             pattern: "^prod".into()
         })
     );
@@ -363,7 +364,7 @@ fn filter_editor_applies_and_writes() {
         app.update(Action::Write),
         Some(Effect::WriteFilter {
             webhook: 0,
-            field: Field::Branch,
+            field: Subject::BaseBranch,
             pattern: "^main$".into()
         })
     );
@@ -577,7 +578,7 @@ fn writing_one_filter_keeps_the_other_applied_edit() {
     running.webhooks[0].branch_regex = herald::config::Filter::compile("^main$").expect("compiles");
     // Now the workspace filter is written (ctrl-s).
     let (reread, said) =
-        herald::tui::run::write_filter(&running, &load, 0, Field::Workspace, "^staging$")
+        herald::tui::run::write_filter(&running, &load, 0, Subject::Workspace, "^staging$")
             .expect("written");
     assert_eq!(reread.webhooks[0].workspace_regex.pattern(), "^staging$");
     assert_eq!(

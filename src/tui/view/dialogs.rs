@@ -6,8 +6,9 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{block, popup};
+use crate::event::Subject;
 use crate::tui::app::App;
-use crate::tui::editor::{Editor, Field, LAST_K};
+use crate::tui::editor::{Editor, LAST_K};
 use crate::tui::fire::{FireDialog, Focus};
 use crate::tui::keys::HELP;
 use crate::tui::theme::Theme;
@@ -65,9 +66,9 @@ pub fn editor(frame: &mut Frame<'_>, app: &App, theme: &Theme, e: &Editor) {
         ]),
         Line::raw(""),
     ];
-    for field in [Field::Workspace, Field::Branch] {
+    for field in [Subject::Workspace, Subject::BaseBranch] {
         let focused = field == e.field;
-        let value = e.inputs[usize::from(field == Field::Branch)].value();
+        let value = e.inputs[usize::from(field == Subject::BaseBranch)].value();
         let label = Span::styled(
             format!(" {:<16}", field.key()),
             if focused { theme.keyhint } else { theme.muted },
@@ -114,7 +115,7 @@ pub fn editor(frame: &mut Frame<'_>, app: &App, theme: &Theme, e: &Editor) {
             theme.muted,
         ),
     ]));
-    let subject = if e.field == Field::Workspace {
+    let subject = if e.field == Subject::Workspace {
         "workspace"
     } else {
         "base branch"
