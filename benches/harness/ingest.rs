@@ -27,7 +27,7 @@ async fn rate(commit: Commit, events: u64) -> f64 {
     assert_eq!(ok, events, "every event was accepted");
     let stored = herald
         .engine
-        .journal()
+        .reader()
         .counts()
         .await
         .expect("counts")

@@ -131,7 +131,7 @@ pub(super) async fn replay_many(State(api): State<Api>, bytes: Bytes) -> Respons
     };
     let failed = match api
         .engine
-        .journal()
+        .reader()
         .deliveries(DeliveryFilter {
             status: Some(DeliveryStatus::Failed),
             ..DeliveryFilter::default()
@@ -199,7 +199,7 @@ pub(super) async fn fire(State(api): State<Api>, bytes: Bytes) -> Response {
             .into_response();
         }
     };
-    let journal = api.engine.journal();
+    let journal = api.engine.reader();
     let mut out = Vec::new();
     for id in ids {
         let (Ok(Some(d)), Ok(attempts)) =

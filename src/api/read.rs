@@ -14,7 +14,7 @@ use crate::store::{DeliveryFilter, Field, Term};
 /// `GET /status`: version, journal, engine state (shared by every process on the
 /// journal), counts.
 pub(super) async fn status(State(api): State<Api>) -> Response {
-    let journal = api.engine.journal();
+    let journal = api.engine.reader();
     let (counts, paused) = match (journal.counts().await, journal.paused().await) {
         (Ok(c), Ok(p)) => (c, p),
         (Err(e), _) | (_, Err(e)) => return unavailable(&e),
@@ -32,7 +32,7 @@ pub(super) async fn status(State(api): State<Api>) -> Response {
 
 /// `GET /webhooks`: every webhook with its target masked and its deliveries by state.
 pub(super) async fn webhooks(State(api): State<Api>) -> Response {
-    let stats = match api.engine.journal().webhook_stats().await {
+    let stats = match api.engine.reader().webhook_stats().await {
         Ok(s) => s,
         Err(e) => return unavailable(&e),
     };
@@ -86,7 +86,7 @@ pub(super) async fn events(State(api): State<Api>, Query(page): Query<Page>) -> 
     };
     match api
         .engine
-        .journal()
+        .reader()
         .events_page(page.before, limit, terms)
         .await
     {
@@ -142,7 +142,7 @@ fn parse_query(q: &str) -> Result<Vec<Term>, Problem> {
 /// `GET /events/{id}`: the event (its stored body, secrets removed), its deliveries and
 /// every attempt.
 pub(super) async fn event(State(api): State<Api>, Path(id): Path<String>) -> Response {
-    let journal = api.engine.journal();
+    let journal = api.engine.reader();
     let event = match journal.event(&id).await {
         Ok(Some(e)) => e,
         Ok(None) => {

@@ -32,7 +32,7 @@ struct Follow {
 }
 
 pub(super) async fn stream(State(api): State<Api>, headers: HeaderMap) -> Response {
-    let journal = api.engine.journal();
+    let journal = api.engine.reader();
     let (head, oldest) = match journal.head().await {
         Ok(h) => h,
         Err(e) => return unavailable(&e),
@@ -101,7 +101,7 @@ fn items(follow: Follow) -> impl Stream<Item = Result<Event, Infallible>> {
 impl Follow {
     /// Reads what was recorded since the last position, and the pause state.
     async fn fill(&mut self) {
-        let journal = self.api.engine.journal();
+        let journal = self.api.engine.reader();
         if let Ok(p) = journal.paused().await
             && self.paused != Some(p)
         {

@@ -33,11 +33,11 @@ pub fn open(global: &Global, config: Arc<Config>) -> Result<Engine> {
 pub async fn print_outcomes(engine: &Engine, ids: &[String], json: bool) -> Result<bool> {
     let mut rows: Vec<DeliveryRow> = Vec::new();
     for id in ids {
-        rows.extend(engine.journal().delivery(id).await?);
+        rows.extend(engine.reader().delivery(id).await?);
     }
     let mut out = Vec::new();
     for r in &rows {
-        let attempts = engine.journal().attempts(&r.id).await?;
+        let attempts = engine.reader().attempts(&r.id).await?;
         out.push((r, attempts));
     }
     if json {

@@ -1,4 +1,4 @@
-//! `herald log`: the journal's deliveries, newest first.
+//! `herald log`: the journal's deliveries, and the events no webhook took, newest first.
 
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
@@ -6,7 +6,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
 
-use herald::store::{Commit, DeliveryFilter, DeliveryStatus, Journal};
+use herald::store::{Commit, DeliveryFilter, DeliveryRow, DeliveryStatus, EventSummary, Journal};
 
 use super::Global;
 
@@ -45,8 +45,9 @@ pub async fn run(global: &Global, args: &LogArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let journal = Journal::open(&dir, Commit::Grouped)
+    let opened = Journal::open(&dir, Commit::Grouped)
         .with_context(|| format!("opening the journal in {}", dir.display()))?;
+    let journal = opened.reader();
     let status = args.status.map(|s| match s {
         StatusArg::Pending => DeliveryStatus::Pending,
         StatusArg::Retrying => DeliveryStatus::Retrying,
@@ -60,23 +61,62 @@ pub async fn run(global: &Global, args: &LogArgs) -> Result<ExitCode> {
             ..DeliveryFilter::default()
         })
         .await?;
+    // Events no webhook took have no delivery, but they were received and journaled: they
+    // are listed too (unless a status is asked for), so `log` shows everything that came in.
+    let unrouted: Vec<EventSummary> = if status.is_none() {
+        journal
+            .events_page(None, args.limit, Vec::new())
+            .await?
+            .into_iter()
+            .filter(|e| {
+                let t = e.deliveries;
+                t.pending + t.retrying + t.succeeded + t.failed == 0
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut lines: Vec<Line> = rows
+        .into_iter()
+        .map(Line::Delivery)
+        .chain(unrouted.into_iter().map(Line::Unrouted))
+        .collect();
+    lines.sort_by_key(|l| std::cmp::Reverse(l.at()));
+    lines.truncate(args.limit);
     if args.json {
-        let mut list = Vec::with_capacity(rows.len());
-        for r in &rows {
-            list.push(
-                serde_json::json!({"delivery": r, "attempts": journal.attempts(&r.id).await?}),
-            );
+        let mut list = Vec::with_capacity(lines.len());
+        for l in &lines {
+            list.push(match l {
+                Line::Delivery(r) => {
+                    serde_json::json!({"delivery": r, "attempts": journal.attempts(&r.id).await?})
+                }
+                Line::Unrouted(e) => {
+                    serde_json::json!({"event": e, "delivery": null, "attempts": []})
+                }
+            });
         }
         say_json!(serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
     }
-    if rows.is_empty() {
-        say!("no deliveries in {}", journal.path().display());
+    if lines.is_empty() {
+        say!("no events in {}", journal.path().display());
     }
-    for r in rows {
-        let when = humantime::format_rfc3339_seconds(
-            UNIX_EPOCH + Duration::from_millis(u64::try_from(r.created_at).unwrap_or(0)),
-        );
+    for line in lines {
+        let r = match line {
+            Line::Delivery(r) => r,
+            Line::Unrouted(e) => {
+                say!(
+                    "{}  {:<9} {:>2}   no webhook took it  {}",
+                    rfc3339(e.received_at),
+                    "unrouted",
+                    "",
+                    e.summary
+                );
+                say!("    event {}  from {}", e.id, e.source);
+                continue;
+            }
+        };
+        let when = rfc3339(r.created_at);
         say!(
             "{when}  {:<9} {:>2}x  {} {} {}  {}",
             r.status.as_str(),
@@ -102,4 +142,26 @@ pub async fn run(global: &Global, args: &LogArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line of the log: a delivery, or an event that no webhook took.
+enum Line {
+    Delivery(DeliveryRow),
+    Unrouted(EventSummary),
+}
+
+impl Line {
+    /// When it happened (Unix ms), for the newest-first order.
+    fn at(&self) -> i64 {
+        match self {
+            Line::Delivery(r) => r.created_at,
+            Line::Unrouted(e) => e.received_at,
+        }
+    }
+}
+
+fn rfc3339(ms: i64) -> humantime::Rfc3339Timestamp {
+    humantime::format_rfc3339_seconds(
+        UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0)),
+    )
 }

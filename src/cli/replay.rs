@@ -39,7 +39,7 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &ReplayArgs) -> Re
     let engine = super::engine::open(global, config)?;
     let sources: Vec<String> = if args.failed {
         engine
-            .journal()
+            .reader()
             .deliveries(DeliveryFilter {
                 status: Some(DeliveryStatus::Failed),
                 ..DeliveryFilter::default()

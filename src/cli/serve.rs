@@ -52,7 +52,7 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &ServeArgs) -> Res
     tracing::info!(
         "listening on http://{}, journal {}, {} webhooks",
         listener.local_addr()?,
-        engine.journal().path().display(),
+        engine.reader().path().display(),
         config.webhooks.len()
     );
 
@@ -131,14 +131,7 @@ async fn prune_forever(engine: Engine, shutdown: CancellationToken) {
         let settings = engine.config().herald.clone();
         let max_age = settings.retention_max_age.unwrap_or(DEFAULT_MAX_AGE);
         let max_events = settings.retention_max_events.unwrap_or(DEFAULT_MAX_EVENTS);
-        match engine
-            .journal()
-            .prune(
-                i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX),
-                max_events,
-            )
-            .await
-        {
+        match engine.prune(max_age, max_events).await {
             Ok(0) => {}
             Ok(n) => tracing::info!("pruned {n} old events from the journal"),
             Err(e) => tracing::error!("cannot prune the journal: {e}"),

@@ -186,7 +186,7 @@ impl Engine {
 
     /// Reads the shared pause state from the journal (another process may have changed it).
     async fn refresh_paused(&self) {
-        match self.inner.journal.paused().await {
+        match self.inner.journal.reader().paused().await {
             Ok(p) => {
                 if self.inner.paused.swap(p, Ordering::Relaxed) != p && !p {
                     self.inner.wake.notify_one();
@@ -212,9 +212,33 @@ impl Engine {
         self.inner.paused.load(Ordering::Relaxed)
     }
 
-    /// The journal.
-    pub fn journal(&self) -> &Journal {
-        &self.inner.journal
+    /// The journal's read side: what the faces may look at. They act through the
+    /// engine's commands (accept, replay, test-fire, pause, reload, prune), never by
+    /// writing the journal themselves.
+    pub fn reader(&self) -> &crate::store::Reader {
+        self.inner.journal.reader()
+    }
+
+    /// Deletes finished events older than `max_age` and the oldest beyond `max_events`
+    /// (retention); returns how many went.
+    ///
+    /// # Errors
+    /// Journal errors.
+    pub async fn prune(
+        &self,
+        max_age: Duration,
+        max_events: u64,
+    ) -> Result<usize, crate::store::StoreError> {
+        let ms = i64::try_from(max_age.as_millis()).unwrap_or(i64::MAX);
+        self.inner.journal.prune(ms, max_events).await
+    }
+
+    /// Whether the journal takes a write now (for `/healthz`).
+    ///
+    /// # Errors
+    /// When it does not.
+    pub async fn ping(&self) -> Result<(), crate::store::StoreError> {
+        self.inner.journal.ping().await
     }
 
     /// The counters.
@@ -395,7 +419,7 @@ impl Engine {
         let journal = &self.inner.journal;
         let config = self.config();
         let (event_id, targets): (String, Vec<&Webhook>) =
-            if let Some(e) = journal.event(id).await? {
+            if let Some(e) = journal.reader().event(id).await? {
                 let targets = if webhooks.is_empty() {
                     self.dispatcher()
                         .targets(&e.event, &Selection::Route)
@@ -414,6 +438,7 @@ impl Engine {
                 )
             } else {
                 let d = journal
+                    .reader()
                     .delivery(id)
                     .await?
                     .ok_or_else(|| ReplayError::NotFound(id.to_string()))?;
@@ -627,6 +652,7 @@ impl Engine {
                 && self
                     .inner
                     .journal
+                    .reader()
                     .delivery(id)
                     .await?
                     .is_some_and(|d| d.attempts == 0)
@@ -662,7 +688,7 @@ impl Engine {
             futures::future::join_all(attempts).await;
             let mut rows = Vec::with_capacity(open.len());
             for id in &open {
-                rows.extend(self.inner.journal.delivery(id).await?);
+                rows.extend(self.inner.journal.reader().delivery(id).await?);
             }
             open.retain(|id| {
                 rows.iter().find(|r| &r.id == id).is_some_and(|r| {

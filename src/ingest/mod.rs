@@ -363,7 +363,7 @@ async fn accept(
 }
 
 async fn healthz(State(engine): State<Engine>) -> Response {
-    match engine.journal().ping().await {
+    match engine.ping().await {
         Ok(()) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -374,7 +374,7 @@ async fn healthz(State(engine): State<Engine>) -> Response {
 }
 
 async fn metrics(State(engine): State<Engine>) -> Response {
-    match engine.journal().counts().await {
+    match engine.reader().counts().await {
         Ok(counts) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -260,7 +260,7 @@ pub enum Commit {
 pub struct Journal {
     path: PathBuf,
     writer: std::sync::mpsc::Sender<Op>,
-    reader: Arc<Mutex<Connection>>,
+    reader: Reader,
 }
 
 impl std::fmt::Debug for Journal {
@@ -307,15 +307,24 @@ impl Journal {
         let watch = files::Files::new(&path).map_err(|e| StoreError::Files(e.to_string()))?;
         let writer = writer::spawn(conn, commit, watch);
         Ok(Self {
+            reader: Reader {
+                path: path.clone(),
+                conn: Arc::new(Mutex::new(reader)),
+            },
             path,
             writer,
-            reader: Arc::new(Mutex::new(reader)),
         })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The read-only side, for the faces (console, API, commands): they read through it
+    /// and act through the engine's commands, never by writing the journal themselves.
+    pub fn reader(&self) -> &Reader {
+        &self.reader
     }
 
     async fn call<T>(
@@ -409,12 +418,73 @@ impl Journal {
         .await
     }
 
+    /// Corrects open deliveries' due times and leases after a clock step (see
+    /// [`Reschedule`]). Returns how many values changed.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn reschedule(&self, r: Reschedule) -> Result<usize, StoreError> {
+        self.call(|reply| Op::Reschedule(r, reply)).await
+    }
+
+    /// Settles the open deliveries whose webhook is no longer in the configuration, or now
+    /// sends elsewhere, as failed with a sentence saying so, so that none is sent to another
+    /// destination than it was made for. Deliveries stored by an older herald (keyed by
+    /// name or `#index`) are first adopted by the webhook they name, when it still sends to
+    /// the same kind and target. Returns how many were settled.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn settle(&self, webhooks: Vec<KnownWebhook>) -> Result<usize, StoreError> {
+        self.call(|reply| Op::Settle(webhooks, reply)).await
+    }
+
+    /// Pauses or resumes attempts for every process on this journal.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn set_paused(&self, paused: bool) -> Result<(), StoreError> {
+        self.call(|reply| Op::SetState("paused".into(), paused.to_string(), reply))
+            .await
+    }
+
+    /// Checks the journal can take a write (for `/healthz`).
+    ///
+    /// # Errors
+    /// When it cannot.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.call(Op::Ping).await
+    }
+}
+
+/// Reads of the journal, and nothing else: what the engine hands to the faces. Reads run on
+/// their own connection, off the async threads, beside the writer.
+#[derive(Clone)]
+pub struct Reader {
+    path: PathBuf,
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reader {
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Runs a read query on the reader connection, off the async threads.
     async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let reader = self.reader.clone();
+        let reader = self.conn.clone();
         tokio::task::spawn_blocking(move || {
             let conn = reader
                 .lock()
@@ -484,27 +554,6 @@ impl Journal {
         self.read(query::counts).await
     }
 
-    /// Corrects open deliveries' due times and leases after a clock step (see
-    /// [`Reschedule`]). Returns how many values changed.
-    ///
-    /// # Errors
-    /// SQLite errors.
-    pub async fn reschedule(&self, r: Reschedule) -> Result<usize, StoreError> {
-        self.call(|reply| Op::Reschedule(r, reply)).await
-    }
-
-    /// Settles the open deliveries whose webhook is no longer in the configuration, or now
-    /// sends elsewhere, as failed with a sentence saying so, so that none is sent to another
-    /// destination than it was made for. Deliveries stored by an older herald (keyed by
-    /// name or `#index`) are first adopted by the webhook they name, when it still sends to
-    /// the same kind and target. Returns how many were settled.
-    ///
-    /// # Errors
-    /// SQLite errors.
-    pub async fn settle(&self, webhooks: Vec<KnownWebhook>) -> Result<usize, StoreError> {
-        self.call(|reply| Op::Settle(webhooks, reply)).await
-    }
-
     /// Events newest first, before the cursor `before` (an event's `seq`), meeting every
     /// term.
     ///
@@ -564,22 +613,5 @@ impl Journal {
             Ok(v.as_deref() == Some("true"))
         })
         .await
-    }
-
-    /// Pauses or resumes attempts for every process on this journal.
-    ///
-    /// # Errors
-    /// SQLite errors.
-    pub async fn set_paused(&self, paused: bool) -> Result<(), StoreError> {
-        self.call(|reply| Op::SetState("paused".into(), paused.to_string(), reply))
-            .await
-    }
-
-    /// Checks the journal can take a write (for `/healthz`).
-    ///
-    /// # Errors
-    /// When it cannot.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        self.call(Op::Ping).await
     }
 }

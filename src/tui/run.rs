@@ -140,7 +140,7 @@ pub async fn run(engine: Engine, options: Options) -> Result<(), TuiError> {
             _ = counts.tick() => {
                 let (e, tx) = (engine.clone(), tx.clone());
                 tokio::spawn(async move {
-                    if let Ok(c) = e.journal().counts().await {
+                    if let Ok(c) = e.reader().counts().await {
                         let _ = tx.send(Message::Counts(c));
                     }
                 });
@@ -163,7 +163,7 @@ fn spawn_initial_loads(engine: &Engine, tx: &UnboundedSender<Message>) {
         if let Ok(items) = load_window(&e).await {
             let _ = t.send(Message::Loaded(items));
         }
-        if let Ok(c) = e.journal().counts().await {
+        if let Ok(c) = e.reader().counts().await {
             let _ = t.send(Message::Counts(c));
         }
     });
@@ -190,7 +190,7 @@ fn spawn_initial_loads(engine: &Engine, tx: &UnboundedSender<Message>) {
 
 /// Reads the window of newest events and their deliveries in two queries.
 pub async fn load_window(engine: &Engine) -> Result<Vec<EventItem>, crate::store::StoreError> {
-    let journal = engine.journal();
+    let journal = engine.reader();
     let rows = journal.events(WINDOW, None).await?;
     let oldest = rows.last().map_or(0, |r| r.received_at);
     let deliveries = journal
@@ -297,7 +297,7 @@ fn run_effect(effect: Effect, engine: &Engine, tx: &UnboundedSender<Message>, lo
         }
         Effect::LoadDetail(id) => {
             tokio::spawn(async move {
-                let journal = engine.journal();
+                let journal = engine.reader();
                 let body = journal
                     .event(&id)
                     .await
@@ -331,7 +331,7 @@ fn run_effect(effect: Effect, engine: &Engine, tx: &UnboundedSender<Message>, lo
                         let mut deliveries = Vec::new();
                         let mut event_id = String::new();
                         for new in &ids {
-                            if let Ok(Some(d)) = engine.journal().delivery(new).await {
+                            if let Ok(Some(d)) = engine.reader().delivery(new).await {
                                 event_id = d.event_id;
                                 deliveries.push((d.id, d.webhook_label));
                             }
@@ -460,7 +460,7 @@ async fn fire(engine: &Engine, body: &str, webhooks: &[usize]) -> Result<Vec<Fir
         .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for id in ids {
-        let journal = engine.journal();
+        let journal = engine.reader();
         let row = journal.delivery(&id).await.map_err(|e| e.to_string())?;
         let last = journal
             .attempts(&id)

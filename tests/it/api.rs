@@ -259,14 +259,14 @@ async fn one_event_replays_fire_pause_and_reload() {
     let (_, status) = api.call("GET", "/status", None).await;
     assert_eq!(status["paused"], true);
     let other = herald::store::Journal::open(
-        server.engine.journal().path().parent().expect("dir"),
+        server.engine.reader().path().parent().expect("dir"),
         herald::store::Commit::Grouped,
     )
     .expect("journal");
-    assert!(other.paused().await.expect("state"));
+    assert!(other.reader().paused().await.expect("state"));
     let (s, _) = api.call("POST", "/resume", None).await;
     assert_eq!(s, 200);
-    assert!(!other.paused().await.expect("state"));
+    assert!(!other.reader().paused().await.expect("state"));
 
     // This in-process herald has no file to reload.
     let (s, e) = api.call("POST", "/reload", None).await;

@@ -605,3 +605,44 @@ async fn log_reads_without_creating_and_shows_replays_and_requests() {
     );
     assert!(request["headers"].is_array(), "{request}");
 }
+
+/// An event that no webhook takes is still received and journaled, so `log` lists it, as
+/// text and JSON, instead of leaving the operator to wonder whether it arrived.
+#[tokio::test]
+async fn log_lists_events_no_webhook_took() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let (_cfg, path) = config_file(&format!(
+        "webhooks:\n  - {{event: drift, kind: http, url: '{}'}}\n",
+        rx.url("/d")
+    ));
+    let data = dir.path().join("data");
+    let serve = crate::support::Serve::start(&path, &data, crate::support::free_port()).await;
+    let body = std::fs::read_to_string(repo_file("examples/payloads/apply-success.json"))
+        .expect("fixture");
+    let r = herald::notify::client()
+        .expect("client")
+        .post(format!("{}/events/apply", serve.url))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("posted");
+    assert_eq!(r.status().as_u16(), 202);
+    let env = [("HERALD_DATA_DIR", data.to_str().expect("utf-8"))];
+    let out = herald(&["log"], &env).await;
+    let text = stdout(&out);
+    assert!(text.contains("no webhook took it"), "{text}");
+    assert!(text.contains("Apply succeeded"), "{text}");
+    let out = herald(&["log", "--json"], &env).await;
+    let log: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert!(log[0]["delivery"].is_null(), "{log}");
+    assert_eq!(log[0]["event"]["kind"], "apply", "{log}");
+    let out = herald(&["log", "--status", "failed"], &env).await;
+    assert!(
+        !stdout(&out).contains("no webhook took it"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(rx.requests().is_empty());
+}

@@ -62,11 +62,11 @@ async fn ingests_cancelled_mid_commit_give_their_places_back() {
     // Every committed delivery is attempted now (not after its lease runs out) and every
     // place is given back.
     let settled = eventually(Duration::from_secs(5), async || {
-        let counts = server.engine.journal().counts().await.expect("counts");
+        let counts = server.engine.reader().counts().await.expect("counts");
         counts.pending + counts.retrying == 0 && server.engine.in_flight() == 0
     })
     .await;
-    let counts = server.engine.journal().counts().await.expect("counts");
+    let counts = server.engine.reader().counts().await.expect("counts");
     assert!(
         settled,
         "{} places still held, {} deliveries open ({} leased) after {cancelled} cancelled ingests",

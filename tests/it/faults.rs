@@ -118,7 +118,7 @@ async fn settled(data: &Path, n: usize) -> bool {
         return false;
     };
     eventually(Duration::from_secs(60), async || {
-        journal.counts().await.is_ok_and(|c| {
+        journal.reader().counts().await.is_ok_and(|c| {
             usize::try_from(c.succeeded).unwrap_or(0) >= n && c.pending + c.retrying == 0
         })
     })
@@ -313,7 +313,7 @@ async fn fault_suite() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let journal =
             herald::store::Journal::open(&data, herald::store::Commit::Grouped).expect("journal");
-        let failed = journal.counts().await.expect("counts").failed;
+        let failed = journal.reader().counts().await.expect("counts").failed;
         assert_eq!(rx.requests().len(), accepted.len(), "410 is not retried");
         rows.push(Row {
             scenario: "410 Gone (final: recorded failed, not retried)",
@@ -495,7 +495,7 @@ async fn full_disk(n: usize) -> Option<Row> {
     assert!(settled(&data, accepted.len()).await);
     let journal =
         herald::store::Journal::open(&data, herald::store::Commit::Grouped).expect("journal");
-    let stored = journal.counts().await.expect("counts").events;
+    let stored = journal.reader().counts().await.expect("counts").events;
     assert_eq!(
         usize::try_from(stored).unwrap_or(0),
         accepted.len(),

@@ -54,7 +54,7 @@ async fn accepted_events_are_journaled_before_the_answer_and_then_delivered() {
     // On disk already when the 202 came.
     assert!(
         s.engine
-            .journal()
+            .reader()
             .event(&event_id)
             .await
             .expect("read")
@@ -73,7 +73,7 @@ async fn accepted_events_are_journaled_before_the_answer_and_then_delivered() {
     );
     let delivered = eventually(Duration::from_secs(5), async || {
         s.engine
-            .journal()
+            .reader()
             .counts()
             .await
             .is_ok_and(|c| c.succeeded == 2)
@@ -83,7 +83,7 @@ async fn accepted_events_are_journaled_before_the_answer_and_then_delivered() {
     // The stored apply body has no clone-URL password.
     let e = s
         .engine
-        .journal()
+        .reader()
         .event(&event_id)
         .await
         .expect("read")
@@ -232,7 +232,7 @@ async fn ingest_token_and_env0_signature() {
     assert_eq!(status, 200);
     assert_eq!(again["event_id"], first["event_id"]);
     assert_eq!(again["duplicate"], true);
-    assert_eq!(s.engine.journal().counts().await.expect("counts").events, 2);
+    assert_eq!(s.engine.reader().counts().await.expect("counts").events, 2);
 }
 
 #[tokio::test]
@@ -266,7 +266,7 @@ async fn env0_test_event_is_acknowledged_not_dispatched() {
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(rx.requests().is_empty());
-    assert_eq!(s.engine.journal().counts().await.expect("counts").events, 0);
+    assert_eq!(s.engine.reader().counts().await.expect("counts").events, 0);
 }
 
 #[tokio::test]
@@ -281,7 +281,7 @@ async fn env0_bodies_are_stored_without_tokens() {
     assert_eq!(status, 202);
     let e = s
         .engine
-        .journal()
+        .reader()
         .event(answer["event_id"].as_str().expect("id"))
         .await
         .expect("read")
@@ -294,9 +294,9 @@ async fn env0_bodies_are_stored_without_tokens() {
     ] {
         assert!(!e.body.contains(secret), "{secret} stored");
     }
-    let bytes = std::fs::read(s.engine.journal().path()).expect("journal file");
+    let bytes = std::fs::read(s.engine.reader().path()).expect("journal file");
     let wal =
-        std::fs::read(s.engine.journal().path().with_extension("sqlite3-wal")).unwrap_or_default();
+        std::fs::read(s.engine.reader().path().with_extension("sqlite3-wal")).unwrap_or_default();
     for secret in ["ghs_exampleVcsAccessToken", "eyJhbGciOiJSUzI1NiIs"] {
         let hit = |b: &[u8]| b.windows(secret.len()).any(|w| w == secret.as_bytes());
         assert!(!hit(&bytes) && !hit(&wal), "{secret} in the journal file");
@@ -332,7 +332,7 @@ async fn healthz_and_metrics() {
     assert!(
         eventually(Duration::from_secs(5), async || {
             s.engine
-                .journal()
+                .reader()
                 .deliveries(DeliveryFilter::default())
                 .await
                 .expect("rows")[0]
@@ -402,5 +402,5 @@ async fn an_env0_body_without_id_cannot_be_replayed_under_a_new_event_id_header(
         "{again}"
     );
     assert_eq!(again["event_id"], first["event_id"]);
-    assert_eq!(s.engine.journal().counts().await.expect("counts").events, 1);
+    assert_eq!(s.engine.reader().counts().await.expect("counts").events, 1);
 }

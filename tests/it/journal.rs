@@ -34,6 +34,7 @@ async fn prune_keeps_unfinished_events_and_honours_the_count() {
         "down to two, oldest first"
     );
     let left = journal
+        .reader()
         .deliveries(DeliveryFilter::default())
         .await
         .expect("rows");
@@ -45,7 +46,7 @@ async fn prune_keeps_unfinished_events_and_honours_the_count() {
     // By age: everything finished is older than "now minus zero".
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(journal.prune(0, 1_000_000).await.expect("prune"), 1);
-    assert_eq!(journal.counts().await.expect("counts").events, 1);
+    assert_eq!(journal.reader().counts().await.expect("counts").events, 1);
 }
 
 #[tokio::test]
@@ -184,10 +185,10 @@ async fn backlog_beyond_the_cap_drains_without_waiting_for_the_poll() {
     );
     // The receiver answers before each attempt is journaled: give the last writes a moment.
     let all_journaled = eventually(Duration::from_secs(5), async || {
-        journal.counts().await.expect("counts").succeeded == 60
+        journal.reader().counts().await.expect("counts").succeeded == 60
     })
     .await;
-    let counts = journal.counts().await.expect("counts");
+    let counts = journal.reader().counts().await.expect("counts");
     assert!(all_journaled, "{counts:?}");
     assert_eq!(counts.succeeded, 60, "{counts:?}");
     shutdown.cancel();
@@ -217,11 +218,12 @@ async fn pending_deliveries_of_a_removed_webhook_are_settled_at_start() {
     let (journal, engine) = engine_in(dir.path(), &one, EngineOptions::default());
     let (shutdown, runner) = run_engine(&engine);
     let settled = eventually(Duration::from_secs(5), async || {
-        let c = journal.counts().await.expect("counts");
+        let c = journal.reader().counts().await.expect("counts");
         c.succeeded == 1 && c.failed == 1
     })
     .await;
     let rows = journal
+        .reader()
         .deliveries(DeliveryFilter::default())
         .await
         .expect("rows");
@@ -363,6 +365,7 @@ async fn retries_set_by_a_clock_that_was_ahead_are_brought_in_at_start() {
     let run = tokio::spawn(async move { e.run(s, Duration::from_secs(1)).await });
     let delivered = eventually(Duration::from_secs(5), async || {
         journal
+            .reader()
             .delivery(&ids[0])
             .await
             .expect("row")
@@ -389,7 +392,7 @@ async fn a_deleted_write_ahead_log_stops_intake_and_shows_in_healthz() {
             .expect("answer")
     };
     assert_eq!(post().await.status().as_u16(), 202);
-    let mut wal = s.engine.journal().path().as_os_str().to_owned();
+    let mut wal = s.engine.reader().path().as_os_str().to_owned();
     wal.push("-wal");
     std::fs::remove_file(&wal).expect("the WAL exists while herald runs");
     // Accepting now would "commit" into a deleted file and be lost at the next start.

@@ -309,6 +309,7 @@ async fn planted_secrets_appear_nowhere() {
     for e in &window {
         app.update(Action::Enter);
         let body = journal
+            .reader()
             .event(&e.id)
             .await
             .expect("read")
@@ -318,7 +319,7 @@ async fn planted_secrets_appear_nowhere() {
         for d in &e.deliveries {
             attempts.push((
                 d.id.clone(),
-                journal.attempts(&d.id).await.expect("attempts"),
+                journal.reader().attempts(&d.id).await.expect("attempts"),
             ));
         }
         app.apply(Message::Detail {
@@ -414,7 +415,7 @@ async fn env0_tokens_are_kept_by_no_entry_point() {
     // `herald fire` with the bundled env0 fixture, into the same journal.
     let data = server
         .engine
-        .journal()
+        .reader()
         .path()
         .parent()
         .expect("dir")
@@ -439,7 +440,7 @@ async fn env0_tokens_are_kept_by_no_entry_point() {
     );
 
     let mut found = Vec::new();
-    let db = server.engine.journal().path().to_path_buf();
+    let db = server.engine.reader().path().to_path_buf();
     let mut wal = db.as_os_str().to_owned();
     wal.push("-wal");
     let mut texts = vec![

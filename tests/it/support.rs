@@ -321,8 +321,14 @@ pub async fn deliver_all(
     engine.drive(&ids, max_attempts).await.expect("driven");
     let mut out = Vec::new();
     for id in ids {
-        let row = journal.delivery(&id).await.expect("row").expect("delivery");
+        let row = journal
+            .reader()
+            .delivery(&id)
+            .await
+            .expect("row")
+            .expect("delivery");
         let attempts = journal
+            .reader()
             .attempts(&id)
             .await
             .expect("attempts")
