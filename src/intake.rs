@@ -12,7 +12,8 @@ use serde_json::Value;
 use crate::event::{self, Env0Event, Event, EventError, Shape};
 
 /// Where an event came from; journaled with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Source {
     /// Posted as an Atlantis apply result.
     Apply,
@@ -47,10 +48,29 @@ impl Source {
         }
     }
 
+    /// Reads a journaled word.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Source::Apply,
+            Source::Drift,
+            Source::Env0,
+            Source::Fire,
+            Source::Demo,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
     /// Whether a repeat from this source is recognised and not sent again: posts are (env0
     /// may deliver an event twice); an explicit send is meant to go out each time.
     pub fn dedupes(self) -> bool {
         matches!(self, Source::Apply | Source::Drift | Source::Env0)
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

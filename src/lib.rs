@@ -7,6 +7,7 @@
 //! event to every webhook with timeouts and retries ([`dispatch`]).
 
 pub mod api;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod dispatch;

@@ -11,9 +11,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Api, unavailable};
+use crate::clock::now_ms;
 use crate::dispatch::{FireError, ReplayError};
 use crate::ingest::Problem;
-use crate::store::{DeliveryFilter, DeliveryStatus, now_ms};
+use crate::store::{DeliveryFilter, DeliveryStatus};
 
 /// An optional JSON body: absent or empty reads as the default.
 fn body<T: for<'de> Deserialize<'de> + Default>(bytes: &Bytes) -> Result<T, Problem> {

@@ -1,7 +1,7 @@
 //! `herald log`: the journal's deliveries, and the events no webhook took, newest first.
 
+use herald::clock::rfc3339;
 use std::process::ExitCode;
-use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
 use clap::{Args, ValueEnum};
@@ -158,10 +158,4 @@ impl Line {
             Line::Unrouted(e) => e.received_at,
         }
     }
-}
-
-fn rfc3339(ms: i64) -> humantime::Rfc3339Timestamp {
-    humantime::format_rfc3339_seconds(
-        UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0)),
-    )
 }

@@ -6,6 +6,7 @@
 //! therefore survive a restart, and one webhook's backlog cannot take every worker: each
 //! webhook has its own cap of attempts in flight.
 
+use crate::clock::now_ms;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -23,7 +24,7 @@ use crate::intake::{Received, Source};
 use crate::notify::{Attempt, Outcome};
 use crate::store::{
     AttemptRecord, ClaimLimits, Claimed, DeliveryStatus, Journal, KnownWebhook, NewDelivery,
-    NewEvent, NextState, Recorded, Reschedule, StoreError, now_ms,
+    NewEvent, NextState, Recorded, Reschedule, StoreError,
 };
 
 /// Something the engine did, for the console and for progress output.
@@ -34,7 +35,7 @@ pub enum CoreEvent {
         /// Its id.
         event_id: String,
         /// Where it came from (apply, drift, env0, fire).
-        source: String,
+        source: Source,
         /// The event.
         event: Arc<Event>,
         /// Its deliveries: id and webhook label.
@@ -287,7 +288,6 @@ impl Engine {
             ..
         } = received;
         let dedupe_key = dedupe.filter(|_| source.dedupes());
-        let source = source.as_str();
         let current = self.current();
         let mut deliveries: Vec<NewDelivery> = current
             .dispatcher
@@ -318,7 +318,7 @@ impl Engine {
             .journal
             .record_event(NewEvent {
                 id: uuid::Uuid::now_v7().to_string(),
-                source: source.to_string(),
+                source,
                 event,
                 body,
                 dedupe_key,
@@ -337,7 +337,7 @@ impl Engine {
             if self.inner.events.receiver_count() > 0 {
                 let _no_listener = self.inner.events.send(CoreEvent::Recorded {
                     event_id: event_id.clone(),
-                    source: source.to_string(),
+                    source,
                     event: event.clone(),
                     deliveries: listed,
                 });

@@ -9,7 +9,7 @@ mod metrics;
 mod pacer;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 pub use engine::{CoreEvent, Engine, EngineOptions, FireError, ReplayError};
 pub use metrics::Metrics;
@@ -103,22 +103,27 @@ impl Dispatcher {
         event: &Event,
         delivery_id: &str,
     ) -> (Attempt, Option<notify::ShownRequest>) {
-        let mut request =
-            match notify::prepare(&self.config, webhook, event, delivery_id, unix_now()) {
-                Ok(r) => r,
-                Err(e) => {
-                    let attempt = Attempt {
-                        outcome: Outcome::Failed,
-                        status: None,
-                        error: Some(e.to_string()),
-                        hint: None,
-                        retry_after: None,
-                        response: String::new(),
-                        latency: Duration::ZERO,
-                    };
-                    return (attempt, None);
-                }
-            };
+        let mut request = match notify::prepare(
+            &self.config,
+            webhook,
+            event,
+            delivery_id,
+            crate::clock::now_secs(),
+        ) {
+            Ok(r) => r,
+            Err(e) => {
+                let attempt = Attempt {
+                    outcome: Outcome::Failed,
+                    status: None,
+                    error: Some(e.to_string()),
+                    hint: None,
+                    retry_after: None,
+                    response: String::new(),
+                    latency: Duration::ZERO,
+                };
+                return (attempt, None);
+            }
+        };
         if let Some(key) = &webhook.target.pace_key(&self.config) {
             self.pacer.wait(key).await;
         }
@@ -153,12 +158,6 @@ pub fn backoff(scheduled: Duration, retry_after: Option<Duration>) -> Duration {
 /// A new delivery id: a UUID v7, so ids sort by time.
 pub fn new_delivery_id() -> String {
     uuid::Uuid::now_v7().to_string()
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

@@ -189,7 +189,7 @@ pub(crate) fn default_header(headers: &mut Vec<(String, String)>, name: &str, va
 }
 
 /// How an attempt ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// The destination accepted it.
@@ -198,6 +198,32 @@ pub enum Outcome {
     Retryable,
     /// It failed in a way another attempt cannot fix (4xx, Slack `not_in_channel`, ...).
     Failed,
+}
+
+impl Outcome {
+    /// The word journaled and shown: `delivered`, `retryable`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Retryable => "retryable",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    /// Reads a journaled word; anything unknown reads as `failed`, never as delivered.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "delivered" => Outcome::Delivered,
+            "retryable" => Outcome::Retryable,
+            _ => Outcome::Failed,
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The record of one attempt. Every text in it is already free of secrets.

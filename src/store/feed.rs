@@ -45,7 +45,7 @@ pub struct EventSummary {
     /// Received (Unix ms).
     pub received_at: i64,
     /// Where it came from.
-    pub source: String,
+    pub source: crate::intake::Source,
     /// `apply` or `drift`.
     pub kind: String,
     /// One line.
@@ -180,14 +180,14 @@ pub enum Change {
         webhook_key: String,
         /// 1-based number.
         number: u32,
-        /// delivered, retryable, failed.
-        outcome: String,
+        /// How it ended.
+        outcome: crate::notify::Outcome,
         /// HTTP status.
         status: Option<u16>,
         /// The error.
         error: Option<String>,
         /// The delivery's state now.
-        delivery_status: String,
+        delivery_status: super::DeliveryStatus,
     },
 }
 

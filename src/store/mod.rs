@@ -12,9 +12,9 @@ mod query;
 mod schema;
 mod writer;
 
+use crate::clock::now_ms;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension as _};
 use serde::Serialize;
@@ -102,6 +102,30 @@ impl DeliveryStatus {
     }
 }
 
+impl rusqlite::types::FromSql for DeliveryStatus {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let s = v.as_str()?;
+        Self::parse(s).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown delivery status {s:?}").into())
+        })
+    }
+}
+
+impl rusqlite::types::FromSql for crate::intake::Source {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let s = v.as_str()?;
+        Self::parse(s).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(format!("unknown event source {s:?}").into())
+        })
+    }
+}
+
+impl rusqlite::types::FromSql for Outcome {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        Ok(Outcome::parse(v.as_str()?))
+    }
+}
+
 /// A delivery to create.
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
@@ -128,7 +152,7 @@ pub struct NewEvent {
     /// Its id.
     pub id: String,
     /// Where it came from: `apply`, `drift`, `env0`, `fire`.
-    pub source: String,
+    pub source: crate::intake::Source,
     /// The normalised event.
     pub event: Event,
     /// The received body, secrets removed.
@@ -273,13 +297,6 @@ impl std::fmt::Debug for Journal {
 
 /// The journal's file name inside the data directory.
 pub const FILE_NAME: &str = "journal.sqlite3";
-
-/// Now, in Unix milliseconds.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 impl Journal {
     /// Opens (creating and migrating as needed) the journal in `dir`.

@@ -64,7 +64,7 @@ pub struct EventRow {
     /// Received (Unix ms).
     pub received_at: i64,
     /// `apply`, `drift`, `env0` or `fire`.
-    pub source: String,
+    pub source: crate::intake::Source,
     /// One-line summary.
     pub summary: String,
     /// The received body, secrets removed.
@@ -82,8 +82,8 @@ pub struct AttemptRow {
     pub started_at: i64,
     /// Duration (ms).
     pub latency_ms: i64,
-    /// delivered, retryable, failed.
-    pub outcome: String,
+    /// How it ended.
+    pub outcome: crate::notify::Outcome,
     /// HTTP status.
     pub status: Option<u16>,
     /// Error.
@@ -181,7 +181,7 @@ pub fn deliveries(c: &Connection, f: &DeliveryFilter) -> Result<Vec<DeliveryRow>
 struct RawEvent {
     id: String,
     received_at: i64,
-    source: String,
+    source: crate::intake::Source,
     summary: String,
     body: String,
     event: String,
@@ -287,7 +287,7 @@ pub fn counts(c: &Connection) -> Result<StatusCounts, StoreError> {
     out.leased = c
         .query_row(
             "SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'retrying') AND lease_until > ?1",
-            [super::now_ms()],
+            [crate::clock::now_ms()],
             |r| r.get::<_, i64>(0),
         )?
         .unsigned_abs();

@@ -3,6 +3,7 @@
 //! then answers them all. Under load many requests share one fsync; alone, a request is
 //! committed at once.
 
+use crate::clock::now_ms;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
@@ -17,7 +18,7 @@ use crate::config::WebhookKey;
 
 use super::{
     AttemptRecord, ClaimLimits, Claimed, Commit, NewDelivery, NewEvent, NextState, Recorded,
-    Reschedule, StoreError, now_ms,
+    Reschedule, StoreError,
 };
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -317,7 +318,7 @@ fn insert_event(t: &Connection, e: &NewEvent) -> Result<Recorded, StoreError> {
     .execute(params![
         e.id,
         now,
-        e.source,
+        e.source.as_str(),
         e.event.kind().as_str(),
         e.event.summary(),
         e.dedupe_key,
@@ -368,7 +369,7 @@ fn insert_attempt(t: &Connection, a: &AttemptRecord, next: NextState) -> Result<
         a.number,
         a.started_at,
         a.latency_ms,
-        serde_json::to_value(a.outcome).ok().and_then(|v| v.as_str().map(str::to_string)),
+        a.outcome.as_str(),
         a.status,
         a.error,
         a.hint,

@@ -75,7 +75,7 @@ pub struct EventItem {
     /// Received (Unix ms).
     pub received_at: i64,
     /// apply, drift, env0, fire.
-    pub source: String,
+    pub source: crate::intake::Source,
     /// The event.
     pub event: Arc<Event>,
     /// Its deliveries.
@@ -96,8 +96,21 @@ pub struct WebhookStats {
     pub delivered: u64,
     /// Deliveries that failed for good.
     pub failed: u64,
-    /// The last outcome: `ok`, an error code, `retrying`.
-    pub last: Option<String>,
+    /// The last delivery's state and error.
+    pub last: Option<(DeliveryStatus, Option<String>)>,
+}
+
+impl WebhookStats {
+    /// The last outcome in a few words: `ok`, the error, or `retrying: error`.
+    pub fn last_text(&self) -> Option<String> {
+        self.last.as_ref().map(|(status, error)| match status {
+            DeliveryStatus::Succeeded => "ok".to_string(),
+            DeliveryStatus::Failed => error.clone().unwrap_or_else(|| "failed".into()),
+            DeliveryStatus::Retrying | DeliveryStatus::Pending => {
+                format!("retrying: {}", error.clone().unwrap_or_default())
+            }
+        })
+    }
 }
 
 /// Slack's verdict on the token.
@@ -841,19 +854,11 @@ impl App {
                 if let Some(index) = self.config.webhooks.iter().position(|w| w.label() == label) {
                     let s = &mut self.stats[index];
                     match status {
-                        DeliveryStatus::Succeeded => {
-                            s.delivered += 1;
-                            s.last = Some("ok".into());
-                        }
-                        DeliveryStatus::Failed => {
-                            s.failed += 1;
-                            s.last = error.clone();
-                        }
-                        _ => {
-                            s.last =
-                                Some(format!("retrying: {}", error.clone().unwrap_or_default()))
-                        }
+                        DeliveryStatus::Succeeded => s.delivered += 1,
+                        DeliveryStatus::Failed => s.failed += 1,
+                        _ => {}
                     }
+                    s.last = Some((status, error.clone()));
                 }
                 if let Some(e) = self.events.iter_mut().find(|e| e.id == event_id) {
                     match e.deliveries.iter_mut().find(|d| d.id == delivery_id) {
@@ -946,16 +951,11 @@ impl App {
                 {
                     let s = &mut self.stats[i];
                     match d.status {
-                        DeliveryStatus::Succeeded => {
-                            s.delivered += 1;
-                            s.last = Some("ok".into());
-                        }
-                        DeliveryStatus::Failed => {
-                            s.failed += 1;
-                            s.last.clone_from(&d.error);
-                        }
-                        _ => {}
+                        DeliveryStatus::Succeeded => s.delivered += 1,
+                        DeliveryStatus::Failed => s.failed += 1,
+                        _ => continue,
                     }
+                    s.last = Some((d.status, d.error.clone()));
                 }
             }
         }

@@ -238,7 +238,7 @@ fn from_core(ce: CoreEvent) -> Message {
             deliveries,
         } => Message::Recorded(EventItem {
             id: event_id,
-            received_at: crate::store::now_ms(),
+            received_at: crate::clock::now_ms(),
             source,
             event,
             deliveries: deliveries

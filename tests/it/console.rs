@@ -49,7 +49,7 @@ fn item(n: i64, name: &str, deliveries: Vec<(&str, DeliveryStatus, Option<&str>)
     EventItem {
         id: format!("event-{n}"),
         received_at: 1_763_870_400_000 + n * 61_000,
-        source: "apply".into(),
+        source: herald::intake::Source::Apply,
         event: Arc::new(payload(name)),
         deliveries: deliveries
             .into_iter()
@@ -248,7 +248,7 @@ fn detail_tabs() {
                 number: 1,
                 started_at: 0,
                 latency_ms: 12,
-                outcome: "retryable".into(),
+                outcome: herald::notify::Outcome::Retryable,
                 status: Some(503),
                 error: Some("sending webhook to \"https://audit.acme.example\": returned status 503: busy".into()),
                 hint: None,

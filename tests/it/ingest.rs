@@ -88,7 +88,7 @@ async fn accepted_events_are_journaled_before_the_answer_and_then_delivered() {
         .await
         .expect("read")
         .expect("event");
-    assert_eq!(e.source, "drift");
+    assert_eq!(e.source, herald::intake::Source::Drift);
 }
 
 #[tokio::test]

@@ -352,7 +352,7 @@ async fn retries_set_by_a_clock_that_was_ahead_are_brought_in_at_start() {
     let ids = accept_drift(&engine).await;
     // The clock read ten days ahead when an attempt scheduled the retry two seconds on,
     // and was then stepped back to the right time.
-    let then = herald::store::now_ms() + 10 * 24 * 3600 * 1000_i64;
+    let then = herald::clock::now_ms() + 10 * 24 * 3600 * 1000_i64;
     let conn = rusqlite::Connection::open(journal.path()).expect("open");
     conn.execute(
         "UPDATE deliveries SET status = 'retrying', updated_at = ?1, next_attempt_at = ?1 + 2000, lease_until = NULL",

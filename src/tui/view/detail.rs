@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{block, popup, when_color};
-use crate::notify::{self, Preview, slack::render};
+use crate::notify::{self, Outcome, Preview, slack::render};
 use crate::tui::app::{App, Detail, DetailTab};
 use crate::tui::theme::Theme;
 
@@ -203,10 +203,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, d: &Detail) {
                     .map(|(_, a)| a.as_slice())
                     .unwrap_or_default();
                 for a in attempts {
-                    let style = match a.outcome.as_str() {
-                        "delivered" => theme.ok,
-                        "retryable" => theme.warn,
-                        _ => theme.bad,
+                    let style = match a.outcome {
+                        Outcome::Delivered => theme.ok,
+                        Outcome::Retryable => theme.warn,
+                        Outcome::Failed => theme.bad,
                     };
                     lines.push(Line::styled(
                         format!(

@@ -65,10 +65,10 @@ pub fn webhooks(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, sid
         .map(|(n, i)| {
             let w = &app.config.webhooks[i];
             let s = &app.stats[i];
-            let last_style = match s.last.as_deref() {
-                Some("ok") => theme.ok,
-                Some(x) if x.starts_with("retrying") => theme.warn,
-                Some(_) => theme.bad,
+            let last_style = match s.last.as_ref().map(|(status, _)| status) {
+                Some(DeliveryStatus::Succeeded) => theme.ok,
+                Some(DeliveryStatus::Failed) => theme.bad,
+                Some(_) => theme.warn,
                 None => theme.muted,
             };
             let row = Row::new(vec![
@@ -82,7 +82,7 @@ pub fn webhooks(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, sid
                     if s.failed > 0 { theme.bad } else { theme.muted },
                 )),
                 Cell::from(Span::styled(
-                    s.last.clone().unwrap_or_else(|| "–".into()),
+                    s.last_text().unwrap_or_else(|| "–".into()),
                     last_style,
                 )),
             ]);
@@ -192,8 +192,8 @@ pub fn webhooks(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, sid
                     theme.text,
                 ));
             }
-            if let Some(last) = &app.stats[w.index].last {
-                lines.push(kv("last", last.clone(), theme.text));
+            if let Some(last) = app.stats[w.index].last_text() {
+                lines.push(kv("last", last, theme.text));
             }
             lines.push(Line::raw(""));
             lines.push(Line::from(vec![
