@@ -123,8 +123,12 @@ pub async fn demo(args: &TuiArgs) -> Result<ExitCode> {
     let demo = herald::demo::Demo::start()
         .await
         .context("starting the demo's fake Slack and receiver")?;
-    let dir = std::env::temp_dir().join(format!("herald-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    // Removed when this function returns, however it returns (a bad --theme included).
+    let tmp = tempfile::Builder::new()
+        .prefix("herald-demo-")
+        .tempdir()
+        .context("creating the demo's temporary directory")?;
+    let dir = tmp.path();
     let path = dir.join("herald.yaml");
     std::fs::write(&path, &demo.config)?;
     let load = config::LoadOptions {
@@ -148,7 +152,7 @@ pub async fn demo(args: &TuiArgs) -> Result<ExitCode> {
     ));
     let code = run(engine, listener, theme, load).await;
     stop.cancel();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(tmp);
     code
 }
 

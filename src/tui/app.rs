@@ -204,8 +204,13 @@ pub enum Overlay {
     ReplayTo {
         /// Event or delivery id to replay.
         id: String,
+        /// The event's kind, to warn before sending it to a webhook of the other kind.
+        kind: EventKind,
         /// Selected webhook.
         selected: usize,
+        /// The selected webhook is for the other event kind and Enter was pressed once:
+        /// the warning is shown, and Enter again sends.
+        warned: bool,
     },
 }
 
@@ -529,6 +534,14 @@ impl App {
         rows.get(self.selected()).map(|&i| &self.events[i])
     }
 
+    /// The kind of the listed event `id`.
+    fn event_kind(&self, id: &str) -> Option<EventKind> {
+        self.events
+            .iter()
+            .find(|e| e.id == id)
+            .map(|e| e.event.kind())
+    }
+
     /// The selected webhook's index (Webhooks pane).
     pub fn selected_webhook(&self) -> Option<usize> {
         (self.pane == Pane::Webhooks)
@@ -625,18 +638,46 @@ impl App {
                     }
                     Action::ReplayTo => {
                         let id = d.event_id.clone();
-                        self.overlay = Overlay::ReplayTo { id, selected: 0 };
+                        if let Some(kind) = self.event_kind(&id) {
+                            self.overlay = Overlay::ReplayTo {
+                                id,
+                                kind,
+                                selected: 0,
+                                warned: false,
+                            };
+                        }
                     }
                     _ => {}
                 }
                 return None;
             }
-            Overlay::ReplayTo { id, selected } => {
+            Overlay::ReplayTo {
+                id,
+                kind,
+                selected,
+                warned,
+            } => {
                 let n = self.config.webhooks.len();
                 match action {
                     Action::Back => self.overlay = Overlay::None,
-                    Action::Down => *selected = (*selected + 1).min(n.saturating_sub(1)),
-                    Action::Up => *selected = selected.saturating_sub(1),
+                    Action::Down => {
+                        *selected = (*selected + 1).min(n.saturating_sub(1));
+                        *warned = false;
+                    }
+                    Action::Up => {
+                        *selected = selected.saturating_sub(1);
+                        *warned = false;
+                    }
+                    Action::Enter
+                        if !*warned
+                            && self
+                                .config
+                                .webhooks
+                                .get(*selected)
+                                .is_some_and(|w| w.event != *kind) =>
+                    {
+                        *warned = true;
+                    }
                     Action::Enter if n > 0 => {
                         let effect = Effect::Replay {
                             id: id.clone(),
@@ -766,7 +807,9 @@ impl App {
                 if let Some(e) = self.selected_event() {
                     self.overlay = Overlay::ReplayTo {
                         id: e.id.clone(),
+                        kind: e.event.kind(),
                         selected: 0,
+                        warned: false,
                     };
                 }
             }

@@ -182,6 +182,14 @@ impl Theme {
                 )));
             }
         }
+        // A palette colour is checked where it is defined: checked where it is used, a
+        // bad `palette.accent` was blamed on the first style using it, often one the file
+        // never mentions (inherited from the parent theme).
+        for (key, value) in &file.palette {
+            if Color::from_str(value).is_err() {
+                return Err(err(format!("palette.{key}: unknown colour {value:?}")));
+            }
+        }
         palette.extend(file.palette);
         for key in file.styles.keys() {
             if !KEYS.contains(&key.as_str()) {
@@ -194,8 +202,11 @@ impl Theme {
         styles.extend(file.styles);
         let color = |key: &str, c: &str| -> Result<Color, ThemeError> {
             let resolved = palette.get(c).map_or(c, String::as_str);
-            Color::from_str(resolved)
-                .map_err(|_| err(format!("styles.{key}: unknown colour {c:?}")))
+            Color::from_str(resolved).map_err(|_| {
+                err(format!(
+                    "{key}: unknown colour {c:?} (a colour name, #rrggbb, an index 0-255, or a [palette] name)"
+                ))
+            })
         };
         let mut built: BTreeMap<&str, Style> = BTreeMap::new();
         for key in KEYS {
@@ -203,14 +214,14 @@ impl Theme {
                 .get(key)
                 .ok_or_else(|| err(format!("styles.{key}: missing")))?;
             let style = match spec {
-                Spec::Color(c) => Style::new().fg(color(key, c)?),
+                Spec::Color(c) => Style::new().fg(color(&format!("styles.{key}"), c)?),
                 Spec::Full(f) => {
                     let mut s = Style::new();
                     if let Some(c) = &f.fg {
-                        s = s.fg(color(key, c)?);
+                        s = s.fg(color(&format!("styles.{key}.fg"), c)?);
                     }
                     if let Some(c) = &f.bg {
-                        s = s.bg(color(key, c)?);
+                        s = s.bg(color(&format!("styles.{key}.bg"), c)?);
                     }
                     for m in &f.modifiers {
                         s =
@@ -310,9 +321,31 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         let e = Theme::parse("x.toml", "[styles]\ntext = \"blu\"\n").expect_err("bad colour");
+        assert!(
+            e.to_string()
+                .starts_with("theme x.toml: styles.text: unknown colour \"blu\""),
+            "{e}"
+        );
+        // A bad palette colour is blamed on the palette entry, not on the first (inherited)
+        // style that uses it.
+        let e = Theme::parse(
+            "x.toml",
+            "inherits = \"nord\"\n[palette]\naccent = \"blu\"\n",
+        )
+        .expect_err("bad palette colour");
         assert_eq!(
             e.to_string(),
-            "theme x.toml: styles.text: unknown colour \"blu\""
+            "theme x.toml: palette.accent: unknown colour \"blu\""
+        );
+        let e = Theme::parse(
+            "x.toml",
+            "[styles]\nok = { fg = \"red\", bg = \"grene\" }\n",
+        )
+        .expect_err("bad bg");
+        assert!(
+            e.to_string()
+                .contains("styles.ok.bg: unknown colour \"grene\""),
+            "{e}"
         );
         let e = Theme::parse("x.toml", "[styles]\ntxt = \"red\"\n").expect_err("bad key");
         assert!(

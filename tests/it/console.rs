@@ -414,6 +414,11 @@ fn replay_to_dialog() {
     insta::assert_snapshot!(render(&app, &theme(), 100, 30).backend());
     assert_eq!(
         app.update(Action::Enter),
+        None,
+        "an apply webhook: asks first"
+    );
+    assert_eq!(
+        app.update(Action::Enter),
         Some(Effect::Replay {
             id: "event-5".into(),
             webhooks: vec![1]
@@ -607,4 +612,40 @@ fn detail_message_is_the_webhooks_own_request() {
     assert!(s.contains("chat.postMessage"), "{s}");
     assert!(s.contains("▌"), "the Slack layout, with its bar: {s}");
     assert!(!s.contains("\"attachments\""), "not the raw JSON: {s}");
+}
+
+/// `R` to a webhook of the other event kind warns and asks again before sending: a drift
+/// report replayed to an apply webhook is rarely meant.
+#[test]
+fn replay_to_a_webhook_of_the_other_kind_warns_first() {
+    let mut app = app();
+    // The newest event is an env0 drift; the first webhook takes applies.
+    app.update(Action::ReplayTo);
+    assert_eq!(
+        app.update(Action::Enter),
+        None,
+        "not sent on the first enter"
+    );
+    let s = screen(&render(&app, &theme(), 100, 30));
+    assert!(s.contains("enter again sends it anyway"), "{s}");
+    // Moving on clears the warning; the drift webhook takes it at once.
+    app.update(Action::Down);
+    app.update(Action::Down);
+    assert_eq!(
+        app.update(Action::Enter),
+        Some(Effect::Replay {
+            id: "event-5".into(),
+            webhooks: vec![2]
+        })
+    );
+    // Back on the apply webhook: warned, then sent when confirmed.
+    app.update(Action::ReplayTo);
+    app.update(Action::Enter);
+    assert_eq!(
+        app.update(Action::Enter),
+        Some(Effect::Replay {
+            id: "event-5".into(),
+            webhooks: vec![0]
+        })
+    );
 }

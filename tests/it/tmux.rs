@@ -267,3 +267,27 @@ async fn the_console_says_a_serve_already_runs_where_it_would_listen() {
         "no second engine or journal was started"
     );
 }
+
+/// A demo that cannot start (here: an unknown `--theme`) says why and leaves nothing
+/// behind in the temporary directory; it used to leave its config and journal there.
+#[tokio::test]
+async fn a_demo_that_fails_to_start_leaves_no_temporary_directory() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let term = Tmux::start(100, 20);
+    let command = format!(
+        "TMPDIR={} {} demo --theme no-such-theme; echo ended $((100 + $?))",
+        tmp.path().display(),
+        env!("CARGO_BIN_EXE_herald"),
+    );
+    term.send(&[&command, "Enter"]);
+    // The command line itself reads "ended $((": only its output reads "ended 1..".
+    assert!(term.wait_for("ended 1").await, "{}", term.screen(false));
+    let screen = term.screen(false);
+    assert!(screen.contains("theme no-such-theme"), "{screen}");
+    assert!(!screen.contains("ended 100"), "it failed: {screen}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .expect("read tmp")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -273,9 +273,16 @@ pub fn fire(frame: &mut Frame<'_>, app: &App, theme: &Theme, f: &FireDialog) {
 }
 
 /// Choosing the webhook to replay to.
-pub fn replay_to(frame: &mut Frame<'_>, app: &App, theme: &Theme, selected: usize) {
+pub fn replay_to(
+    frame: &mut Frame<'_>,
+    app: &App,
+    theme: &Theme,
+    selected: usize,
+    kind: crate::config::EventKind,
+    warned: bool,
+) {
     let area = popup(frame, 60, 50);
-    let lines: Vec<Line<'_>> = app
+    let mut lines: Vec<Line<'_>> = app
         .config
         .webhooks
         .iter()
@@ -298,6 +305,31 @@ pub fn replay_to(frame: &mut Frame<'_>, app: &App, theme: &Theme, selected: usiz
             )
         })
         .collect();
+    if let Some(w) = app
+        .config
+        .webhooks
+        .get(selected)
+        .filter(|w| w.event != kind)
+    {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            format!(
+                " ⚠ {} takes {} events; this is a {} event.",
+                w.label(),
+                w.event.as_str(),
+                kind.as_str()
+            ),
+            theme.warn,
+        ));
+        lines.push(Line::styled(
+            if warned {
+                " enter again sends it anyway, esc cancels"
+            } else {
+                " enter asks once more before sending"
+            },
+            theme.warn,
+        ));
+    }
     frame.render_widget(
         Paragraph::new(Text::from(lines)).block(block("Replay to", theme, true)),
         area,

@@ -91,7 +91,12 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme) {
         Overlay::Detail(d) => detail::draw(frame, app, theme, d),
         Overlay::Editor(e) => dialogs::editor(frame, app, theme, e),
         Overlay::Fire(f) => dialogs::fire(frame, app, theme, f),
-        Overlay::ReplayTo { selected, .. } => dialogs::replay_to(frame, app, theme, *selected),
+        Overlay::ReplayTo {
+            selected,
+            kind,
+            warned,
+            ..
+        } => dialogs::replay_to(frame, app, theme, *selected, *kind, *warned),
     }
 }
 
