@@ -10,14 +10,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Api, unavailable};
+use super::{Api, unavailable, wire};
 use crate::clock::now_ms;
 use crate::dispatch::{FireError, ReplayError};
 use crate::ingest::Problem;
 use crate::store::{DeliveryFilter, DeliveryStatus};
 
 /// An optional JSON body: absent or empty reads as the default.
-fn body<T: for<'de> Deserialize<'de> + Default>(bytes: &Bytes) -> Result<T, Problem> {
+pub(super) fn body<T: for<'de> Deserialize<'de> + Default>(bytes: &Bytes) -> Result<T, Problem> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
@@ -39,7 +39,7 @@ pub(super) struct Targets {
 }
 
 /// Webhook selectors to indexes.
-fn select(api: &Api, sels: &[String]) -> Result<Vec<usize>, Problem> {
+pub(super) fn select(api: &Api, sels: &[String]) -> Result<Vec<usize>, Problem> {
     let config = api.engine.config();
     sels.iter()
         .map(|s| {
@@ -64,7 +64,11 @@ async fn replay_one(api: &Api, id: &str, bytes: &Bytes) -> Response {
         Err(p) => return p.into_response(),
     };
     match api.engine.replay(id, &webhooks).await {
-        Ok(ids) => (StatusCode::ACCEPTED, Json(json!({"deliveries": ids}))).into_response(),
+        Ok(ids) => (
+            StatusCode::ACCEPTED,
+            Json(wire::Created { deliveries: ids }),
+        )
+            .into_response(),
         Err(ReplayError::NotFound(id)) => Problem::new(
             StatusCode::NOT_FOUND,
             "nothing to replay",
@@ -208,9 +212,12 @@ pub(super) async fn fire(State(api): State<Api>, bytes: Bytes) -> Response {
         else {
             continue;
         };
-        out.push(json!({"delivery": d, "attempts": attempts}));
+        out.push(wire::DeliveryDetail {
+            delivery: d,
+            attempts,
+        });
     }
-    Json(json!({"deliveries": out})).into_response()
+    Json(wire::Fired { deliveries: out }).into_response()
 }
 
 async fn set_paused(api: &Api, paused: bool) -> Response {

@@ -6,9 +6,12 @@
 //! clients on this machine only (loopback), as before there were tokens.
 
 mod act;
+pub mod client;
 mod filters;
+mod preview;
 mod read;
 mod stream;
+pub mod wire;
 
 use std::net::SocketAddr;
 
@@ -58,6 +61,8 @@ impl Api {
             .route("/pause", post(act::pause))
             .route("/resume", post(act::resume))
             .route("/reload", post(act::reload))
+            .route("/preview", post(preview::preview))
+            .route("/slack", get(preview::slack))
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 authorize,
@@ -71,7 +76,8 @@ impl Api {
 /// others nothing.
 async fn authorize(State(api): State<Api>, req: Request, next: Next) -> Response {
     let settings = api.engine.config().herald.clone();
-    let reading = req.method() == Method::GET;
+    // A preview builds a request without sending it: reading, though it is a POST.
+    let reading = req.method() == Method::GET || req.uri().path().ends_with("/preview");
     let bearer = req
         .headers()
         .get("authorization")

@@ -5,9 +5,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::{Api, unavailable};
+use super::{Api, unavailable, wire};
 use crate::ingest::Problem;
 use crate::store::{DeliveryFilter, Field, Term};
 
@@ -19,14 +19,17 @@ pub(super) async fn status(State(api): State<Api>) -> Response {
         (Ok(c), Ok(p)) => (c, p),
         (Err(e), _) | (_, Err(e)) => return unavailable(&e),
     };
-    Json(json!({
-        "version": crate::VERSION,
-        "journal": {"backend": "sqlite", "path": journal.path()},
-        "paused": paused,
-        "in_flight": api.engine.in_flight(),
-        "webhooks": api.engine.config().webhooks.len(),
-        "counts": counts,
-    }))
+    Json(wire::Status {
+        version: crate::VERSION.to_string(),
+        journal: wire::JournalInfo {
+            backend: "sqlite".into(),
+            path: journal.path().display().to_string(),
+        },
+        paused,
+        in_flight: api.engine.in_flight(),
+        webhooks: api.engine.config().webhooks.len(),
+        counts,
+    })
     .into_response()
 }
 
@@ -37,25 +40,25 @@ pub(super) async fn webhooks(State(api): State<Api>) -> Response {
         Err(e) => return unavailable(&e),
     };
     let config = api.engine.config();
-    let list: Vec<Value> = config
+    let webhooks = config
         .webhooks
         .iter()
-        .map(|w| {
-            json!({
-                "index": w.index,
-                "id": w.key,
-                "name": w.name,
-                "label": w.label(),
-                "event": w.event.as_str(),
-                "kind": w.target.kind(),
-                "target": w.target.display(),
-                "workspace_regex": w.workspace_regex.pattern(),
-                "branch_regex": w.branch_regex.pattern(),
-                "deliveries": stats.get(w.key.as_str()).copied().unwrap_or_default(),
-            })
+        .map(|w| wire::Webhook {
+            index: w.index,
+            id: w.key.to_string(),
+            name: w.name.clone(),
+            label: w.label(),
+            event: w.event,
+            kind: w.target.kind().to_string(),
+            target: w.target.display(),
+            describe: w.target.describe(),
+            slack_token: w.target.uses_slack_token(),
+            workspace_regex: w.workspace_regex.pattern().to_string(),
+            branch_regex: w.branch_regex.pattern().to_string(),
+            deliveries: stats.get(w.key.as_str()).copied().unwrap_or_default(),
         })
         .collect();
-    Json(json!({"webhooks": list})).into_response()
+    Json(wire::Webhooks { webhooks }).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,6 +66,9 @@ pub(super) struct Page {
     before: Option<i64>,
     limit: Option<usize>,
     q: Option<String>,
+    /// Each event with the event itself and its deliveries (what the console lists).
+    #[serde(default)]
+    full: bool,
 }
 
 /// The most events one page holds.
@@ -94,10 +100,53 @@ pub(super) async fn events(State(api): State<Api>, Query(page): Query<Page>) -> 
             let next = (events.len() == limit)
                 .then(|| events.last().map(|e| e.seq))
                 .flatten();
-            Json(json!({"events": events, "next": next})).into_response()
+            if !page.full {
+                return Json(wire::Page { events, next }).into_response();
+            }
+            match full_events(api.engine.reader(), events).await {
+                Ok(events) => Json(wire::FullPage { events, next }).into_response(),
+                Err(e) => unavailable(&e),
+            }
         }
         Err(e) => unavailable(&e),
     }
+}
+
+/// The events with the event itself and their deliveries: what the console lists, for a
+/// page and for the stream's new events alike.
+pub(super) async fn full_events(
+    reader: &crate::store::Reader,
+    events: Vec<crate::store::EventSummary>,
+) -> Result<Vec<wire::FullEvent>, crate::store::StoreError> {
+    let mut out = Vec::with_capacity(events.len());
+    for summary in events {
+        let Some(row) = reader.event(&summary.id).await? else {
+            // Pruned between the two reads.
+            continue;
+        };
+        let deliveries = reader
+            .deliveries(DeliveryFilter {
+                event_id: Some(summary.id.clone()),
+                ..DeliveryFilter::default()
+            })
+            .await?;
+        out.push(wire::FullEvent {
+            summary,
+            event: row.event,
+            delivery_list: deliveries
+                .into_iter()
+                .rev()
+                .map(|d| wire::Delivery {
+                    id: d.id,
+                    label: d.webhook_label,
+                    status: d.status,
+                    attempts: d.attempts,
+                    error: d.last_error,
+                })
+                .collect(),
+        });
+    }
+    Ok(out)
 }
 
 /// Reads `q`: words are searched in the summary (or match an id), `kind:`, `status:`,
@@ -168,21 +217,24 @@ pub(super) async fn event(State(api): State<Api>, Path(id): Path<String>) -> Res
     let mut deliveries = Vec::with_capacity(rows.len());
     for d in rows {
         match journal.attempts(&d.id).await {
-            Ok(a) => deliveries.push(json!({"delivery": d, "attempts": a})),
+            Ok(attempts) => deliveries.push(wire::DeliveryDetail {
+                delivery: d,
+                attempts,
+            }),
             Err(e) => return unavailable(&e),
         }
     }
     let body: Value = serde_json::from_str(&event.body).unwrap_or(Value::String(event.body));
-    Json(json!({
-        "event": {
-            "id": event.id,
-            "received_at": event.received_at,
-            "source": event.source,
-            "summary": event.summary,
-            "kind": event.event.kind().as_str(),
-            "body": body,
+    Json(wire::EventDetail {
+        event: wire::EventMeta {
+            id: event.id,
+            received_at: event.received_at,
+            source: event.source,
+            summary: event.summary,
+            kind: event.event.kind(),
+            body,
         },
-        "deliveries": deliveries,
-    }))
+        deliveries,
+    })
     .into_response()
 }

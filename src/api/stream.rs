@@ -118,20 +118,38 @@ impl Follow {
         let Ok((changes, _)) = journal.changes(self.pos, BATCH).await else {
             return;
         };
-        for c in changes {
-            let name = match &c {
-                Change::Recorded(e) => {
-                    self.pos.event = e.seq;
-                    "recorded"
-                }
-                Change::Attempted { seq, .. } => {
-                    self.pos.attempt = *seq;
-                    "attempted"
-                }
-            };
+        // New events go out whole (the event and its deliveries), so a client lists them
+        // without asking again; attempts as they are.
+        let (recorded, attempted): (Vec<Change>, Vec<Change>) = changes
+            .into_iter()
+            .partition(|c| matches!(c, Change::Recorded(_)));
+        let summaries = recorded
+            .into_iter()
+            .filter_map(|c| match c {
+                Change::Recorded(e) => Some(e),
+                Change::Attempted { .. } => None,
+            })
+            .collect();
+        let Ok(full) = super::read::full_events(journal, summaries).await else {
+            return;
+        };
+        for e in full {
+            self.pos.event = e.summary.seq;
             self.ready.push_back(
                 Event::default()
-                    .event(name)
+                    .event("recorded")
+                    .id(self.pos.to_id())
+                    .json_data(&e)
+                    .unwrap_or_default(),
+            );
+        }
+        for c in attempted {
+            if let Change::Attempted { seq, .. } = &c {
+                self.pos.attempt = *seq;
+            }
+            self.ready.push_back(
+                Event::default()
+                    .event("attempted")
                     .id(self.pos.to_id())
                     .json_data(&c)
                     .unwrap_or_default(),

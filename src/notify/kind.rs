@@ -111,7 +111,8 @@ pub struct Answer<'a> {
 }
 
 /// How a request looks to a person: the body as JSON, or the message as the chat shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Preview {
     /// The body is the message (plain HTTP receivers).
     Json(Value),

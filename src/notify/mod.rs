@@ -58,10 +58,10 @@ impl std::fmt::Debug for Request {
 }
 
 /// A request as it may be shown: URL and secret header values masked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ShownRequest {
     /// Method (always POST).
-    pub method: &'static str,
+    pub method: String,
     /// URL with credentials masked.
     pub url: String,
     /// Headers, secret values masked.
@@ -92,7 +92,7 @@ impl Request {
             })
             .collect();
         ShownRequest {
-            method: "POST",
+            method: "POST".into(),
             url: self.target.shown_url(&self.url),
             headers,
             body: serde_json::from_slice(&self.body).unwrap_or(Value::Null),

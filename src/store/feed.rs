@@ -5,7 +5,7 @@
 //! appended, so "everything after rowid N" is exact, whichever process wrote it.
 
 use rusqlite::{Connection, params_from_iter, types::Value as Sql};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 
@@ -36,7 +36,7 @@ pub enum Field {
 }
 
 /// An event in a listing.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventSummary {
     /// Its position: pass it as `before` for the next page.
     pub seq: i64,
@@ -55,7 +55,7 @@ pub struct EventSummary {
 }
 
 /// How many of an event's deliveries are in each state.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryTally {
     /// Not attempted yet.
     pub pending: u32,
@@ -163,7 +163,7 @@ impl FeedPosition {
 }
 
 /// One change after a feed position.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
     /// An event was recorded.

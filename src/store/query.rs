@@ -1,7 +1,7 @@
 //! Read queries: the log, one event, a delivery's attempts, counts.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{DeliveryStatus, StoreError};
 use crate::event::Event;
@@ -20,7 +20,7 @@ pub struct DeliveryFilter {
 }
 
 /// A delivery with its event's summary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeliveryRow {
     /// Delivery id.
     pub id: String,
@@ -74,7 +74,7 @@ pub struct EventRow {
 }
 
 /// A stored attempt.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AttemptRow {
     /// 1-based number.
     pub number: u32,
@@ -92,10 +92,19 @@ pub struct AttemptRow {
     pub hint: Option<String>,
     /// The request as it was shown (method, masked URL and headers, body): stored as JSON
     /// text, given as the object it is.
-    #[serde(serialize_with = "json_text")]
+    #[serde(serialize_with = "json_text", deserialize_with = "text_of_json")]
     pub request: String,
     /// Response excerpt.
     pub response: String,
+}
+
+/// Reads JSON given as the object it is back into its text (see [`json_text`]).
+fn text_of_json<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(match v {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    })
 }
 
 /// Writes stored JSON text as the JSON it holds (text that is not JSON, as a string).
@@ -107,7 +116,7 @@ fn json_text<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> 
 }
 
 /// Deliveries per status, and events in all.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusCounts {
     /// Events stored.
     pub events: u64,

@@ -9,7 +9,8 @@ use serde_json::Value;
 use unicode_segmentation::UnicodeSegmentation;
 
 /// The colour of an attachment's bar.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Bar {
     /// `good`: green.
     Good,
@@ -22,7 +23,7 @@ pub enum Bar {
 }
 
 /// A message laid out in lines; `bar` applies to every line but the first (the summary).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rendered {
     /// The notification text.
     pub summary: String,
