@@ -96,12 +96,17 @@ pub fn decide_all(webhooks: &[Webhook], event: &Event) -> Vec<Decision> {
 /// Only the yes/no of [`decide`], without building the evidence: the hot path of the
 /// dispatcher, which routes every event through every webhook.
 pub fn matches(webhook: &Webhook, event: &Event) -> bool {
-    webhook.event == event.kind()
-        && Subject::ALL.into_iter().all(|s| {
-            event
-                .subject(s)
-                .is_none_or(|v| webhook.filter(s).is_match(v))
-        })
+    passes(webhook.event, |s| webhook.filter(s), event)
+}
+
+/// Whether a webhook for `kind` events with these filters takes `event`: the rule of
+/// [`matches`], for filters that are not (yet) in a config (the console's filter editor
+/// tests what is being typed).
+pub fn passes<'a>(kind: EventKind, filter: impl Fn(Subject) -> &'a Filter, event: &Event) -> bool {
+    kind == event.kind()
+        && Subject::ALL
+            .into_iter()
+            .all(|s| event.subject(s).is_none_or(|v| filter(s).is_match(v)))
 }
 
 fn test(s: Subject, filter: &Filter, value: &str) -> Test {

@@ -328,19 +328,21 @@ impl Client {
         Ok(())
     }
 
-    /// `PUT /webhooks/{index}/filters`: applies the patterns to the running engine, and
-    /// with `write` also writes them to the config file.
+    /// `PUT /webhooks/{index}/filters`: applies one filter (`workspace-regex` or
+    /// `branch-regex`) to the running engine, and with `write` also writes it to the
+    /// config file (with the other one, when that was applied but not saved).
     ///
     /// # Errors
     /// See [`ClientError`].
-    pub async fn set_filters(
+    pub async fn set_filter(
         &self,
         webhook: usize,
-        workspace: &str,
-        branch: &str,
+        key: &str,
+        pattern: &str,
         write: bool,
     ) -> Result<Value, ClientError> {
-        let body = json!({"workspace-regex": workspace, "branch-regex": branch, "write": write});
+        let mut body = json!({"write": write});
+        body[key] = Value::String(pattern.to_string());
         self.json(
             reqwest::Method::PUT,
             &format!("/webhooks/{webhook}/filters"),
@@ -432,7 +434,7 @@ impl Client {
 }
 
 /// What to preview: a journaled event, or a payload.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Preview {
     /// By its id.
     Event(String),

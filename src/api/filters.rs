@@ -83,13 +83,35 @@ pub(super) async fn put(State(api): State<Api>, Path(id): Path<String>, bytes: B
             "give \"workspace-regex\" and/or \"branch-regex\"",
         );
     }
+    let mut said = String::new();
     if req.write {
         let written = match &api.load {
             Some(load) => config::write_filters(&current, load, index, &fields),
             None => Err(config::WriteFiltersError::NoFile),
         };
         match written {
-            Ok(w) => api.engine.reload(Arc::new(w.config)),
+            Ok(w) => {
+                // What was written: also the other filter when it was applied but not saved.
+                let what = match w.keys.as_slice() {
+                    [one, two] => format!("{one} and {two} (applied earlier, unsaved until now)"),
+                    keys => keys.join(" and "),
+                };
+                let file = w
+                    .config
+                    .path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                said = format!(
+                    "wrote {what} of webhook {} to {file} (backup {})",
+                    w.config
+                        .webhooks
+                        .get(index)
+                        .map_or_else(|| format!("#{index}"), config::Webhook::label),
+                    w.backup.display()
+                );
+                api.engine.reload(Arc::new(w.config));
+            }
             Err(config::WriteFiltersError::NoFile) => {
                 return Problem::new(
                     StatusCode::CONFLICT,
@@ -125,6 +147,7 @@ pub(super) async fn put(State(api): State<Api>, Path(id): Path<String>, bytes: B
         "workspace_regex": w.workspace_regex.pattern(),
         "branch_regex": w.branch_regex.pattern(),
         "written": req.write,
+        "said": said,
     }))
     .into_response()
 }

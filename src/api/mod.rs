@@ -45,6 +45,12 @@ impl Api {
         Self { engine, load }
     }
 
+    /// A client of this API in this process (no socket): what the console uses when the
+    /// engine runs beside it.
+    pub fn local_client(self) -> client::Client {
+        client::Client::local(Router::new().nest("/api/v1", self.router()))
+    }
+
     /// Every route, to be nested under `/api/v1`.
     pub fn router(self) -> Router {
         Router::new()

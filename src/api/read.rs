@@ -40,24 +40,7 @@ pub(super) async fn webhooks(State(api): State<Api>) -> Response {
         Err(e) => return unavailable(&e),
     };
     let config = api.engine.config();
-    let webhooks = config
-        .webhooks
-        .iter()
-        .map(|w| wire::Webhook {
-            index: w.index,
-            id: w.key.to_string(),
-            name: w.name.clone(),
-            label: w.label(),
-            event: w.event,
-            kind: w.target.kind().to_string(),
-            target: w.target.display(),
-            describe: w.target.describe(),
-            slack_token: w.target.uses_slack_token(),
-            workspace_regex: w.workspace_regex.pattern().to_string(),
-            branch_regex: w.branch_regex.pattern().to_string(),
-            deliveries: stats.get(w.key.as_str()).copied().unwrap_or_default(),
-        })
-        .collect();
+    let webhooks = wire::webhooks(&config, &stats);
     Json(wire::Webhooks { webhooks }).into_response()
 }
 

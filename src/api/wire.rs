@@ -63,8 +63,46 @@ pub struct Webhook {
     pub workspace_regex: String,
     /// `branch-regex` as written.
     pub branch_regex: String,
+    /// Time allowed for one attempt, in milliseconds.
+    pub timeout_ms: u64,
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+    /// The names of its own headers (values are not shown: they may be credentials).
+    pub headers: Vec<String>,
+    /// Whether its requests carry a Standard Webhooks signature.
+    pub signed: bool,
     /// Its deliveries by state.
     pub deliveries: DeliveryTally,
+}
+
+/// The webhooks of `config` as the API shows them, with their deliveries by state (keyed
+/// by webhook key; a webhook without deliveries has none).
+pub fn webhooks(
+    config: &crate::config::Config,
+    stats: &std::collections::HashMap<String, DeliveryTally>,
+) -> Vec<Webhook> {
+    config
+        .webhooks
+        .iter()
+        .map(|w| Webhook {
+            index: w.index,
+            id: w.key.to_string(),
+            name: w.name.clone(),
+            label: w.label(),
+            event: w.event,
+            kind: w.target.kind().to_string(),
+            target: w.target.display(),
+            describe: w.target.describe(),
+            slack_token: w.target.uses_slack_token(),
+            workspace_regex: w.workspace_regex.pattern().to_string(),
+            branch_regex: w.branch_regex.pattern().to_string(),
+            timeout_ms: u64::try_from(w.timeout.as_millis()).unwrap_or(u64::MAX),
+            max_attempts: w.retry.max_attempts,
+            headers: w.headers.iter().map(|(k, _)| k.clone()).collect(),
+            signed: w.secret.is_some(),
+            deliveries: stats.get(w.key.as_str()).copied().unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// `GET /webhooks`.

@@ -9,10 +9,11 @@ use anyhow::{Context as _, Result};
 use clap::{ArgMatches, Args};
 use tokio_util::sync::CancellationToken;
 
-use herald::config::{self, Config};
+use herald::api::client::Client;
+use herald::config;
 use herald::dispatch::{Engine, EngineOptions};
 use herald::store::{Commit, Journal};
-use herald::tui::run::{Options, TuiError};
+use herald::tui::run::{Options, Target, TuiError};
 use herald::tui::theme::Theme;
 
 use super::{Global, fixtures, load_config, load_options};
@@ -22,18 +23,32 @@ pub struct TuiArgs {
     /// Theme: default, light, high-contrast, nord, or a path to a .toml file
     #[arg(long, value_name = "NAME|FILE")]
     theme: Option<String>,
+    /// Attach to the herald serve at this URL (its operator API) instead of running an engine here
+    #[arg(long, env = "HERALD_REMOTE", value_name = "URL")]
+    remote: Option<String>,
+    /// The operator (or viewer) token of that serve's API
+    #[arg(
+        long,
+        env = "HERALD_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
+    /// Refuse every action from this console (replay, fire, pause, filters), whatever the token allows
+    #[arg(long)]
+    readonly: bool,
 }
 
 /// The theme: `--theme`, else the config's `herald.theme`, else the default; `NO_COLOR`
 /// (set and not empty) turns colour off whatever the theme.
-fn theme(args: &TuiArgs, config: &Config) -> Result<Theme> {
+fn theme(args: &TuiArgs, configured: Option<&str>) -> Result<Theme> {
     if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
         return Ok(Theme::mono());
     }
     let name = args
         .theme
         .clone()
-        .or_else(|| config.herald.theme.clone())
+        .or_else(|| configured.map(str::to_string))
         .unwrap_or_else(|| "default".into());
     Ok(Theme::load(&name)?)
 }
@@ -52,8 +67,14 @@ pub async fn tui(global: &Global, matches: &ArgMatches, args: &TuiArgs) -> Resul
     if !is_terminal() {
         return no_terminal();
     }
+    if let Some(url) = &args.remote {
+        // The serve holds the config; only the look is chosen here.
+        let theme = theme(args, None)?;
+        let client = Client::remote(url, args.token.clone())?;
+        return run(Target::Remote(client), theme, args.readonly).await;
+    }
     let config = Arc::new(load_config(global, matches)?);
-    let theme = theme(args, &config)?;
+    let theme = theme(args, config.herald.theme.as_deref())?;
     let addr: SocketAddr = global
         .listen
         .parse()
@@ -68,12 +89,10 @@ pub async fn tui(global: &Global, matches: &ArgMatches, args: &TuiArgs) -> Resul
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            if let Some(running) = herald_at(addr).await {
-                anyhow::bail!(
-                    "a herald {running} already serves {addr}; this console would start a second engine beside it. \
-                     Attaching the console to a running serve is not there yet: use its operator API \
-                     (curl http://{addr}/api/v1/status, /api/v1/events, /api/v1/stream) or `herald log` on its data directory"
-                );
+            if herald_at(addr).await.is_some() {
+                // A serve is there: attach to it rather than start a second engine.
+                let client = Client::remote(&format!("http://{addr}"), args.token.clone())?;
+                return run(Target::Remote(client), theme, args.readonly).await;
             }
             return Err(e).with_context(|| {
                 format!(
@@ -85,7 +104,12 @@ pub async fn tui(global: &Global, matches: &ArgMatches, args: &TuiArgs) -> Resul
     };
     let engine = super::engine::open(global, config)?;
     log_to_file(global)?;
-    run(engine, listener, theme, load_options(global, matches)).await
+    let target = Target::InProcess {
+        engine,
+        listener,
+        load: Box::new(load_options(global, matches)),
+    };
+    run(target, theme, args.readonly).await
 }
 
 /// What a herald answering at `addr` says of itself (`version V, journal PATH`), if one does.
@@ -139,7 +163,7 @@ pub async fn demo(args: &TuiArgs) -> Result<ExitCode> {
     let (config, _) =
         config::load(&load).map_err(|r| anyhow::anyhow!("the demo config does not load:\n{r}"))?;
     let config = Arc::new(config);
-    let theme = theme(args, &config)?;
+    let theme = theme(args, config.herald.theme.as_deref())?;
     let journal = Journal::open(&dir.join("data"), Commit::Grouped)?;
     let engine = Engine::new(config, journal, EngineOptions::default())?;
     // The demo takes any free port, so it never clashes with a real herald.
@@ -150,36 +174,35 @@ pub async fn demo(args: &TuiArgs) -> Result<ExitCode> {
         Duration::from_secs(3),
         stop.clone(),
     ));
-    let code = run(engine, listener, theme, load).await;
+    let target = Target::InProcess {
+        engine,
+        listener,
+        load: Box::new(load),
+    };
+    let code = run(target, theme, args.readonly).await;
     stop.cancel();
     drop(tmp);
     code
 }
 
-async fn run(
-    engine: Engine,
-    listener: tokio::net::TcpListener,
-    theme: Theme,
-    load: config::LoadOptions,
-) -> Result<ExitCode> {
+async fn run(target: Target, theme: Theme, readonly: bool) -> Result<ExitCode> {
     let mut fx: Vec<(String, String)> = fixtures::ALL
         .iter()
         .map(|(n, b)| ((*n).to_string(), (*b).to_string()))
         .collect();
     fx.sort();
-    match herald::tui::run::run(
-        engine,
-        Options {
-            theme,
-            load,
-            listener,
-            fixtures: fx,
-        },
-    )
-    .await
-    {
+    let options = Options {
+        theme,
+        fixtures: fx,
+        readonly,
+    };
+    match herald::tui::run::run(target, options).await {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(TuiError::NoTerminal) => no_terminal(),
+        Err(e @ TuiError::Attach { .. }) => {
+            esay!("herald: {e}");
+            Ok(ExitCode::from(2))
+        }
         Err(e) => Err(e.into()),
     }
 }

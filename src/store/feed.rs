@@ -178,6 +178,8 @@ pub enum Change {
         event_id: String,
         /// The webhook's key.
         webhook_key: String,
+        /// The webhook as shown: its name, or `#index` when the delivery was made.
+        webhook_label: String,
         /// 1-based number.
         number: u32,
         /// How it ended.
@@ -202,7 +204,7 @@ pub fn changes(
     let mut events = events_after(c, from.event, limit)?;
     let mut stmt = c.prepare_cached(
         "SELECT a.id, a.delivery_id, d.event_id, d.webhook_key, a.number, a.outcome, a.status,
-                a.error, d.status, a.started_at
+                a.error, d.status, a.started_at, d.webhook
          FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
          WHERE a.id > ?1 ORDER BY a.id LIMIT ?2",
     )?;
@@ -215,6 +217,8 @@ pub fn changes(
                     delivery_id: r.get(1)?,
                     event_id: r.get(2)?,
                     webhook_key: r.get(3)?,
+                    webhook_label: crate::config::WebhookKey::from_stored(r.get::<_, String>(3)?)
+                        .display(usize::try_from(r.get::<_, i64>(10)?).unwrap_or(usize::MAX)),
                     number: r.get(4)?,
                     outcome: r.get(5)?,
                     status: r.get(6)?,

@@ -9,7 +9,9 @@ use tui_input::{Input, InputRequest};
 
 use super::editor::Editor;
 use super::fire::FireDialog;
-use crate::config::{Config, EventKind};
+use crate::api::client::Preview;
+use crate::api::wire::{self, Webhook};
+use crate::config::EventKind;
 use crate::event::Event;
 use crate::event::Subject;
 use crate::store::{AttemptRow, DeliveryStatus, StatusCounts};
@@ -101,6 +103,15 @@ pub struct WebhookStats {
 }
 
 impl WebhookStats {
+    /// The counters as the journal tallies them.
+    pub fn from_tally(w: &Webhook) -> Self {
+        Self {
+            delivered: u64::from(w.deliveries.succeeded),
+            failed: u64::from(w.deliveries.failed),
+            last: None,
+        }
+    }
+
     /// The last outcome in a few words: `ok`, the error, or `retrying: error`.
     pub fn last_text(&self) -> Option<String> {
         self.last.as_ref().map(|(status, error)| match status {
@@ -176,6 +187,8 @@ pub struct Detail {
     pub attempts: Vec<(String, Vec<AttemptRow>)>,
     /// Which delivery is selected (for replay).
     pub delivery: usize,
+    /// The Message tab: the request the selected delivery's webhook gets, once asked.
+    pub preview: Option<Result<Box<wire::PreviewAnswer>, String>>,
 }
 
 /// A transient message in the status bar.
@@ -319,8 +332,17 @@ pub enum Message {
         /// Attempts per delivery.
         attempts: Vec<(String, Vec<AttemptRow>)>,
     },
-    /// A new configuration is in use.
-    Config(Arc<Config>),
+    /// The webhooks now configured (after a reload or a filter change).
+    Webhooks(Vec<Webhook>),
+    /// A preview arrived (for test-fire or the detail's Message tab).
+    Preview {
+        /// What was asked.
+        webhook: usize,
+        /// The request and its look, or why there is none.
+        answer: Result<Box<wire::PreviewAnswer>, String>,
+    },
+    /// The link to the herald the console shows changed.
+    Link(Link),
     /// The result of a test-fire.
     Fired(Vec<super::fire::FireResult>),
     /// An edited payload came back from `$EDITOR`.
@@ -372,15 +394,44 @@ pub enum Effect {
     EditPayload(String),
     /// Pause or resume deliveries.
     Pause(bool),
+    /// Ask what a webhook would get.
+    Preview {
+        /// Webhook index.
+        webhook: usize,
+        /// For which event or payload.
+        what: Preview,
+        /// The column width to lay it out for.
+        width: usize,
+    },
     /// Leave.
     Quit,
+}
+
+/// How the console reaches the herald it shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    /// The engine runs in this process.
+    InProcess,
+    /// Attached to a `serve` (its URL, masked).
+    Attached(String),
+    /// The connection dropped; trying again.
+    Reconnecting {
+        /// Where.
+        at: String,
+        /// Why it dropped.
+        why: String,
+    },
 }
 
 /// The whole state of the console.
 #[derive(Debug, Clone)]
 pub struct App {
-    /// The configuration in use.
-    pub config: Arc<Config>,
+    /// The webhooks configured in the herald shown.
+    pub webhooks: Vec<Webhook>,
+    /// How it is reached.
+    pub link: Link,
+    /// Actions are refused here (`--readonly`), whatever the token allows.
+    pub readonly: bool,
     /// Per-webhook counters, by index.
     pub stats: Vec<WebhookStats>,
     /// Slack token state.
@@ -414,16 +465,18 @@ pub struct App {
 }
 
 impl App {
-    /// A fresh state for `config`.
-    pub fn new(config: Arc<Config>, listen: String, fixtures: Vec<(String, String)>) -> Self {
-        let slack = if config.webhooks.iter().any(|w| w.target.uses_slack_token()) {
+    /// A fresh state for these webhooks.
+    pub fn new(webhooks: Vec<Webhook>, listen: String, fixtures: Vec<(String, String)>) -> Self {
+        let slack = if webhooks.iter().any(|w| w.slack_token) {
             SlackAuth::Checking
         } else {
             SlackAuth::NotNeeded
         };
         Self {
-            stats: vec![WebhookStats::default(); config.webhooks.len()],
-            config,
+            stats: webhooks.iter().map(WebhookStats::from_tally).collect(),
+            webhooks,
+            link: Link::InProcess,
+            readonly: false,
             slack,
             events: VecDeque::new(),
             pane: Pane::Events,
@@ -467,17 +520,16 @@ impl App {
     /// Indexes of the webhooks the Webhooks pane shows.
     pub fn webhook_rows(&self) -> Vec<usize> {
         let f = &self.filters[Pane::Webhooks.index()];
-        self.config
-            .webhooks
+        self.webhooks
             .iter()
             .filter(|w| {
                 f.as_ref().is_none_or(|f| {
                     f.passes(&format!(
                         "{} {} {} {}",
-                        w.label(),
+                        w.label,
                         w.event.as_str(),
-                        w.target.kind(),
-                        w.target.display()
+                        w.kind,
+                        w.target
                     ))
                 })
             })
@@ -532,6 +584,23 @@ impl App {
             Pane::Webhooks => return None,
         };
         rows.get(self.selected()).map(|&i| &self.events[i])
+    }
+
+    /// Asks for the request delivery `n` of event `id` gets (its webhook's; the first of
+    /// the event's kind when it has none).
+    fn message_preview(&self, id: &str, n: usize) -> Option<Effect> {
+        let item = self.events.iter().find(|e| e.id == id)?;
+        let webhook = item
+            .deliveries
+            .get(n)
+            .and_then(|dl| self.webhooks.iter().find(|w| w.label == dl.label))
+            .or_else(|| self.webhooks.iter().find(|w| w.event == item.event.kind()))?;
+        Some(Effect::Preview {
+            webhook: webhook.index,
+            what: Preview::Event(id.to_string()),
+            // The detail is 92% of the screen, less its borders and margins.
+            width: (usize::from(self.size.0) * 92 / 100).saturating_sub(6),
+        })
     }
 
     /// The kind of the listed event `id`.
@@ -600,21 +669,24 @@ impl App {
             Overlay::Detail(d) => {
                 match action {
                     Action::Back => self.overlay = Overlay::None,
-                    Action::Next => {
-                        d.tab = match d.tab {
-                            DetailTab::Payload => DetailTab::Message,
-                            DetailTab::Message => DetailTab::Attempts,
-                            DetailTab::Attempts => DetailTab::Payload,
+                    Action::Next | Action::Prev => {
+                        d.tab = match (d.tab, action == Action::Next) {
+                            (DetailTab::Payload, true) | (DetailTab::Attempts, false) => {
+                                DetailTab::Message
+                            }
+                            (DetailTab::Message, true) | (DetailTab::Payload, false) => {
+                                DetailTab::Attempts
+                            }
+                            (DetailTab::Attempts, true) | (DetailTab::Message, false) => {
+                                DetailTab::Payload
+                            }
                         };
                         d.scroll = 0;
-                    }
-                    Action::Prev => {
-                        d.tab = match d.tab {
-                            DetailTab::Payload => DetailTab::Attempts,
-                            DetailTab::Message => DetailTab::Payload,
-                            DetailTab::Attempts => DetailTab::Message,
-                        };
-                        d.scroll = 0;
+                        if d.tab == DetailTab::Message {
+                            d.preview = None;
+                            let (id, n) = (d.event_id.clone(), d.delivery);
+                            return self.message_preview(&id, n);
+                        }
                     }
                     Action::Down | Action::ScrollDown => d.scroll = d.scroll.saturating_add(1),
                     Action::Up | Action::ScrollUp => d.scroll = d.scroll.saturating_sub(1),
@@ -623,6 +695,11 @@ impl App {
                     Action::Top => d.scroll = 0,
                     Action::Input(InputRequest::InsertChar(c @ '1'..='9')) => {
                         d.delivery = (c as usize) - ('1' as usize);
+                        if d.tab == DetailTab::Message {
+                            d.preview = None;
+                            let (id, n) = (d.event_id.clone(), d.delivery);
+                            return self.message_preview(&id, n);
+                        }
                     }
                     Action::Replay => {
                         let id = self
@@ -657,7 +734,7 @@ impl App {
                 selected,
                 warned,
             } => {
-                let n = self.config.webhooks.len();
+                let n = self.webhooks.len();
                 match action {
                     Action::Back => self.overlay = Overlay::None,
                     Action::Down => {
@@ -671,7 +748,6 @@ impl App {
                     Action::Enter
                         if !*warned
                             && self
-                                .config
                                 .webhooks
                                 .get(*selected)
                                 .is_some_and(|w| w.event != *kind) =>
@@ -692,18 +768,19 @@ impl App {
             }
             Overlay::Editor(editor) => {
                 let events: Vec<&EventItem> = self.events.iter().collect();
-                let effect = editor.update(action, &self.config, &events);
+                let effect = editor.update(action, &self.webhooks, &events);
                 if editor.closed {
                     self.overlay = Overlay::None;
                 }
                 return effect;
             }
             Overlay::Fire(dialog) => {
-                let effect = dialog.update(action, &self.config);
+                let effect = dialog.update(action, &self.webhooks);
                 if dialog.closed {
                     self.overlay = Overlay::None;
+                    return effect;
                 }
-                return effect;
+                return effect.or_else(|| dialog.preview_request());
             }
         }
         // A list filter being typed takes text.
@@ -766,12 +843,13 @@ impl App {
                         body: None,
                         attempts: Vec::new(),
                         delivery: 0,
+                        preview: None,
                     });
                     return Some(Effect::LoadDetail(id));
                 }
                 if let Some(w) = self.selected_webhook() {
                     self.overlay = Overlay::Editor(Box::new(Editor::open(
-                        &self.config,
+                        &self.webhooks,
                         w,
                         Subject::Workspace,
                         &self.events,
@@ -781,7 +859,7 @@ impl App {
             Action::EditFilter => match self.selected_webhook() {
                 Some(w) => {
                     self.overlay = Overlay::Editor(Box::new(Editor::open(
-                        &self.config,
+                        &self.webhooks,
                         w,
                         Subject::Workspace,
                         &self.events,
@@ -816,12 +894,10 @@ impl App {
             Action::Fire => {
                 let past = self.selected_event().map(|e| e.event.as_ref().clone());
                 let targets = self.selected_webhook();
-                self.overlay = Overlay::Fire(Box::new(FireDialog::open(
-                    &self.config,
-                    &self.fixtures,
-                    past,
-                    targets,
-                )));
+                let mut dialog = FireDialog::open(&self.webhooks, &self.fixtures, past, targets);
+                let preview = dialog.preview_request();
+                self.overlay = Overlay::Fire(Box::new(dialog));
+                return preview;
             }
             Action::Click(x, y) => return self.click(x, y),
             _ => {}
@@ -861,7 +937,7 @@ impl App {
     }
 
     /// Applies an async result.
-    pub fn apply(&mut self, message: Message) {
+    pub fn apply(&mut self, message: Message) -> Option<Effect> {
         match message {
             Message::Loaded(events) => {
                 self.events = events.into_iter().take(WINDOW).collect();
@@ -872,7 +948,7 @@ impl App {
                 // live feed can both bring it) is updated, never listed twice.
                 if let Some(e) = self.events.iter_mut().find(|e| e.id == item.id) {
                     *e = item;
-                    return;
+                    return None;
                 }
                 let kept = (!self.follow).then(|| self.selected_ids());
                 self.events.push_front(item);
@@ -894,7 +970,7 @@ impl App {
                 error,
                 hint,
             } => {
-                if let Some(index) = self.config.webhooks.iter().position(|w| w.label() == label) {
+                if let Some(index) = self.webhooks.iter().position(|w| w.label == label) {
                     let s = &mut self.stats[index];
                     match status {
                         DeliveryStatus::Succeeded => s.delivered += 1,
@@ -961,10 +1037,16 @@ impl App {
                     d.attempts = attempts;
                 }
             }
-            Message::Config(c) => {
-                self.stats.resize(c.webhooks.len(), WebhookStats::default());
-                self.config = c;
+            Message::Webhooks(w) => {
+                self.stats = w.iter().map(WebhookStats::from_tally).collect();
+                self.webhooks = w;
             }
+            Message::Preview { webhook, answer } => match &mut self.overlay {
+                Overlay::Fire(f) => f.set_preview(webhook, answer),
+                Overlay::Detail(d) => d.preview = Some(answer),
+                _ => {}
+            },
+            Message::Link(l) => self.link = l,
             Message::Fired(results) => {
                 if let Overlay::Fire(f) = &mut self.overlay {
                     f.busy = false;
@@ -973,25 +1055,22 @@ impl App {
             }
             Message::Edited(text) => {
                 if let Overlay::Fire(f) = &mut self.overlay {
-                    f.set_custom(text, &self.config);
+                    f.set_custom(text);
+                    return f.preview_request();
                 }
             }
             Message::Toast(t) => self.toast = Some(t),
             Message::Paused(p) => self.paused = p,
         }
+        None
     }
 
     /// Rebuilds the per-webhook counters from the events in memory.
     fn recount(&mut self) {
-        self.stats = vec![WebhookStats::default(); self.config.webhooks.len()];
+        self.stats = vec![WebhookStats::default(); self.webhooks.len()];
         for e in self.events.iter().rev() {
             for d in &e.deliveries {
-                if let Some(i) = self
-                    .config
-                    .webhooks
-                    .iter()
-                    .position(|w| w.label() == d.label)
-                {
+                if let Some(i) = self.webhooks.iter().position(|w| w.label == d.label) {
                     let s = &mut self.stats[i];
                     match d.status {
                         DeliveryStatus::Succeeded => s.delivered += 1,

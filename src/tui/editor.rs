@@ -7,8 +7,9 @@ use std::ops::Range;
 use tui_input::{Input, InputRequest};
 
 use super::app::{Action, Effect, EventItem};
+use crate::api::wire::Webhook;
+use crate::config::Filter;
 use crate::config::filter::RegexProblem;
-use crate::config::{Config, Filter, Webhook};
 use crate::event::Subject;
 use crate::route;
 
@@ -63,16 +64,14 @@ pub struct Editor {
 impl Editor {
     /// Opens the editor on a webhook.
     pub fn open<'a>(
-        config: &Config,
+        webhooks: &[Webhook],
         webhook: usize,
         field: Subject,
         events: impl IntoIterator<Item = &'a EventItem>,
     ) -> Self {
-        let w = &config.webhooks[webhook];
-        let original = [
-            w.workspace_regex.pattern().to_string(),
-            w.branch_regex.pattern().to_string(),
-        ];
+        let original = webhooks.get(webhook).map_or_else(Default::default, |w| {
+            [w.workspace_regex.clone(), w.branch_regex.clone()]
+        });
         let mut e = Self {
             webhook,
             field,
@@ -85,7 +84,7 @@ impl Editor {
             closed: false,
         };
         let events: Vec<&EventItem> = events.into_iter().collect();
-        e.evaluate(config, &events);
+        e.evaluate(webhooks, &events);
         e
     }
 
@@ -98,7 +97,7 @@ impl Editor {
     pub fn update(
         &mut self,
         action: Action,
-        config: &Config,
+        webhooks: &[Webhook],
         events: &[&EventItem],
     ) -> Option<Effect> {
         match action {
@@ -109,11 +108,11 @@ impl Editor {
                 } else {
                     Subject::Workspace
                 };
-                self.evaluate(config, events);
+                self.evaluate(webhooks, events);
             }
             Action::Input(req) => {
                 self.inputs[self.field.index()].handle(req);
-                self.evaluate(config, events);
+                self.evaluate(webhooks, events);
             }
             Action::Enter if self.eval.error.is_none() => {
                 let pattern = self.pattern().to_string();
@@ -137,16 +136,20 @@ impl Editor {
     }
 
     /// Re-tests the last apply events.
-    pub fn evaluate(&mut self, config: &Config, events: &[&EventItem]) {
-        let Some(current) = config.webhooks.get(self.webhook) else {
+    pub fn evaluate(&mut self, webhooks: &[Webhook], events: &[&EventItem]) {
+        let Some(current) = webhooks.get(self.webhook) else {
             self.closed = true;
             return;
         };
-        let mut edited: Webhook = current.clone();
+        // The filters as applied now and as typed, compiled here in Atlantis' dialect (the
+        // same code the engine compiles them with).
+        let applied = [&current.workspace_regex, &current.branch_regex]
+            .map(|p| Filter::compile(p).unwrap_or_else(|_| Filter::any()));
+        let mut edited = applied.clone();
         let mut error = None;
         for field in Subject::ALL {
             match Filter::compile(self.inputs[field.index()].value()) {
-                Ok(f) => *edited.filter_mut(field) = f,
+                Ok(f) => edited[field.index()] = f,
                 Err(p) if field == self.field => error = Some(p),
                 Err(_) => {}
             }
@@ -161,13 +164,13 @@ impl Editor {
             (item.event.kind() == current.event).then(|| (item, value.to_string()))
         });
         for (item, value) in tested.take(LAST_K) {
-            let before = route::matches(current, &item.event);
+            let before = route::passes(current.event, |s| &applied[s.index()], &item.event);
             let (now, span) = if eval.error.is_some() {
                 (before, None)
             } else {
                 (
-                    route::matches(&edited, &item.event),
-                    edited.filter(self.field).find(&value),
+                    route::passes(current.event, |s| &edited[s.index()], &item.event),
+                    edited[self.field.index()].find(&value),
                 )
             };
             eval.gained += usize::from(now && !before);

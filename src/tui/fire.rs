@@ -2,10 +2,12 @@
 //! webhooks, see the exact message, fire it through the engine and read the answer.
 
 use super::app::{Action, Effect};
-use crate::config::{Config, EventKind};
+use crate::api::client::Preview as Ask;
+use crate::api::wire::{PreviewAnswer, Webhook};
+use crate::config::EventKind;
 use crate::event::Event;
 use crate::intake;
-use crate::notify::{self, Preview, slack::render};
+use crate::notify::{Preview, slack::render};
 
 /// Which list has the keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +50,10 @@ pub struct FireDialog {
     pub parsed: Result<Event, String>,
     /// The exact message for the first selected webhook.
     pub preview: Vec<String>,
+    /// The preview shown or asked for: (webhook, payload).
+    asked: Option<(usize, String)>,
+    /// A preview to ask for (taken by [`FireDialog::preview_request`]).
+    want: Option<(usize, String)>,
     /// The answers, after firing.
     pub results: Option<Vec<FireResult>>,
     /// Firing.
@@ -59,7 +65,7 @@ pub struct FireDialog {
 impl FireDialog {
     /// Opens with the fixtures, the selected event (if any) first, and `target` chosen.
     pub fn open(
-        config: &Config,
+        webhooks: &[Webhook],
         fixtures: &[(String, String)],
         past: Option<Event>,
         target: Option<usize>,
@@ -75,11 +81,13 @@ impl FireDialog {
         let mut d = Self {
             sources,
             source: 0,
-            targets: vec![false; config.webhooks.len()],
+            targets: vec![false; webhooks.len()],
             cursor: target.unwrap_or(0),
             focus: Focus::Source,
             parsed: Err(String::new()),
             preview: Vec::new(),
+            asked: None,
+            want: None,
             results: None,
             busy: false,
             closed: false,
@@ -87,9 +95,9 @@ impl FireDialog {
         d.reparse();
         match target {
             Some(t) if t < d.targets.len() => d.targets[t] = true,
-            _ => d.select_matching(config),
+            _ => d.select_matching(webhooks),
         }
-        d.refresh_preview(config);
+        d.refresh_preview();
         d
     }
 
@@ -105,15 +113,15 @@ impl FireDialog {
     }
 
     /// Selects the webhooks for the payload's event.
-    fn select_matching(&mut self, config: &Config) {
+    fn select_matching(&mut self, webhooks: &[Webhook]) {
         let kind = self.parsed.as_ref().map(Event::kind).ok();
-        for (i, w) in config.webhooks.iter().enumerate() {
+        for (i, w) in webhooks.iter().enumerate() {
             self.targets[i] = Some(w.event) == kind;
         }
     }
 
     /// Replaces the payload with an edited one.
-    pub fn set_custom(&mut self, text: String, config: &Config) {
+    pub fn set_custom(&mut self, text: String) {
         match self.sources.iter().position(|(n, _)| n == "edited") {
             Some(i) => {
                 self.sources[i].1 = text;
@@ -125,57 +133,54 @@ impl FireDialog {
             }
         }
         self.reparse();
-        self.refresh_preview(config);
+        self.refresh_preview();
     }
 
-    /// The exact request for the first selected webhook, as lines.
-    fn refresh_preview(&mut self, config: &Config) {
-        self.preview.clear();
-        let event = match &self.parsed {
-            Ok(e) => e,
-            Err(e) => {
-                self.preview.push(format!("cannot send this payload: {e}"));
-                return;
-            }
-        };
+    /// Works out which preview is wanted: the exact request for the first selected
+    /// webhook, asked of the herald shown (it holds the config and its secrets).
+    fn refresh_preview(&mut self) {
+        if let Err(e) = &self.parsed {
+            self.preview = vec![format!("cannot send this payload: {e}")];
+            self.asked = None;
+            return;
+        }
         let Some(index) = self.targets.iter().position(|t| *t) else {
-            self.preview
-                .push("choose a webhook (space) to see the exact message".into());
+            self.preview = vec!["choose a webhook (space) to see the exact message".into()];
+            self.asked = None;
             return;
         };
-        let webhook = &config.webhooks[index];
-        match notify::preview(config, webhook, event, 60) {
-            Err(e) => self.preview.push(e.to_string()),
-            Ok((shown, look)) => {
-                self.preview.push(format!(
-                    "{} → {} {}",
-                    webhook.label(),
-                    shown.method,
-                    shown.url
-                ));
-                match look {
-                    Preview::Json(body) => {
-                        let body = serde_json::to_string_pretty(&body).unwrap_or_default();
-                        self.preview.extend(body.lines().map(str::to_string));
-                    }
-                    Preview::Message(r) => {
-                        self.preview.push(String::new());
-                        self.preview.push(r.summary);
-                        let bar = match r.bar {
-                            render::Bar::Good => "▌",
-                            render::Bar::Danger => "▌",
-                            _ => "│",
-                        };
-                        self.preview
-                            .extend(r.lines.into_iter().map(|l| format!("{bar} {l}")));
-                    }
-                }
-            }
+        let wanted = (index, self.sources[self.source].1.clone());
+        if self.asked.as_ref() != Some(&wanted) {
+            self.preview = vec!["loading the exact message…".into()];
+            self.asked = Some(wanted.clone());
+            self.want = Some(wanted);
         }
     }
 
+    /// The preview to ask for, once.
+    pub fn preview_request(&mut self) -> Option<Effect> {
+        let (webhook, body) = self.want.take()?;
+        let payload = serde_json::from_str(&body).ok()?;
+        Some(Effect::Preview {
+            webhook,
+            what: Ask::Payload(payload),
+            width: 60,
+        })
+    }
+
+    /// Shows a preview that arrived, if it is still the one wanted.
+    pub fn set_preview(&mut self, webhook: usize, answer: Result<Box<PreviewAnswer>, String>) {
+        if self.asked.as_ref().map(|(w, _)| *w) != Some(webhook) {
+            return;
+        }
+        self.preview = match answer {
+            Err(e) => vec![e],
+            Ok(a) => preview_lines(&a),
+        };
+    }
+
     /// Handles an action.
-    pub fn update(&mut self, action: Action, config: &Config) -> Option<Effect> {
+    pub fn update(&mut self, action: Action, webhooks: &[Webhook]) -> Option<Effect> {
         if self.busy {
             if action == Action::Back {
                 self.closed = true;
@@ -202,7 +207,7 @@ impl FireDialog {
                             self.source.saturating_sub(1)
                         };
                         self.reparse();
-                        self.select_matching(config);
+                        self.select_matching(webhooks);
                     }
                     Focus::Targets => {
                         let n = self.targets.len();
@@ -213,14 +218,14 @@ impl FireDialog {
                         };
                     }
                 }
-                self.refresh_preview(config);
+                self.refresh_preview();
             }
             Action::Toggle => {
                 if let Some(t) = self.targets.get_mut(self.cursor) {
                     *t = !*t;
                     self.focus = Focus::Targets;
                     self.results = None;
-                    self.refresh_preview(config);
+                    self.refresh_preview();
                 }
             }
             Action::OpenEditor => {
@@ -254,4 +259,29 @@ impl FireDialog {
     pub fn kind(&self) -> Option<EventKind> {
         self.parsed.as_ref().ok().map(Event::kind)
     }
+}
+
+/// A preview as lines: where it goes, then the body as JSON or the message as its chat
+/// lays it out.
+pub fn preview_lines(a: &PreviewAnswer) -> Vec<String> {
+    let mut out = vec![format!(
+        "{} → {} {}",
+        a.webhook, a.request.method, a.request.url
+    )];
+    match &a.preview {
+        Preview::Json(body) => {
+            let body = serde_json::to_string_pretty(body).unwrap_or_default();
+            out.extend(body.lines().map(str::to_string));
+        }
+        Preview::Message(r) => {
+            out.push(String::new());
+            out.push(r.summary.clone());
+            let bar = match r.bar {
+                render::Bar::Good | render::Bar::Danger => "▌",
+                _ => "│",
+            };
+            out.extend(r.lines.iter().map(|l| format!("{bar} {l}")));
+        }
+    }
+    out
 }

@@ -1,8 +1,7 @@
-//! The controller: owns the terminal, feeds keys, engine events and async results to the
-//! state, runs effects, and draws when something changed (at most 30 frames a second, so a
+//! The controller: owns the terminal, feeds keys, the API's live stream and async results
+//! to the state, runs effects through the operator API's client, and draws when something changed (at most 30 frames a second, so a
 //! flood of events costs a constant amount of drawing).
 
-use std::collections::HashMap;
 use std::io::IsTerminal as _;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,25 +12,39 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::app::{Action, App, DeliveryItem, Effect, EventItem, Message, SlackAuth, Toast, WINDOW};
+use super::app::{Action, App, DeliveryItem, Effect, EventItem, Link, Message, SlackAuth, Toast};
 use super::fire::FireResult;
 use super::theme::Theme;
 use super::view;
-use crate::config::{self, Config, LoadOptions};
-use crate::dispatch::{CoreEvent, Engine};
-use crate::event::Subject;
-use crate::store::{DeliveryFilter, DeliveryStatus};
+use crate::api::client::{Client, ClientError};
+use crate::api::wire;
+use crate::config::LoadOptions;
+use crate::dispatch::Engine;
+use crate::store::{Change, DeliveryStatus};
 
-/// What the console needs besides the engine.
+/// What the console shows: an engine it runs itself, or a `serve` it attaches to.
+pub enum Target {
+    /// The engine and the ingest API run in this process and stop with the console.
+    InProcess {
+        /// The engine.
+        engine: Engine,
+        /// The ingest listener (already bound).
+        listener: tokio::net::TcpListener,
+        /// How the config was loaded (the API writes filters back and reloads with it).
+        load: Box<LoadOptions>,
+    },
+    /// A `serve` elsewhere, through its operator API.
+    Remote(Client),
+}
+
+/// How the console looks and what it offers.
 pub struct Options {
     /// Colours.
     pub theme: Theme,
-    /// How the config was loaded (for writing a filter back and re-reading it).
-    pub load: LoadOptions,
-    /// The ingest listener (already bound).
-    pub listener: tokio::net::TcpListener,
     /// Payloads offered by test-fire: (name, JSON).
     pub fixtures: Vec<(String, String)>,
+    /// Refuse every action here, whatever the token allows.
+    pub readonly: bool,
 }
 
 /// Why the console cannot run.
@@ -43,32 +56,73 @@ pub enum TuiError {
     /// Terminal I/O failed.
     #[error("terminal: {0}")]
     Io(#[from] std::io::Error),
+    /// The herald to show did not let the console in.
+    #[error("cannot attach to {at}: {error}")]
+    Attach {
+        /// Where (masked).
+        at: String,
+        /// Why.
+        error: ClientError,
+    },
 }
 
-/// Runs the console until the user quits. The engine and the ingest API run in-process
-/// and stop with it; anything undelivered stays in the journal.
+/// How many events a page brings.
+const PAGE: usize = 200;
+
+/// Runs the console until the user quits. It reads and acts only through the operator
+/// API: in-process through the router directly, remote over HTTP; anything undelivered
+/// stays in the journal when it stops.
 ///
 /// # Errors
-/// No terminal, or terminal I/O failure.
-pub async fn run(engine: Engine, options: Options) -> Result<(), TuiError> {
+/// No terminal, terminal I/O failure, or a herald that cannot be attached to.
+pub async fn run(target: Target, options: Options) -> Result<(), TuiError> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(TuiError::NoTerminal);
     }
-    let listen = options.listener.local_addr()?.to_string();
     let shutdown = CancellationToken::new();
-    let ingest = tokio::spawn(crate::ingest::serve(
-        options.listener,
-        engine.clone(),
-        shutdown.clone(),
-    ));
-    let worker = tokio::spawn({
-        let (e, s) = (engine.clone(), shutdown.clone());
-        async move { e.run(s, Duration::from_secs(3)).await }
-    });
+    let mut background = Vec::new();
+    let (client, listen, link) = match target {
+        Target::InProcess {
+            engine,
+            listener,
+            load,
+        } => {
+            let listen = listener.local_addr()?.to_string();
+            background.push(tokio::spawn({
+                let (e, s, l) = (engine.clone(), shutdown.clone(), (*load).clone());
+                async move {
+                    let limits = crate::ingest::Limits::default();
+                    let _ = crate::ingest::serve_with(listener, e, s, limits, Some(l)).await;
+                }
+            }));
+            background.push(tokio::spawn({
+                let (e, s) = (engine.clone(), shutdown.clone());
+                async move { e.run(s, Duration::from_secs(3)).await }
+            }));
+            let client = crate::api::Api::new(engine, Some(*load)).local_client();
+            (client, listen, Link::InProcess)
+        }
+        Target::Remote(client) => {
+            let at = client.at();
+            (client, at.clone(), Link::Attached(at))
+        }
+    };
+    let attach = |error| TuiError::Attach {
+        at: client.at(),
+        error,
+    };
+    // The first call says at once whether the console is let in (a wrong token, nothing
+    // listening) instead of opening a screen that stays empty.
+    let webhooks = client.webhooks().await.map_err(attach)?;
+    let status = client.status().await.map_err(attach)?;
     let (tx, mut rx) = unbounded_channel::<Message>();
-    let mut app = App::new(engine.config(), listen, options.fixtures);
-    spawn_initial_loads(&engine, &tx);
-    let mut core = engine.subscribe();
+    let mut app = App::new(webhooks, listen, options.fixtures);
+    app.link = link;
+    app.readonly = options.readonly;
+    app.paused = status.paused;
+    app.counts = status.counts;
+    spawn_slack_check(&client, &app, &tx);
+    let follow = tokio::spawn(follow(client.clone(), tx.clone(), shutdown.clone()));
 
     let mut terminal = ratatui::init();
     // ratatui's hook restores the screen on a panic; mouse reporting must go too, or the
@@ -97,51 +151,48 @@ pub async fn run(engine: Engine, options: Options) -> Result<(), TuiError> {
         tokio::select! {
             ev = input.next() => match ev {
                 Some(Ok(ev)) => {
-                    if let Some(action) = super::keys::map(&app, &ev) {
-                        if let Some(effect) = app.update(action) {
-                            if effect == Effect::Quit {
-                                break Ok(());
-                            }
-                            if let Effect::EditPayload(text) = effect {
-                                // The editor needs the terminal and stdin to itself.
-                                drop(input);
-                                let edited = edit_in_editor(&text, &std::env::temp_dir());
-                                terminal = ratatui::init();
-                                crossterm::execute!(std::io::stdout(), EnableMouseCapture)?;
-                                // A new terminal has empty buffers, so the next frame is drawn whole.
-                                input = EventStream::new();
-                                app.apply(match edited {
-                                    Ok(t) => Message::Edited(t),
-                                    Err(e) => Message::Toast(Toast { text: e, error: true }),
-                                });
-                            } else {
-                                run_effect(effect, &engine, &tx, &options.load);
-                            }
+                    if let Some(action) = super::keys::map(&app, &ev)
+                        && let Some(effect) = app.update(action)
+                    {
+                        if effect == Effect::Quit {
+                            break Ok(());
                         }
-                        dirty = true;
+                        if let Effect::EditPayload(text) = effect {
+                            // The editor needs the terminal and stdin to itself.
+                            drop(input);
+                            let edited = edit_in_editor(&text, &std::env::temp_dir());
+                            terminal = ratatui::init();
+                            crossterm::execute!(std::io::stdout(), EnableMouseCapture)?;
+                            // A new terminal has empty buffers, so the next frame is drawn whole.
+                            input = EventStream::new();
+                            let next = app.apply(match edited {
+                                Ok(t) => Message::Edited(t),
+                                Err(e) => Message::Toast(Toast { text: e, error: true }),
+                            });
+                            if let Some(effect) = next {
+                                run_effect(effect, &client, &tx, app.readonly);
+                            }
+                        } else {
+                            run_effect(effect, &client, &tx, app.readonly);
+                        }
                     }
+                    dirty = true;
                 }
                 Some(Err(e)) => break Err(e.into()),
                 None => break Ok(()),
             },
             Some(m) = rx.recv() => {
-                app.apply(m);
+                if let Some(effect) = app.apply(m) {
+                    run_effect(effect, &client, &tx, app.readonly);
+                }
                 dirty = true;
             }
-            ce = core.recv() => match ce {
-                Ok(ce) => {
-                    app.apply(from_core(ce));
-                    dirty = true;
-                }
-                // Fell behind a flood: reload the window from the journal.
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => spawn_initial_loads(&engine, &tx),
-                Err(_) => {}
-            },
             _ = counts.tick() => {
-                let (e, tx) = (engine.clone(), tx.clone());
+                let (c, tx) = (client.clone(), tx.clone());
                 tokio::spawn(async move {
-                    if let Ok(c) = e.reader().counts().await {
-                        let _ = tx.send(Message::Counts(c));
+                    if let Ok(s) = c.status().await {
+                        let _ = tx.send(Message::Counts(s.counts));
+                        let _ = tx.send(Message::Paused(s.paused));
                     }
                 });
             }
@@ -151,126 +202,153 @@ pub async fn run(engine: Engine, options: Options) -> Result<(), TuiError> {
     let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     shutdown.cancel();
-    let _ = ingest.await;
-    let _ = worker.await;
+    follow.abort();
+    for task in background {
+        let _ = task.await;
+    }
     result
 }
 
-/// The newest events with their deliveries, the counts, and Slack's `auth.test`.
-fn spawn_initial_loads(engine: &Engine, tx: &UnboundedSender<Message>) {
-    let (e, t) = (engine.clone(), tx.clone());
-    tokio::spawn(async move {
-        if let Ok(items) = load_window(&e).await {
-            let _ = t.send(Message::Loaded(items));
-        }
-        if let Ok(c) = e.reader().counts().await {
-            let _ = t.send(Message::Counts(c));
-        }
-    });
-    let config = engine.config();
-    let needs_slack = config.webhooks.iter().any(|w| w.target.uses_slack_token());
-    if let (true, Some(token)) = (needs_slack, config.slack_token.clone()) {
-        let t = tx.clone();
-        tokio::spawn(async move {
-            let state = match crate::notify::client() {
-                Ok(c) => {
-                    match crate::notify::slack::auth_test(&c, &config.slack_api_url, token.expose())
-                        .await
-                    {
-                        Ok(info) => SlackAuth::Ok(info.team),
-                        Err(e) => SlackAuth::Failed(e),
+/// Follows the live stream, and reconnects with a growing pause (0.5 s to 5 s) when it
+/// drops, from the last position seen, so nothing is missed and nothing comes twice; a
+/// `reset` (or a first connection) reloads the newest events.
+async fn follow(client: Client, tx: UnboundedSender<Message>, stop: CancellationToken) {
+    let mut last: Option<String> = None;
+    let mut wait = Duration::from_millis(500);
+    loop {
+        let why = match client.stream(last.as_deref()).await {
+            Ok(mut items) => {
+                if client.is_remote() {
+                    let _ = tx.send(Message::Link(Link::Attached(client.at())));
+                }
+                wait = Duration::from_millis(500);
+                if last.is_none() {
+                    reload(&client, &tx).await;
+                }
+                loop {
+                    match items.next().await {
+                        Some(Ok((id, item))) => {
+                            if !id.is_empty() {
+                                last = Some(id);
+                            }
+                            if let Some(m) = from_stream(item) {
+                                let _ = tx.send(m);
+                            } else {
+                                reload(&client, &tx).await;
+                            }
+                        }
+                        Some(Err(e)) => break e.to_string(),
+                        None => break "the connection closed".to_string(),
                     }
                 }
-                Err(e) => SlackAuth::Failed(e.to_string()),
-            };
-            let _ = t.send(Message::SlackAuth(state));
-        });
+            }
+            Err(e) => e.to_string(),
+        };
+        if stop.is_cancelled() {
+            return;
+        }
+        let _ = tx.send(Message::Link(Link::Reconnecting {
+            at: client.at(),
+            why,
+        }));
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(5));
     }
 }
 
-/// Reads the window of newest events and their deliveries in two queries.
-pub async fn load_window(engine: &Engine) -> Result<Vec<EventItem>, crate::store::StoreError> {
-    let journal = engine.reader();
-    let rows = journal.events(WINDOW, None).await?;
-    let oldest = rows.last().map_or(0, |r| r.received_at);
-    let deliveries = journal
-        .deliveries(DeliveryFilter {
-            limit: WINDOW * 8,
-            ..DeliveryFilter::default()
-        })
-        .await?;
-    let mut by_event: HashMap<String, Vec<DeliveryItem>> = HashMap::new();
-    for d in deliveries
-        .into_iter()
-        .rev()
-        .filter(|d| d.created_at >= oldest)
-    {
-        by_event
-            .entry(d.event_id.clone())
-            .or_default()
-            .push(DeliveryItem {
+/// Loads the webhooks and the newest page of events again.
+async fn reload(client: &Client, tx: &UnboundedSender<Message>) {
+    if let Ok(w) = client.webhooks().await {
+        let _ = tx.send(Message::Webhooks(w));
+    }
+    match load_page(client).await {
+        Ok(items) => {
+            let _ = tx.send(Message::Loaded(items));
+        }
+        Err(e) => toast(tx, format!("cannot load events: {e}"), true),
+    }
+}
+
+/// The newest page of events with their deliveries, as the lists hold them.
+///
+/// # Errors
+/// See [`ClientError`].
+pub async fn load_page(client: &Client) -> Result<Vec<EventItem>, ClientError> {
+    let page = client.events(None, PAGE, "").await?;
+    Ok(page.events.into_iter().map(item).collect())
+}
+
+/// An event as the lists hold it.
+fn item(e: wire::FullEvent) -> EventItem {
+    EventItem {
+        id: e.summary.id,
+        received_at: e.summary.received_at,
+        source: e.summary.source,
+        event: Arc::new(e.event),
+        deliveries: e
+            .delivery_list
+            .into_iter()
+            .map(|d| DeliveryItem {
                 id: d.id,
-                label: d.webhook_label,
+                label: d.label,
                 status: d.status,
                 attempts: d.attempts,
-                error: d.last_error,
+                error: d.error,
                 hint: None,
-            });
+            })
+            .collect(),
     }
-    Ok(rows
-        .into_iter()
-        .map(|r| EventItem {
-            deliveries: by_event.remove(&r.id).unwrap_or_default(),
-            id: r.id,
-            received_at: r.received_at,
-            source: r.source,
-            event: Arc::new(r.event),
-        })
-        .collect())
 }
 
-fn from_core(ce: CoreEvent) -> Message {
-    match ce {
-        CoreEvent::Recorded {
-            event_id,
-            source,
-            event,
-            deliveries,
-        } => Message::Recorded(EventItem {
-            id: event_id,
-            received_at: crate::clock::now_ms(),
-            source,
-            event,
-            deliveries: deliveries
-                .into_iter()
-                .map(|(id, label)| DeliveryItem {
-                    id,
-                    label,
-                    status: DeliveryStatus::Pending,
-                    attempts: 0,
-                    error: None,
-                    hint: None,
-                })
-                .collect(),
-        }),
-        CoreEvent::Attempted {
+/// A stream item as a message; `None` for a reset (the caller reloads).
+fn from_stream(item: wire::StreamItem) -> Option<Message> {
+    Some(match item {
+        wire::StreamItem::Recorded(e) => Message::Recorded(item_of(*e)),
+        wire::StreamItem::Attempted(Change::Attempted {
             delivery_id,
             event_id,
-            label,
+            webhook_label,
             number,
-            attempt,
-            status,
+            error,
+            delivery_status,
             ..
-        } => Message::Attempted {
+        }) => Message::Attempted {
             event_id,
             delivery_id,
-            label,
-            status,
+            label: webhook_label,
+            status: delivery_status,
             attempts: number,
-            error: attempt.error,
-            hint: attempt.hint,
+            error,
+            hint: None,
         },
+        wire::StreamItem::Attempted(Change::Recorded(e)) => Message::Toast(Toast {
+            text: format!("recorded {}", e.id),
+            error: false,
+        }),
+        wire::StreamItem::State { paused } => Message::Paused(paused),
+        wire::StreamItem::Reset => return None,
+    })
+}
+
+fn item_of(e: wire::FullEvent) -> EventItem {
+    item(e)
+}
+
+/// Asks the herald shown whether its Slack token works, when a webhook needs it.
+fn spawn_slack_check(client: &Client, app: &App, tx: &UnboundedSender<Message>) {
+    if app.slack != SlackAuth::Checking {
+        return;
     }
+    let (c, t) = (client.clone(), tx.clone());
+    tokio::spawn(async move {
+        let state = match c.slack().await {
+            Ok(wire::SlackAuth::Ok(team)) => SlackAuth::Ok(team),
+            Ok(wire::SlackAuth::Failed(e)) => SlackAuth::Failed(e),
+            Ok(wire::SlackAuth::NotNeeded) => SlackAuth::NotNeeded,
+            Err(e) => SlackAuth::Failed(e.to_string()),
+        };
+        let _ = t.send(Message::SlackAuth(state));
+    });
 }
 
 fn toast(tx: &UnboundedSender<Message>, text: impl Into<String>, error: bool) {
@@ -280,204 +358,171 @@ fn toast(tx: &UnboundedSender<Message>, text: impl Into<String>, error: bool) {
     }));
 }
 
-/// Runs an effect off the UI loop; results come back as messages.
-fn run_effect(effect: Effect, engine: &Engine, tx: &UnboundedSender<Message>, load: &LoadOptions) {
-    let (engine, tx) = (engine.clone(), tx.clone());
-    match effect {
-        Effect::Quit | Effect::EditPayload(_) => {}
-        Effect::Pause(p) => {
-            tokio::spawn(async move {
-                match engine.set_paused(p).await {
-                    Ok(()) => {
-                        let _ = tx.send(Message::Paused(p));
-                    }
-                    Err(e) => tracing::error!("cannot change the pause state: {e}"),
-                }
-            });
+/// Whether an effect acts on the herald (and so is refused by `--readonly`).
+fn acts(effect: &Effect) -> bool {
+    matches!(
+        effect,
+        Effect::Replay { .. }
+            | Effect::ApplyFilter { .. }
+            | Effect::WriteFilter { .. }
+            | Effect::Fire { .. }
+            | Effect::Pause(_)
+    )
+}
+
+/// Runs an effect off the UI loop, through the API; results come back as messages.
+fn run_effect(effect: Effect, client: &Client, tx: &UnboundedSender<Message>, readonly: bool) {
+    if readonly && acts(&effect) {
+        if let Effect::Fire { .. } = effect {
+            let _ = tx.send(Message::Fired(vec![FireResult {
+                label: "test-fire".into(),
+                ok: false,
+                status: None,
+                error: Some("this console is read-only (--readonly)".into()),
+                hint: None,
+            }]));
         }
-        Effect::LoadDetail(id) => {
-            tokio::spawn(async move {
-                let journal = engine.reader();
-                let body = journal
-                    .event(&id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|e| e.body)
-                    .unwrap_or_default();
-                let mut attempts = Vec::new();
-                let rows = journal
-                    .deliveries(DeliveryFilter {
-                        event_id: Some(id.clone()),
-                        ..DeliveryFilter::default()
-                    })
-                    .await
-                    .unwrap_or_default();
-                for d in rows.into_iter().rev() {
-                    let a = journal.attempts(&d.id).await.unwrap_or_default();
-                    attempts.push((d.id, a));
-                }
-                let _ = tx.send(Message::Detail {
-                    event_id: id,
-                    body,
-                    attempts,
-                });
-            });
+        toast(
+            tx,
+            "this console is read-only (--readonly): nothing was sent",
+            true,
+        );
+        return;
+    }
+    let (client, tx) = (client.clone(), tx.clone());
+    // A refusal says which token it takes; anything else as it came.
+    let said = |e: &ClientError| match e {
+        ClientError::Api { status: 403, .. } => {
+            format!("{e} (this console's token may only read)")
         }
-        Effect::Replay { id, webhooks } => {
-            tokio::spawn(async move {
-                match engine.replay(&id, &webhooks).await {
-                    Ok(ids) => {
-                        let mut deliveries = Vec::new();
-                        let mut event_id = String::new();
-                        for new in &ids {
-                            if let Ok(Some(d)) = engine.reader().delivery(new).await {
-                                event_id = d.event_id;
-                                deliveries.push((d.id, d.webhook_label));
-                            }
-                        }
-                        if ids.is_empty() {
-                            toast(
-                                &tx,
-                                "nothing to replay: no webhook matches this event now (R chooses one)",
-                                true,
-                            );
-                        } else {
-                            let _ = tx.send(Message::Replayed {
-                                event_id,
-                                deliveries,
-                            });
-                        }
-                    }
-                    Err(e) => toast(&tx, format!("replay: {e}"), true),
+        e => e.to_string(),
+    };
+    tokio::spawn(async move {
+        match effect {
+            Effect::Quit | Effect::EditPayload(_) => {}
+            Effect::Pause(p) => match client.pause(p).await {
+                Ok(()) => {
+                    let _ = tx.send(Message::Paused(p));
                 }
-            });
-        }
-        Effect::ApplyFilter {
-            webhook,
-            field,
-            pattern,
-        } => match with_filter(&engine.config(), webhook, field, &pattern) {
-            Ok(c) => {
-                let c = Arc::new(c);
-                engine.reload(c.clone());
-                let _ = tx.send(Message::Config(c));
-                toast(
+                Err(e) => toast(&tx, format!("pause: {}", said(&e)), true),
+            },
+            Effect::LoadDetail(id) => match client.event(&id).await {
+                Ok(d) => {
+                    let body = serde_json::to_string_pretty(&d.event.body).unwrap_or_default();
+                    let attempts = d
+                        .deliveries
+                        .into_iter()
+                        .rev()
+                        .map(|x| (x.delivery.id, x.attempts))
+                        .collect();
+                    let _ = tx.send(Message::Detail {
+                        event_id: id,
+                        body,
+                        attempts,
+                    });
+                }
+                Err(e) => toast(&tx, format!("cannot load the event: {e}"), true),
+            },
+            Effect::Replay { id, webhooks } => match client.replay(&id, &webhooks).await {
+                Ok(created) if created.deliveries.is_empty() => toast(
                     &tx,
-                    format!(
-                        "{} applied to the running engine (ctrl-s also writes it to the file)",
-                        field.key()
-                    ),
+                    "nothing to replay: no webhook matches this event now (R chooses one)",
+                    true,
+                ),
+                Ok(created) => toast(
+                    &tx,
+                    format!("replay queued: {} deliveries", created.deliveries.len()),
                     false,
-                );
-            }
-            Err(e) => toast(&tx, e, true),
-        },
-        Effect::WriteFilter {
-            webhook,
-            field,
-            pattern,
-        } => {
-            let load = load.clone();
-            match write_filter(&engine.config(), &load, webhook, field, &pattern) {
-                Ok((c, msg)) => {
-                    let c = Arc::new(c);
-                    engine.reload(c.clone());
-                    let _ = tx.send(Message::Config(c));
-                    toast(&tx, msg, false);
+                ),
+                Err(e) => toast(&tx, format!("replay: {}", said(&e)), true),
+            },
+            Effect::ApplyFilter {
+                webhook,
+                field,
+                pattern,
+            } => match client
+                .set_filter(webhook, field.key(), &pattern, false)
+                .await
+            {
+                Ok(_) => {
+                    if let Ok(w) = client.webhooks().await {
+                        let _ = tx.send(Message::Webhooks(w));
+                    }
+                    toast(
+                        &tx,
+                        format!(
+                            "{} applied to the running engine (ctrl-s also writes it to the file)",
+                            field.key()
+                        ),
+                        false,
+                    );
                 }
-                Err(e) => toast(&tx, e, true),
-            }
-        }
-        Effect::Fire { body, webhooks } => {
-            tokio::spawn(async move {
-                let results = fire(&engine, &body, &webhooks).await.unwrap_or_else(|e| {
-                    vec![FireResult {
+                Err(e) => toast(&tx, said(&e), true),
+            },
+            Effect::WriteFilter {
+                webhook,
+                field,
+                pattern,
+            } => match client
+                .set_filter(webhook, field.key(), &pattern, true)
+                .await
+            {
+                Ok(answer) => {
+                    if let Ok(w) = client.webhooks().await {
+                        let _ = tx.send(Message::Webhooks(w));
+                    }
+                    let text = answer
+                        .get("said")
+                        .and_then(serde_json::Value::as_str)
+                        .map_or_else(|| format!("wrote {}", field.key()), str::to_string);
+                    toast(&tx, text, false);
+                }
+                Err(e) => toast(&tx, said(&e), true),
+            },
+            Effect::Fire { body, webhooks } => {
+                let results = match serde_json::from_str(&body) {
+                    Err(e) => Err(format!("the payload is not JSON: {e}")),
+                    Ok(payload) => client.fire(payload, &webhooks).await.map_err(|e| said(&e)),
+                };
+                let results = match results {
+                    Ok(fired) => fired
+                        .deliveries
+                        .into_iter()
+                        .map(|d| {
+                            let last = d.attempts.last();
+                            FireResult {
+                                label: d.delivery.webhook_label,
+                                ok: d.delivery.status == DeliveryStatus::Succeeded,
+                                status: last.and_then(|a| a.status),
+                                error: last.and_then(|a| a.error.clone()),
+                                hint: last.and_then(|a| a.hint.clone()),
+                            }
+                        })
+                        .collect(),
+                    Err(e) => vec![FireResult {
                         label: "test-fire".into(),
                         ok: false,
                         status: None,
                         error: Some(e),
                         hint: None,
-                    }]
-                });
+                    }],
+                };
                 let _ = tx.send(Message::Fired(results));
-            });
+            }
+            Effect::Preview {
+                webhook,
+                what,
+                width,
+            } => {
+                let answer = client
+                    .preview(webhook, what, width)
+                    .await
+                    .map(Box::new)
+                    .map_err(|e| e.to_string());
+                let _ = tx.send(Message::Preview { webhook, answer });
+            }
         }
-    }
-}
-
-/// The config with one filter changed.
-fn with_filter(
-    config: &Config,
-    webhook: usize,
-    field: Subject,
-    pattern: &str,
-) -> Result<Config, String> {
-    if webhook >= config.webhooks.len() {
-        return Err("that webhook is gone".into());
-    }
-    config
-        .with_filter(webhook, field.key(), pattern)
-        .map_err(|p| p.message)
-}
-
-/// Writes one filter into the config file (and any other filter of the webhook applied but
-/// not saved, see [`config::write_filters`]); returns the config re-read and what to say.
-///
-/// # Errors
-/// A sentence saying what could not be read, edited or written.
-pub fn write_filter(
-    config: &Config,
-    load: &LoadOptions,
-    webhook: usize,
-    field: Subject,
-    pattern: &str,
-) -> Result<(Config, String), String> {
-    let written = config::write_filters(config, load, webhook, &[(field.key(), pattern)])
-        .map_err(|e| e.to_string())?;
-    let what = match written.keys.as_slice() {
-        [one, two] => format!("{one} and {two} (applied earlier, unsaved until now)"),
-        keys => keys.join(" and "),
-    };
-    let name = written
-        .config
-        .path
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    let msg = format!(
-        "wrote {what} of webhook #{webhook} to {name} (backup {})",
-        written.backup.display()
-    );
-    Ok((written.config, msg))
-}
-
-/// Fires a payload at webhooks through the engine and reads the answers.
-async fn fire(engine: &Engine, body: &str, webhooks: &[usize]) -> Result<Vec<FireResult>, String> {
-    let ids = engine
-        .test_fire(body.as_bytes(), webhooks)
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    for id in ids {
-        let journal = engine.reader();
-        let row = journal.delivery(&id).await.map_err(|e| e.to_string())?;
-        let last = journal
-            .attempts(&id)
-            .await
-            .map_err(|e| e.to_string())?
-            .pop();
-        if let Some(r) = row {
-            out.push(FireResult {
-                label: r.webhook_label,
-                ok: r.status == DeliveryStatus::Succeeded,
-                status: last.as_ref().and_then(|a| a.status),
-                error: last.as_ref().and_then(|a| a.error.clone()),
-                hint: last.and_then(|a| a.hint),
-            });
-        }
-    }
-    Ok(out)
+    });
 }
 
 /// Opens `$EDITOR` (or `vi`) on the text; returns what was saved.

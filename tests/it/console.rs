@@ -84,7 +84,8 @@ fn app() -> App {
             std::fs::read_to_string(repo_file("examples/payloads/drift-detected.json")).expect("f"),
         ),
     ];
-    let mut app = App::new(config, "127.0.0.1:4141".into(), fixtures);
+    let webhooks = herald::api::wire::webhooks(&config, &std::collections::HashMap::new());
+    let mut app = App::new(webhooks, "127.0.0.1:4141".into(), fixtures);
     let events = vec![
         item(
             5,
@@ -258,7 +259,8 @@ fn detail_tabs() {
         )],
     });
     insta::assert_snapshot!("detail_payload", render(&app, &theme(), 100, 30).backend());
-    app.update(Action::Next);
+    let asked = app.update(Action::Next);
+    answer_preview(&mut app, asked);
     insta::assert_snapshot!("detail_message", render(&app, &theme(), 100, 30).backend());
     app.update(Action::Next);
     insta::assert_snapshot!("detail_attempts", render(&app, &theme(), 100, 30).backend());
@@ -372,11 +374,50 @@ fn filter_editor_applies_and_writes() {
     assert!(matches!(app.overlay, Overlay::None));
 }
 
+/// Answers a preview the console asked for as the API would (the same `notify::preview`
+/// over the same config), keeping these tests at the pure `update`/`apply` level.
+fn answer_preview(app: &mut App, effect: Option<Effect>) {
+    let Some(Effect::Preview {
+        webhook,
+        what,
+        width,
+    }) = effect
+    else {
+        panic!("a preview is asked for: {effect:?}")
+    };
+    let config = load_ok(CONFIG, None, None);
+    let event = match what {
+        herald::api::client::Preview::Event(id) => {
+            let e = app.events.iter().find(|e| e.id == id).expect("listed");
+            e.event.as_ref().clone()
+        }
+        herald::api::client::Preview::Payload(p) => {
+            herald::intake::read(p.to_string().as_bytes(), None)
+                .expect("reads")
+                .into_event()
+                .expect("an event")
+                .event
+        }
+    };
+    let w = &config.webhooks[webhook];
+    let answer = herald::notify::preview(&config, w, &event, width)
+        .map(|(request, preview)| {
+            Box::new(herald::api::wire::PreviewAnswer {
+                webhook: w.label(),
+                request,
+                preview,
+            })
+        })
+        .map_err(|e| e.to_string());
+    app.apply(Message::Preview { webhook, answer });
+}
+
 #[test]
 fn test_fire_dialog() {
     let mut app = app();
     app.update(Action::Pane(Pane::Webhooks));
-    app.update(Action::Fire);
+    let asked = app.update(Action::Fire);
+    answer_preview(&mut app, asked);
     insta::assert_snapshot!("fire_preview", render(&app, &theme(), 100, 30).backend());
     let effect = app.update(Action::Enter);
     assert!(
@@ -565,8 +606,8 @@ fn an_event_or_delivery_is_never_listed_twice() {
     );
 }
 
-#[test]
-fn writing_one_filter_keeps_the_other_applied_edit() {
+#[tokio::test]
+async fn writing_one_filter_keeps_the_other_applied_edit() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("herald.yaml");
     std::fs::write(
@@ -578,19 +619,36 @@ fn writing_one_filter_keeps_the_other_applied_edit() {
         path: Some(path.clone()),
         ..herald::config::LoadOptions::default()
     };
-    let (mut running, _) = herald::config::load(&load).expect("loads");
-    // The branch filter was applied to the running engine, not saved.
-    running.webhooks[0].branch_regex = herald::config::Filter::compile("^main$").expect("compiles");
+    let (config, _) = herald::config::load(&load).expect("loads");
+    let data = dir.path().join("data");
+    let journal =
+        herald::store::Journal::open(&data, herald::store::Commit::Grouped).expect("journal");
+    let engine = herald::dispatch::Engine::new(
+        Arc::new(config),
+        journal,
+        herald::dispatch::EngineOptions::default(),
+    )
+    .expect("engine");
+    // The console's path: the operator API, in-process.
+    let client = herald::api::Api::new(engine.clone(), Some(load)).local_client();
+    // The branch filter is applied to the running engine (enter), not saved.
+    client
+        .set_filter(0, Subject::BaseBranch.key(), "^main$", false)
+        .await
+        .expect("applied");
     // Now the workspace filter is written (ctrl-s).
-    let (reread, said) =
-        herald::tui::run::write_filter(&running, &load, 0, Subject::Workspace, "^staging$")
-            .expect("written");
-    assert_eq!(reread.webhooks[0].workspace_regex.pattern(), "^staging$");
+    let answer = client
+        .set_filter(0, Subject::Workspace.key(), "^staging$", true)
+        .await
+        .expect("written");
+    let running = engine.config();
+    assert_eq!(running.webhooks[0].workspace_regex.pattern(), "^staging$");
     assert_eq!(
-        reread.webhooks[0].branch_regex.pattern(),
+        running.webhooks[0].branch_regex.pattern(),
         "^main$",
         "the applied branch filter survives the write"
     );
+    let said = answer["said"].as_str().expect("said");
     assert!(said.contains("branch-regex (applied earlier"), "{said}");
     let text = std::fs::read_to_string(&path).expect("read");
     assert!(text.contains("branch-regex: ^main$"), "{text}");
@@ -606,7 +664,8 @@ fn detail_message_is_the_webhooks_own_request() {
         app.update(Action::Enter),
         Some(Effect::LoadDetail("event-5".into()))
     );
-    app.update(Action::Next);
+    let asked = app.update(Action::Next);
+    answer_preview(&mut app, asked);
     let s = screen(&render(&app, &theme(), 100, 30));
     assert!(s.contains("drift-alerts → POST"), "{s}");
     assert!(s.contains("chat.postMessage"), "{s}");

@@ -277,12 +277,11 @@ async fn planted_secrets_appear_nowhere() {
         herald::dispatch::EngineOptions::default(),
     )
     .expect("engine");
-    let window = herald::tui::run::load_window(&engine)
-        .await
-        .expect("window");
+    let client = herald::api::Api::new(engine.clone(), None).local_client();
+    let window = herald::tui::run::load_page(&client).await.expect("window");
     assert!(!window.is_empty());
     let mut app = App::new(
-        Arc::new(config),
+        client.webhooks().await.expect("webhooks"),
         "127.0.0.1:4141".into(),
         vec![("apply.json".into(), apply_body())],
     );

@@ -239,12 +239,17 @@ async fn test_fire_edits_the_payload_in_editor_and_comes_back() {
     );
 }
 
+/// `herald tui` where a `serve` already answers attaches to it through the operator API
+/// instead of starting a second engine on the same journal: the status bar says so, events
+/// posted to `serve` appear, and pausing from the console pauses `serve`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_console_says_a_serve_already_runs_where_it_would_listen() {
-    let (dir, config) = config_file("webhooks: []\n");
+async fn the_console_attaches_to_a_serve_already_running_where_it_would_listen() {
+    let (dir, config) = config_file(
+        "webhooks:\n  - {event: drift, kind: http, url: 'http://127.0.0.1:9/none', retry: {max-attempts: 1}}\n",
+    );
     let port = free_port();
-    let _serve = crate::support::Serve::start(&config, &dir.path().join("data"), port).await;
-    let term = Tmux::start(160, 20);
+    let serve = crate::support::Serve::start(&config, &dir.path().join("data"), port).await;
+    let term = Tmux::start(160, 24);
     let command = format!(
         "HERALD_DATA_DIR={} {} tui -c {} --listen 127.0.0.1:{port}; echo exited-$?",
         dir.path().join("console-data").display(),
@@ -253,15 +258,46 @@ async fn the_console_says_a_serve_already_runs_where_it_would_listen() {
     );
     term.send(&[&command, "Enter"]);
     assert!(
-        term.wait_for("exited-1").await,
-        "the console stops: {}",
+        term.wait_for(&format!("attached http://127.0.0.1:{port}"))
+            .await,
+        "the console attaches: {}",
         term.screen(false)
     );
-    let screen = term.screen(false).replace('\n', "");
+    let client = herald::notify::client().expect("client");
+    let body = std::fs::read_to_string(crate::support::repo_file(
+        "examples/payloads/drift-detected.json",
+    ))
+    .expect("fixture");
+    let r = client
+        .post(format!("{}/events/drift", serve.url))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("posted");
+    assert_eq!(r.status().as_u16(), 202);
     assert!(
-        screen.contains("a herald serve (version") && screen.contains("already serves"),
-        "{screen}"
+        term.wait_for("Drift detected").await,
+        "the event posted to serve appears live: {}",
+        term.screen(false)
     );
+    term.send(&["p"]);
+    let paused = eventually(Duration::from_secs(10), async || {
+        let s: serde_json::Value = client
+            .get(format!("{}/api/v1/status", serve.url))
+            .send()
+            .await
+            .expect("status")
+            .json()
+            .await
+            .expect("json");
+        s["paused"] == true
+    })
+    .await;
+    assert!(paused, "p in the console pauses serve");
+    assert!(term.wait_for("PAUSED").await, "{}", term.screen(false));
+    term.send(&["q"]);
+    assert!(term.wait_for("exited-0").await, "{}", term.screen(false));
     assert!(
         !dir.path().join("console-data").exists(),
         "no second engine or journal was started"

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{block, popup, when_color};
-use crate::notify::{self, Outcome, Preview, slack::render};
+use crate::notify::{Outcome, Preview, slack::render};
 use crate::tui::app::{App, Detail, DetailTab};
 use crate::tui::theme::Theme;
 
@@ -69,50 +69,34 @@ fn json_line<'a>(line: &str, theme: &Theme) -> Line<'a> {
     Line::from(spans)
 }
 
-/// The message the selected delivery's webhook gets for the event, built by the same
-/// `prepare` that sends it and laid out by its kind: a chat message as the chat shows it,
-/// a plain receiver's body as JSON.
+/// The message the selected delivery's webhook gets for the event, as the herald shown
+/// builds it (the same `prepare` that sends it) and its kind lays it out: a chat message as
+/// the chat shows it, a plain receiver's body as JSON.
 pub fn message_lines<'a>(
-    app: &App,
-    item: &crate::tui::app::EventItem,
-    delivery: usize,
+    preview: Option<&Result<Box<crate::api::wire::PreviewAnswer>, String>>,
     theme: &Theme,
-    width: usize,
 ) -> Vec<Line<'a>> {
-    let config = &app.config;
-    let webhook = item
-        .deliveries
-        .get(delivery)
-        .and_then(|dl| config.webhooks.iter().find(|w| w.label() == dl.label))
-        .or_else(|| {
-            config
-                .webhooks
-                .iter()
-                .find(|w| w.event == item.event.kind())
-        });
-    let Some(webhook) = webhook else {
-        return vec![Line::styled(
-            "No webhook in the config takes this event.",
-            theme.muted,
-        )];
-    };
-    let (shown, look) = match notify::preview(config, webhook, &item.event, width) {
-        Ok(p) => p,
-        Err(e) => return vec![Line::styled(e.to_string(), theme.bad)],
+    let answer = match preview {
+        None => return vec![Line::styled("loading…", theme.muted)],
+        Some(Err(e)) => return vec![Line::styled(e.clone(), theme.bad)],
+        Some(Ok(a)) => a,
     };
     let mut lines = vec![
         Line::styled(
-            format!("{} → {} {}", webhook.label(), shown.method, shown.url),
+            format!(
+                "{} → {} {}",
+                answer.webhook, answer.request.method, answer.request.url
+            ),
             theme.muted,
         ),
         Line::raw(""),
     ];
-    match look {
+    match &answer.preview {
         Preview::Json(body) => {
-            let text = serde_json::to_string_pretty(&body).unwrap_or_default();
+            let text = serde_json::to_string_pretty(body).unwrap_or_default();
             lines.extend(json_lines(&text, theme));
         }
-        Preview::Message(r) => lines.extend(chat_lines(&r, theme)),
+        Preview::Message(r) => lines.extend(chat_lines(r, theme)),
     }
     lines
 }
@@ -178,13 +162,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, d: &Detail) {
             None => lines.push(Line::styled("loading…", theme.muted)),
             Some(body) => lines.extend(json_lines(body, theme)),
         },
-        DetailTab::Message => lines.extend(message_lines(
-            app,
-            item,
-            d.delivery,
-            theme,
-            usize::from(area.width.saturating_sub(6)),
-        )),
+        DetailTab::Message => lines.extend(message_lines(d.preview.as_ref(), theme)),
         DetailTab::Attempts => {
             if item.deliveries.is_empty() {
                 lines.push(Line::styled("No deliveries.", theme.muted));

@@ -48,19 +48,14 @@ pub fn help(frame: &mut Frame<'_>, theme: &Theme, query: &str) {
 /// The filter editor.
 pub fn editor(frame: &mut Frame<'_>, app: &App, theme: &Theme, e: &Editor) {
     let area = popup(frame, 94, 90);
-    let Some(w) = app.config.webhooks.get(e.webhook) else {
+    let Some(w) = app.webhooks.get(e.webhook) else {
         return;
     };
     let mut lines = vec![
         Line::from(vec![
-            Span::styled(format!(" {} ", w.label()), theme.header),
+            Span::styled(format!(" {} ", w.label), theme.header),
             Span::styled(
-                format!(
-                    "{} {} {}",
-                    w.event.as_str(),
-                    w.target.kind(),
-                    w.target.display()
-                ),
+                format!("{} {} {}", w.event.as_str(), w.kind, w.target),
                 theme.muted,
             ),
         ]),
@@ -193,7 +188,6 @@ pub fn fire(frame: &mut Frame<'_>, app: &App, theme: &Theme, f: &FireDialog) {
     );
 
     let tg: Vec<Line<'_>> = app
-        .config
         .webhooks
         .iter()
         .enumerate()
@@ -209,12 +203,7 @@ pub fn fire(frame: &mut Frame<'_>, app: &App, theme: &Theme, f: &FireDialog) {
                 theme.text
             };
             Line::styled(
-                format!(
-                    " {check} {} {} {}",
-                    w.label(),
-                    w.event.as_str(),
-                    w.target.display()
-                ),
+                format!(" {check} {} {} {}", w.label, w.event.as_str(), w.target),
                 style,
             )
         })
@@ -283,7 +272,6 @@ pub fn replay_to(
 ) {
     let area = popup(frame, 60, 50);
     let mut lines: Vec<Line<'_>> = app
-        .config
         .webhooks
         .iter()
         .enumerate()
@@ -294,28 +282,17 @@ pub fn replay_to(
                 theme.text
             };
             Line::styled(
-                format!(
-                    " {} {} {} {}",
-                    w.label(),
-                    w.event.as_str(),
-                    w.target.kind(),
-                    w.target.display()
-                ),
+                format!(" {} {} {} {}", w.label, w.event.as_str(), w.kind, w.target),
                 style,
             )
         })
         .collect();
-    if let Some(w) = app
-        .config
-        .webhooks
-        .get(selected)
-        .filter(|w| w.event != kind)
-    {
+    if let Some(w) = app.webhooks.get(selected).filter(|w| w.event != kind) {
         lines.push(Line::raw(""));
         lines.push(Line::styled(
             format!(
                 " ⚠ {} takes {} events; this is a {} event.",
-                w.label(),
+                w.label,
                 w.event.as_str(),
                 kind.as_str()
             ),

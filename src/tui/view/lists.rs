@@ -63,7 +63,7 @@ pub fn webhooks(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, sid
     let selected = app.selected().min(rows_idx.len().saturating_sub(1));
     let rows: Vec<Row<'_>> = visible(&rows_idx, selected, list)
         .map(|(n, i)| {
-            let w = &app.config.webhooks[i];
+            let w = &app.webhooks[i];
             let s = &app.stats[i];
             let last_style = match s.last.as_ref().map(|(status, _)| status) {
                 Some(DeliveryStatus::Succeeded) => theme.ok,
@@ -72,10 +72,10 @@ pub fn webhooks(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, sid
                 None => theme.muted,
             };
             let row = Row::new(vec![
-                Cell::from(w.label()),
+                Cell::from(w.label.clone()),
                 Cell::from(w.event.as_str()),
-                Cell::from(w.target.kind()),
-                Cell::from(w.target.display()),
+                Cell::from(w.kind.clone()),
+                Cell::from(w.target.clone()),
                 Cell::from(Span::styled(format!("✓{}", s.delivered), theme.ok)),
                 Cell::from(Span::styled(
                     format!("✗{}", s.failed),
@@ -107,11 +107,11 @@ pub fn webhooks(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, sid
         Constraint::Length(12),
     ];
     let t = Table::new(rows, widths).header(header);
-    let title = filter_title(app, &format!("Webhooks ({})", app.config.webhooks.len()));
+    let title = filter_title(app, &format!("Webhooks ({})", app.webhooks.len()));
     frame.render_widget(t.block(block(&title, theme, true)), list);
 
     let mut lines: Vec<Line<'_>> = Vec::new();
-    match rows_idx.get(selected).map(|&i| &app.config.webhooks[i]) {
+    match rows_idx.get(selected).map(|&i| &app.webhooks[i]) {
         None => lines.push(Line::styled("No webhooks in the config.", theme.muted)),
         Some(w) => {
             let kv = |k: &str, v: String, s: Style| {
@@ -120,10 +120,10 @@ pub fn webhooks(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, sid
                     Span::styled(v, s),
                 ])
             };
-            lines.push(kv("webhook", w.label(), theme.text));
+            lines.push(kv("webhook", w.label.clone(), theme.text));
             lines.push(kv("event", w.event.as_str().into(), theme.text));
-            lines.push(kv("target", w.target.describe(), theme.text));
-            if w.target.uses_slack_token() {
+            lines.push(kv("target", w.describe.clone(), theme.text));
+            if w.slack_token {
                 let (text, style) = match &app.slack {
                     crate::tui::app::SlackAuth::Ok(team) => {
                         (format!("token ok ({team})"), theme.ok)
@@ -151,12 +151,12 @@ pub fn webhooks(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, sid
                 crate::config::EventKind::Apply => {
                     lines.push(kv(
                         "workspace-regex",
-                        pattern(w.workspace_regex.pattern()),
+                        pattern(w.workspace_regex.as_str()),
                         theme.info,
                     ));
                     lines.push(kv(
                         "branch-regex",
-                        pattern(w.branch_regex.pattern()),
+                        pattern(w.branch_regex.as_str()),
                         theme.info,
                     ));
                     lines.push(Line::styled(
@@ -170,22 +170,23 @@ pub fn webhooks(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, sid
             }
             lines.push(kv(
                 "timeout",
-                humantime::format_duration(w.timeout).to_string(),
+                humantime::format_duration(std::time::Duration::from_millis(w.timeout_ms))
+                    .to_string(),
                 theme.text,
             ));
-            lines.push(kv("attempts", w.retry.max_attempts.to_string(), theme.text));
+            lines.push(kv("attempts", w.max_attempts.to_string(), theme.text));
             if !w.headers.is_empty() {
                 lines.push(kv(
                     "headers",
                     w.headers
                         .iter()
-                        .map(|(k, _)| format!("{k}: <redacted>"))
+                        .map(|k| format!("{k}: <redacted>"))
                         .collect::<Vec<_>>()
                         .join(", "),
                     theme.text,
                 ));
             }
-            if w.secret.is_some() {
+            if w.signed {
                 lines.push(kv(
                     "signed",
                     "Standard Webhooks (secret set)".into(),

@@ -122,8 +122,21 @@ fn draw_tabs(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
 fn draw_status(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let c = &app.counts;
     let sep = Span::styled(" │ ", theme.statusbar);
+    let link = match &app.link {
+        crate::tui::app::Link::InProcess => {
+            Span::styled(format!(" listen {}", app.listen), theme.statusbar)
+        }
+        crate::tui::app::Link::Attached(at) => Span::styled(
+            format!(" ⇄ attached {at}"),
+            theme.statusbar.patch(theme.info),
+        ),
+        crate::tui::app::Link::Reconnecting { at, .. } => Span::styled(
+            format!(" ⚠ reconnecting to {at}…"),
+            theme.statusbar.patch(theme.warn),
+        ),
+    };
     let mut spans = vec![
-        Span::styled(format!(" listen {}", app.listen), theme.statusbar),
+        link,
         sep.clone(),
         Span::styled(
             format!("✓ {} delivered", c.succeeded),
