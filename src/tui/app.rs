@@ -91,6 +91,29 @@ impl EventItem {
     }
 }
 
+impl From<wire::FullEvent> for EventItem {
+    fn from(e: wire::FullEvent) -> Self {
+        Self {
+            id: e.summary.id,
+            received_at: e.summary.received_at,
+            source: e.summary.source,
+            event: Arc::new(e.event),
+            deliveries: e
+                .delivery_list
+                .into_iter()
+                .map(|d| DeliveryItem {
+                    id: d.id,
+                    label: d.label,
+                    status: d.status,
+                    attempts: d.attempts,
+                    error: d.error,
+                    hint: None,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A webhook as the console shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct WebhookStats {
@@ -351,6 +374,24 @@ pub enum Message {
     Toast(Toast),
     /// Whether deliveries are paused.
     Paused(bool),
+    /// Where the journal continues past the newest page (`None`: nothing older).
+    Cursor(Option<i64>),
+    /// An older page of the list (or of the search) arrived.
+    Older {
+        /// The events, newest first.
+        items: Vec<EventItem>,
+        /// The cursor after them.
+        next: Option<i64>,
+    },
+    /// The result of a journal search: it replaces the list.
+    Searched {
+        /// The search (empty: the live list again).
+        q: String,
+        /// The newest matches.
+        items: Vec<EventItem>,
+        /// The cursor of older matches.
+        next: Option<i64>,
+    },
 }
 
 /// Side effects for the controller.
@@ -403,6 +444,15 @@ pub enum Effect {
         /// The column width to lay it out for.
         width: usize,
     },
+    /// Fetch the page of events older than `before` (meeting the search `q`).
+    LoadOlder {
+        /// The cursor.
+        before: i64,
+        /// The search in effect.
+        q: String,
+    },
+    /// Search the whole journal (empty: back to the live list).
+    Search(String),
     /// Leave.
     Quit,
 }
@@ -436,8 +486,16 @@ pub struct App {
     pub stats: Vec<WebhookStats>,
     /// Slack token state.
     pub slack: SlackAuth,
-    /// Newest first, at most [`WINDOW`].
+    /// Newest first: the newest [`WINDOW`], plus the older pages scrolled into.
     pub events: VecDeque<EventItem>,
+    /// The cursor of the next older page in the journal; `None` when all is listed.
+    pub older: Option<i64>,
+    /// An older page is being fetched.
+    pub loading_older: bool,
+    /// The journal search the list shows (`/` then enter in the Events pane), if any.
+    pub search: Option<String>,
+    /// How many events the list keeps: [`WINDOW`], more once history is paged in.
+    pub cap: usize,
     /// Focused pane.
     pub pane: Pane,
     /// Selected row per pane (in the filtered list).
@@ -479,6 +537,10 @@ impl App {
             readonly: false,
             slack,
             events: VecDeque::new(),
+            older: None,
+            loading_older: false,
+            search: None,
+            cap: WINDOW,
             pane: Pane::Events,
             selected: [0; 3],
             filters: [None, None, None],
@@ -496,7 +558,11 @@ impl App {
 
     /// Indexes into `events` of the rows the Events pane shows.
     pub fn event_rows(&self) -> Vec<usize> {
-        let f = &self.filters[Pane::Events.index()];
+        // A filter that was sent to the journal as a search is not applied again here (its
+        // field terms are not in the summary).
+        let f = self.filters[Pane::Events.index()]
+            .as_ref()
+            .filter(|f| self.search.as_deref() != Some(f.input.value().trim()));
         (0..self.events.len())
             .filter(|&i| {
                 f.as_ref()
@@ -644,6 +710,30 @@ impl App {
     /// Applies a user intent.
     #[allow(clippy::too_many_lines)]
     pub fn update(&mut self, action: Action) -> Option<Effect> {
+        let effect = self.step(action);
+        effect.or_else(|| self.page_in())
+    }
+
+    /// Near the end of the Events list with more in the journal: fetch the next older page,
+    /// so scrolling goes on into the whole history.
+    fn page_in(&mut self) -> Option<Effect> {
+        if self.pane != Pane::Events || self.loading_older || !matches!(self.overlay, Overlay::None)
+        {
+            return None;
+        }
+        let before = self.older?;
+        let rows = self.event_rows().len();
+        if self.selected() + 20 < rows {
+            return None;
+        }
+        self.loading_older = true;
+        Some(Effect::LoadOlder {
+            before,
+            q: self.search.clone().unwrap_or_default(),
+        })
+    }
+
+    fn step(&mut self, action: Action) -> Option<Effect> {
         if let Action::Resize(w, h) = action {
             self.size = (w, h);
             return None;
@@ -793,8 +883,20 @@ impl App {
                     f.input.handle(req);
                     self.selected[pane] = 0;
                 }
-                Action::Enter => f.editing = false,
-                Action::Back => self.filters[pane] = None,
+                Action::Enter => {
+                    f.editing = false;
+                    // In the Events pane the filter also searches the whole journal, with
+                    // its fields (kind:, status:, webhook:, error:).
+                    if self.pane == Pane::Events {
+                        return Some(Effect::Search(f.input.value().trim().to_string()));
+                    }
+                }
+                Action::Back => {
+                    self.filters[pane] = None;
+                    if self.pane == Pane::Events && self.search.is_some() {
+                        return Some(Effect::Search(String::new()));
+                    }
+                }
                 _ => {}
             }
             return None;
@@ -825,6 +927,9 @@ impl App {
             }
             Action::Back => {
                 self.filters[pane] = None;
+                if self.pane == Pane::Events && self.search.is_some() {
+                    return Some(Effect::Search(String::new()));
+                }
             }
             Action::ToggleFollow => {
                 self.follow = !self.follow;
@@ -940,7 +1045,36 @@ impl App {
     pub fn apply(&mut self, message: Message) -> Option<Effect> {
         match message {
             Message::Loaded(events) => {
+                if self.search.is_some() {
+                    // A search is on screen; the live list comes back when it is left.
+                    return None;
+                }
                 self.events = events.into_iter().take(WINDOW).collect();
+                self.cap = WINDOW;
+                self.recount();
+            }
+            Message::Cursor(next) => {
+                if self.search.is_none() {
+                    self.older = next;
+                }
+            }
+            Message::Older { items, next } => {
+                self.loading_older = false;
+                self.older = next;
+                for item in items {
+                    if !self.events.iter().any(|e| e.id == item.id) {
+                        self.events.push_back(item);
+                        self.cap += 1;
+                    }
+                }
+            }
+            Message::Searched { q, items, next } => {
+                self.loading_older = false;
+                self.search = (!q.is_empty()).then_some(q);
+                self.events = items.into_iter().collect();
+                self.cap = WINDOW.max(self.events.len());
+                self.older = next;
+                self.selected[Pane::Events.index()] = 0;
                 self.recount();
             }
             Message::Recorded(item) => {
@@ -950,9 +1084,13 @@ impl App {
                     *e = item;
                     return None;
                 }
+                if self.search.is_some() {
+                    // The list shows a search's results, not the live feed.
+                    return None;
+                }
                 let kept = (!self.follow).then(|| self.selected_ids());
                 self.events.push_front(item);
-                if self.events.len() > WINDOW {
+                if self.events.len() > self.cap {
                     self.events.pop_back();
                 }
                 // Keep the same events selected while new ones arrive above them, whether

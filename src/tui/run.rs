@@ -3,7 +3,6 @@
 //! flood of events costs a constant amount of drawing).
 
 use std::io::IsTerminal as _;
-use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, EventStream};
@@ -12,7 +11,7 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::app::{Action, App, DeliveryItem, Effect, EventItem, Link, Message, SlackAuth, Toast};
+use super::app::{Action, App, Effect, EventItem, Link, Message, SlackAuth, Toast};
 use super::fire::FireResult;
 use super::theme::Theme;
 use super::view;
@@ -261,9 +260,10 @@ async fn reload(client: &Client, tx: &UnboundedSender<Message>) {
     if let Ok(w) = client.webhooks().await {
         let _ = tx.send(Message::Webhooks(w));
     }
-    match load_page(client).await {
-        Ok(items) => {
+    match load_page_with_cursor(client).await {
+        Ok((items, next)) => {
             let _ = tx.send(Message::Loaded(items));
+            let _ = tx.send(Message::Cursor(next));
         }
         Err(e) => toast(tx, format!("cannot load events: {e}"), true),
     }
@@ -274,36 +274,26 @@ async fn reload(client: &Client, tx: &UnboundedSender<Message>) {
 /// # Errors
 /// See [`ClientError`].
 pub async fn load_page(client: &Client) -> Result<Vec<EventItem>, ClientError> {
+    Ok(load_page_with_cursor(client).await?.0)
+}
+
+/// [`load_page`] and the cursor of the page after it.
+async fn load_page_with_cursor(
+    client: &Client,
+) -> Result<(Vec<EventItem>, Option<i64>), ClientError> {
     let page = client.events(None, PAGE, "").await?;
-    Ok(page.events.into_iter().map(item).collect())
+    Ok((page.events.into_iter().map(item).collect(), page.next))
 }
 
 /// An event as the lists hold it.
 fn item(e: wire::FullEvent) -> EventItem {
-    EventItem {
-        id: e.summary.id,
-        received_at: e.summary.received_at,
-        source: e.summary.source,
-        event: Arc::new(e.event),
-        deliveries: e
-            .delivery_list
-            .into_iter()
-            .map(|d| DeliveryItem {
-                id: d.id,
-                label: d.label,
-                status: d.status,
-                attempts: d.attempts,
-                error: d.error,
-                hint: None,
-            })
-            .collect(),
-    }
+    EventItem::from(e)
 }
 
 /// A stream item as a message; `None` for a reset (the caller reloads).
-fn from_stream(item: wire::StreamItem) -> Option<Message> {
-    Some(match item {
-        wire::StreamItem::Recorded(e) => Message::Recorded(item_of(*e)),
+fn from_stream(it: wire::StreamItem) -> Option<Message> {
+    Some(match it {
+        wire::StreamItem::Recorded(e) => Message::Recorded(item(*e)),
         wire::StreamItem::Attempted(Change::Attempted {
             delivery_id,
             event_id,
@@ -328,10 +318,6 @@ fn from_stream(item: wire::StreamItem) -> Option<Message> {
         wire::StreamItem::State { paused } => Message::Paused(paused),
         wire::StreamItem::Reset => return None,
     })
-}
-
-fn item_of(e: wire::FullEvent) -> EventItem {
-    item(e)
 }
 
 /// Asks the herald shown whether its Slack token works, when a webhook needs it.
@@ -509,6 +495,35 @@ fn run_effect(effect: Effect, client: &Client, tx: &UnboundedSender<Message>, re
                 };
                 let _ = tx.send(Message::Fired(results));
             }
+            Effect::LoadOlder { before, q } => {
+                let (items, next) = match client.events(Some(before), PAGE, &q).await {
+                    Ok(page) => (page.events.into_iter().map(item).collect(), page.next),
+                    Err(e) => {
+                        toast(&tx, format!("cannot load older events: {e}"), true);
+                        (Vec::new(), Some(before))
+                    }
+                };
+                let _ = tx.send(Message::Older { items, next });
+            }
+            Effect::Search(q) => match client.events(None, PAGE, &q).await {
+                Ok(page) => {
+                    let found = page.events.len();
+                    let _ = tx.send(Message::Searched {
+                        q: q.clone(),
+                        items: page.events.into_iter().map(item).collect(),
+                        next: page.next,
+                    });
+                    if !q.is_empty() {
+                        let more = if page.next.is_some() { "+" } else { "" };
+                        toast(
+                            &tx,
+                            format!("{found}{more} events in the journal match {q:?}"),
+                            false,
+                        );
+                    }
+                }
+                Err(e) => toast(&tx, format!("search: {e}"), true),
+            },
             Effect::Preview {
                 webhook,
                 what,

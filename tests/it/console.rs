@@ -708,3 +708,128 @@ fn replay_to_a_webhook_of_the_other_kind_warns_first() {
         })
     );
 }
+
+fn drift_payload(repo: &str, drifted: bool) -> herald::intake::Received {
+    let body = serde_json::json!({"repository": repo, "ref": "main", "detection_id": repo,
+        "projects_with_drift": u8::from(drifted), "total_projects": 1, "projects": []})
+    .to_string();
+    herald::intake::read(body.as_bytes(), None)
+        .expect("reads")
+        .into_event()
+        .expect("an event")
+}
+
+/// Scrolling the Events list goes on past the first page into the whole journal (older
+/// pages fetched as the end comes near), and `/` + enter searches the journal by field,
+/// not just what is loaded: here through the same API client the console uses, over a
+/// real journal of 1,150 events, the one looked for being the oldest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_pages_into_history_and_searches_the_journal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = load_ok(
+        "webhooks:\n  - {name: alerts, event: drift, kind: http, url: 'http://127.0.0.1:9/d'}\n",
+        None,
+        None,
+    );
+    let journal =
+        herald::store::Journal::open(dir.path(), herald::store::Commit::Grouped).expect("journal");
+    let engine = herald::dispatch::Engine::new(
+        Arc::new(config),
+        journal,
+        herald::dispatch::EngineOptions::default(),
+    )
+    .expect("engine");
+    let route = herald::dispatch::Selection::Route;
+    // The oldest: a drift that went to the webhook (its delivery stays pending: no worker).
+    engine
+        .accept(
+            herald::intake::Source::Drift,
+            drift_payload("acme/oldest", true),
+            &route,
+        )
+        .await
+        .expect("accepted");
+    for n in 0..1149 {
+        engine
+            .accept(
+                herald::intake::Source::Drift,
+                drift_payload(&format!("acme/r{n}"), false),
+                &route,
+            )
+            .await
+            .expect("accepted");
+    }
+    let client = herald::api::Api::new(engine.clone(), None).local_client();
+    let mut app = App::new(
+        client.webhooks().await.expect("webhooks"),
+        "127.0.0.1:4141".into(),
+        Vec::new(),
+    );
+    let first = client.events(None, 200, "").await.expect("page");
+    app.apply(Message::Loaded(
+        first.events.into_iter().map(EventItem::from).collect(),
+    ));
+    app.apply(Message::Cursor(first.next));
+    app.update(Action::Resize(120, 40));
+    app.update(Action::ToggleFollow);
+    let mut pages = 1;
+    for _ in 0..2000 {
+        if let Some(Effect::LoadOlder { before, q }) = app.update(Action::PageDown) {
+            assert!(q.is_empty());
+            let page = client.events(Some(before), 200, &q).await.expect("older");
+            pages += 1;
+            app.apply(Message::Older {
+                items: page.events.into_iter().map(EventItem::from).collect(),
+                next: page.next,
+            });
+        }
+        if app.older.is_none() && app.selected() + 1 == app.event_rows().len() {
+            break;
+        }
+    }
+    assert_eq!(
+        app.events.len(),
+        1150,
+        "the whole journal, in {pages} pages"
+    );
+    assert!(pages >= 6, "{pages}");
+    assert!(
+        app.selected_event()
+            .expect("selected")
+            .summary()
+            .contains("acme/oldest"),
+        "scrolled to the oldest event"
+    );
+
+    // Back to the top, then search the journal by field and text.
+    app.update(Action::Top);
+    app.update(Action::Filter);
+    for c in "kind:drift status:pending oldest".chars() {
+        app.update(typed(c));
+    }
+    let Some(Effect::Search(q)) = app.update(Action::Enter) else {
+        panic!("enter searches the journal")
+    };
+    let found = client.events(None, 200, &q).await.expect("search");
+    app.apply(Message::Searched {
+        q,
+        items: found.events.into_iter().map(EventItem::from).collect(),
+        next: found.next,
+    });
+    assert_eq!(app.event_rows().len(), 1, "only the oldest is pending");
+    let s = screen(&render(&app, &theme(), 120, 30));
+    assert!(s.contains("journal search"), "{s}");
+    let oldest = app.selected_event().expect("selected").id.clone();
+    assert_eq!(
+        app.update(Action::Replay),
+        Some(Effect::Replay {
+            id: oldest,
+            webhooks: vec![]
+        })
+    );
+    // Leaving the filter brings the live list back.
+    assert_eq!(
+        app.update(Action::Back),
+        Some(Effect::Search(String::new()))
+    );
+}

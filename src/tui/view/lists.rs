@@ -246,9 +246,18 @@ pub fn events(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side:
     let title = filter_title(
         app,
         &format!(
-            "Events ({}{})",
+            "Events ({}{}{}{})",
             rows_idx.len(),
-            if app.follow { ", following" } else { "" }
+            if app.older.is_some() { "+" } else { "" },
+            if app.follow && app.search.is_none() {
+                ", following"
+            } else {
+                ""
+            },
+            app.search
+                .as_ref()
+                .map(|q| format!(", journal search {q:?}"))
+                .unwrap_or_default()
         ),
     );
     frame.render_widget(t.block(block(&title, theme, true)), list);
