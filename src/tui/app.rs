@@ -236,6 +236,15 @@ pub enum Overlay {
     Editor(Box<Editor>),
     /// Test-fire.
     Fire(Box<FireDialog>),
+    /// An outward action waits for `y` (or enter); `n` or esc cancels and goes back.
+    Confirm {
+        /// What it does, with its target named.
+        text: String,
+        /// The action, once confirmed.
+        effect: Box<Effect>,
+        /// The dialog it came from, shown again afterwards.
+        then: Box<Overlay>,
+    },
     /// Choosing the webhook a replay goes to.
     ReplayTo {
         /// Event or delivery id to replay.
@@ -309,6 +318,8 @@ pub enum Action {
     Click(u16, u16),
     /// The terminal was resized.
     Resize(u16, u16),
+    /// Yes, do it (`y` in a confirmation).
+    Confirm,
 }
 
 /// Async results for the state.
@@ -710,8 +721,110 @@ impl App {
     /// Applies a user intent.
     #[allow(clippy::too_many_lines)]
     pub fn update(&mut self, action: Action) -> Option<Effect> {
-        let effect = self.step(action);
-        effect.or_else(|| self.page_in())
+        if let Overlay::Confirm { .. } = self.overlay {
+            return self.confirming(action);
+        }
+        match self.step(action) {
+            // Nothing leaves the console without a yes, and the yes names the target.
+            Some(effect) if self.outward(&effect).is_some() => {
+                let text = self.outward(&effect).unwrap_or_default();
+                let then = std::mem::replace(&mut self.overlay, Overlay::None);
+                self.overlay = Overlay::Confirm {
+                    text,
+                    effect: Box::new(effect),
+                    then: Box::new(then),
+                };
+                None
+            }
+            effect => effect.or_else(|| self.page_in()),
+        }
+    }
+
+    /// A confirmation's answer.
+    fn confirming(&mut self, action: Action) -> Option<Effect> {
+        let yes = matches!(action, Action::Confirm | Action::Enter);
+        if !yes && !matches!(action, Action::Back) {
+            return None;
+        }
+        let Overlay::Confirm { effect, then, .. } =
+            std::mem::replace(&mut self.overlay, Overlay::None)
+        else {
+            return None;
+        };
+        self.overlay = *then;
+        if !yes {
+            // A test-fire waits for the answer of what was not sent.
+            if let Overlay::Fire(f) = &mut self.overlay {
+                f.busy = false;
+            }
+            self.toast = Some(Toast {
+                text: "cancelled: nothing was sent".into(),
+                error: false,
+            });
+            return None;
+        }
+        Some(*effect)
+    }
+
+    /// For an action that reaches outside the console, the question that names it and its
+    /// target; `None` for what only reads or only changes the view.
+    fn outward(&self, effect: &Effect) -> Option<String> {
+        let label = |i: &usize| {
+            self.webhooks
+                .get(*i)
+                .map_or_else(|| format!("#{i}"), |w| w.label.clone())
+        };
+        Some(match effect {
+            Effect::Replay { id, webhooks } => {
+                let (what, own) = match self.events.iter().find(|e| e.id == *id) {
+                    Some(e) => (format!("the event \"{}\"", e.summary()), {
+                        let mut l: Vec<String> =
+                            e.deliveries.iter().map(|d| d.label.clone()).collect();
+                        l.dedup();
+                        l
+                    }),
+                    None => {
+                        let d = self
+                            .events
+                            .iter()
+                            .flat_map(|e| e.deliveries.iter())
+                            .find(|d| d.id == *id);
+                        (
+                            format!("delivery {id}"),
+                            d.map(|d| vec![d.label.clone()]).unwrap_or_default(),
+                        )
+                    }
+                };
+                let to = if webhooks.is_empty() {
+                    if own.is_empty() {
+                        "the webhooks that take it now".to_string()
+                    } else {
+                        own.join(", ")
+                    }
+                } else {
+                    webhooks.iter().map(label).collect::<Vec<_>>().join(", ")
+                };
+                format!("Replay {what} to {to}?")
+            }
+            Effect::Fire { webhooks, .. } => format!(
+                "Send the payload to {} (real deliveries, journaled)?",
+                webhooks.iter().map(label).collect::<Vec<_>>().join(", ")
+            ),
+            Effect::WriteFilter {
+                webhook,
+                field,
+                pattern,
+            } => format!(
+                "Write {}: {pattern:?} of webhook {} to the config file (a .bak is kept)?",
+                field.key(),
+                label(webhook)
+            ),
+            Effect::Pause(true) => {
+                "Pause deliveries for every herald on this journal (events are still accepted)?"
+                    .to_string()
+            }
+            _ => return None,
+        })
     }
 
     /// Near the end of the Events list with more in the journal: fetch the next older page,
@@ -745,7 +858,8 @@ impl App {
         self.toast = None;
         // Dialogs take the keys first.
         match &mut self.overlay {
-            Overlay::None => {}
+            // Answered in `update`, before any other key handling.
+            Overlay::None | Overlay::Confirm { .. } => {}
             Overlay::Help(input) => {
                 match action {
                     Action::Back | Action::Enter | Action::Help => self.overlay = Overlay::None,

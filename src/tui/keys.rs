@@ -100,6 +100,13 @@ fn map_key(app: &App, key: &KeyEvent, event: &Event) -> Option<Action> {
     if typing(app) {
         return to_input_request(event).map(Action::Input);
     }
+    if let Overlay::Confirm { .. } = app.overlay {
+        return match key.code {
+            KeyCode::Char('y' | 'Y') => Some(Action::Confirm),
+            KeyCode::Char('n' | 'N') => Some(Action::Back),
+            _ => None,
+        };
+    }
     if let Overlay::Detail(_) = app.overlay
         && let KeyCode::Char(c @ '1'..='9') = key.code
     {

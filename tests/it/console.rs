@@ -265,7 +265,7 @@ fn detail_tabs() {
     app.update(Action::Next);
     insta::assert_snapshot!("detail_attempts", render(&app, &theme(), 100, 30).backend());
     assert_eq!(
-        app.update(Action::Replay),
+        confirmed(&mut app, Action::Replay),
         Some(Effect::Replay {
             id: "delivery-3-0".into(),
             webhooks: vec![]
@@ -284,6 +284,16 @@ fn help_filters_as_you_type() {
     insta::assert_snapshot!(t.backend());
     let s = screen(&t);
     assert!(s.contains("filter the list") && !s.contains("quit"), "{s}");
+}
+
+/// An outward action asks first, naming what it does; `y` then gives the effect.
+fn confirmed(app: &mut App, action: Action) -> Option<Effect> {
+    assert_eq!(app.update(action.clone()), None, "{action:?} asks first");
+    let Overlay::Confirm { text, .. } = &app.overlay else {
+        panic!("{action:?} opens a confirmation: {:?}", app.overlay)
+    };
+    assert!(text.ends_with('?'), "{text}");
+    app.update(Action::Confirm)
 }
 
 fn editor_app() -> App {
@@ -363,7 +373,7 @@ fn filter_editor_applies_and_writes() {
     app.update(Action::Next);
     type_pattern(&mut app, "^main$");
     assert_eq!(
-        app.update(Action::Write),
+        confirmed(&mut app, Action::Write),
         Some(Effect::WriteFilter {
             webhook: 0,
             field: Subject::BaseBranch,
@@ -419,7 +429,7 @@ fn test_fire_dialog() {
     let asked = app.update(Action::Fire);
     answer_preview(&mut app, asked);
     insta::assert_snapshot!("fire_preview", render(&app, &theme(), 100, 30).backend());
-    let effect = app.update(Action::Enter);
+    let effect = confirmed(&mut app, Action::Enter);
     assert!(
         matches!(&effect, Some(Effect::Fire { webhooks, .. }) if webhooks == &vec![0]),
         "{effect:?}"
@@ -459,7 +469,7 @@ fn replay_to_dialog() {
         "an apply webhook: asks first"
     );
     assert_eq!(
-        app.update(Action::Enter),
+        confirmed(&mut app, Action::Enter),
         Some(Effect::Replay {
             id: "event-5".into(),
             webhooks: vec![1]
@@ -508,7 +518,10 @@ fn navigation_follow_filter_and_clicks() {
     assert_eq!(app.pane, Pane::Webhooks);
     app.update(Action::Click(5, 4));
     assert_eq!(app.selected(), 1, "a click selects the row");
-    assert_eq!(app.update(Action::TogglePause), Some(Effect::Pause(true)));
+    assert_eq!(
+        confirmed(&mut app, Action::TogglePause),
+        Some(Effect::Pause(true))
+    );
     app.apply(Message::Paused(true));
     let s = screen(&render(&app, &theme(), 100, 30));
     assert!(s.contains("⏸ PAUSED"), "{s}");
@@ -560,7 +573,7 @@ fn the_selection_stays_on_its_event_when_hidden_ones_arrive() {
     assert_eq!(app.selected_event().map(|e| e.id.clone()), picked);
     // Replaying now replays the event the operator picked.
     assert_eq!(
-        app.update(Action::Replay),
+        confirmed(&mut app, Action::Replay),
         Some(Effect::Replay {
             id: picked.expect("picked"),
             webhooks: Vec::new()
@@ -691,7 +704,7 @@ fn replay_to_a_webhook_of_the_other_kind_warns_first() {
     app.update(Action::Down);
     app.update(Action::Down);
     assert_eq!(
-        app.update(Action::Enter),
+        confirmed(&mut app, Action::Enter),
         Some(Effect::Replay {
             id: "event-5".into(),
             webhooks: vec![2]
@@ -701,7 +714,7 @@ fn replay_to_a_webhook_of_the_other_kind_warns_first() {
     app.update(Action::ReplayTo);
     app.update(Action::Enter);
     assert_eq!(
-        app.update(Action::Enter),
+        confirmed(&mut app, Action::Enter),
         Some(Effect::Replay {
             id: "event-5".into(),
             webhooks: vec![0]
@@ -821,7 +834,7 @@ async fn the_console_pages_into_history_and_searches_the_journal() {
     assert!(s.contains("journal search"), "{s}");
     let oldest = app.selected_event().expect("selected").id.clone();
     assert_eq!(
-        app.update(Action::Replay),
+        confirmed(&mut app, Action::Replay),
         Some(Effect::Replay {
             id: oldest,
             webhooks: vec![]
@@ -831,5 +844,38 @@ async fn the_console_pages_into_history_and_searches_the_journal() {
     assert_eq!(
         app.update(Action::Back),
         Some(Effect::Search(String::new()))
+    );
+}
+
+/// Letters typed in the event detail never act by accident: "/error" used to queue a real
+/// replay for each `r`. Now the first `r` asks, the other letters do nothing, and esc
+/// cancels with nothing sent.
+#[test]
+fn typing_in_the_detail_sends_nothing_without_a_yes() {
+    let mut app = app();
+    app.update(Action::Enter);
+    let mut effects = Vec::new();
+    for c in "/error".chars() {
+        let action = match c {
+            '/' => Action::Filter,
+            'r' => Action::Replay,
+            'e' => Action::EditFilter,
+            other => typed(other),
+        };
+        effects.extend(app.update(action));
+    }
+    assert!(effects.is_empty(), "{effects:?}");
+    assert!(matches!(app.overlay, Overlay::Confirm { .. }));
+    assert_eq!(app.update(Action::Back), None);
+    assert!(
+        matches!(app.overlay, Overlay::Detail(_)),
+        "back in the detail"
+    );
+    assert!(
+        app.toast
+            .as_ref()
+            .is_some_and(|t| t.text.contains("nothing was sent")),
+        "{:?}",
+        app.toast
     );
 }

@@ -219,6 +219,12 @@ async fn test_fire_edits_the_payload_in_editor_and_comes_back() {
     );
     term.send(&["Enter"]);
     assert!(
+        term.wait_for("Send the payload to audit").await,
+        "firing asks first, naming the webhook: {}",
+        term.screen(false)
+    );
+    term.send(&["y"]);
+    assert!(
         term.wait_for("✗ audit").await,
         "the answer is shown: {}",
         term.screen(false)
@@ -282,6 +288,12 @@ async fn the_console_attaches_to_a_serve_already_running_where_it_would_listen()
         term.screen(false)
     );
     term.send(&["p"]);
+    assert!(
+        term.wait_for("Pause deliveries").await,
+        "{}",
+        term.screen(false)
+    );
+    term.send(&["y"]);
     let paused = eventually(Duration::from_secs(10), async || {
         let s: serde_json::Value = client
             .get(format!("{}/api/v1/status", serve.url))
@@ -411,6 +423,12 @@ async fn a_remote_console_watches_and_acts_with_its_token() {
     // The newest event is selected (follow): r replays it through serve.
     term.send(&["r"]);
     assert!(
+        term.wait_for("Replay the event").await,
+        "a replay asks first: {}",
+        term.screen(false)
+    );
+    term.send(&["y"]);
+    assert!(
         eventually(Duration::from_secs(10), async || rx.requests().len() == 2).await,
         "the replay reaches the receiver: {}",
         term.screen(false)
@@ -431,6 +449,12 @@ async fn a_remote_console_watches_and_acts_with_its_token() {
         viewer.screen(false)
     );
     viewer.send(&["r"]);
+    assert!(
+        viewer.wait_for("Replay the event").await,
+        "{}",
+        viewer.screen(false)
+    );
+    viewer.send(&["y"]);
     assert!(
         viewer.wait_for("may only read").await,
         "a viewer's replay is refused, and says why: {}",

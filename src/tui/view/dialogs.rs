@@ -312,3 +312,25 @@ pub fn replay_to(
         area,
     );
 }
+
+/// A question before an outward action, its target named.
+pub fn confirm(frame: &mut Frame<'_>, theme: &Theme, text: &str) {
+    let area = super::popup(frame, 60, 24);
+    let lines = vec![
+        Line::raw(""),
+        Line::styled(format!(" {text}"), theme.title),
+        Line::raw(""),
+        Line::from(vec![
+            Span::styled(" y", theme.keyhint),
+            Span::styled(" yes, do it    ", theme.text),
+            Span::styled("n", theme.keyhint),
+            Span::styled(" cancel", theme.text),
+        ]),
+    ];
+    frame.render_widget(
+        Paragraph::new(Text::from(lines))
+            .wrap(ratatui::widgets::Wrap { trim: false })
+            .block(block("Confirm", theme, true)),
+        area,
+    );
+}

@@ -97,6 +97,16 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme) {
             warned,
             ..
         } => dialogs::replay_to(frame, app, theme, *selected, *kind, *warned),
+        Overlay::Confirm { text, then, .. } => {
+            // The dialog it came from stays visible beneath the question.
+            match then.as_ref() {
+                Overlay::Detail(d) => detail::draw(frame, app, theme, d),
+                Overlay::Fire(f) => dialogs::fire(frame, app, theme, f),
+                Overlay::Editor(e) => dialogs::editor(frame, app, theme, e),
+                _ => {}
+            }
+            dialogs::confirm(frame, theme, text);
+        }
     }
 }
 
@@ -200,6 +210,7 @@ fn draw_footer(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     }
     let hints: &[(&str, &str)] = match &app.overlay {
         Overlay::Help(_) => &[("type", "filter"), ("esc", "close")],
+        Overlay::Confirm { .. } => &[("y/enter", "yes, do it"), ("n/esc", "cancel")],
         Overlay::Detail(_) => &[
             ("tab", "payload/message/attempts"),
             ("j/k", "scroll"),
