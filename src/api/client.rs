@@ -273,14 +273,17 @@ impl Client {
         .await
     }
 
-    /// Replays an event (`kind` `events`) or a delivery (`deliveries`), to `webhooks` (by
-    /// index) or as routing decides.
+    /// Replays an event or a delivery, to `webhooks` (names or indexes) or as routing
+    /// decides (an event) or to its own webhook (a delivery).
     ///
     /// # Errors
     /// See [`ClientError`].
-    pub async fn replay(&self, id: &str, webhooks: &[usize]) -> Result<wire::Created, ClientError> {
-        let body =
-            json!({"webhooks": webhooks.iter().map(ToString::to_string).collect::<Vec<_>>()});
+    pub async fn replay(
+        &self,
+        id: &str,
+        webhooks: &[String],
+    ) -> Result<wire::Created, ClientError> {
+        let body = json!({ "webhooks": webhooks });
         // An id is an event's or a delivery's; the event route is tried first.
         let event = self
             .json(
@@ -302,6 +305,16 @@ impl Client {
         }
     }
 
+    /// `POST /replay`: every failed delivery again (to `webhooks` instead, when given).
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn replay_failed(&self, webhooks: &[String]) -> Result<wire::Created, ClientError> {
+        let body = json!({"failed": true, "webhooks": webhooks});
+        self.json(reqwest::Method::POST, "/replay", Some(&body))
+            .await
+    }
+
     /// `POST /fire`: sends `payload` to `webhooks` now; answers once attempted.
     ///
     /// # Errors
@@ -309,12 +322,9 @@ impl Client {
     pub async fn fire(
         &self,
         payload: Value,
-        webhooks: &[usize],
+        webhooks: &[String],
     ) -> Result<wire::Fired, ClientError> {
-        let body = json!({
-            "payload": payload,
-            "webhooks": webhooks.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        });
+        let body = json!({ "payload": payload, "webhooks": webhooks });
         self.json(reqwest::Method::POST, "/fire", Some(&body)).await
     }
 
@@ -357,11 +367,11 @@ impl Client {
     /// See [`ClientError`].
     pub async fn preview(
         &self,
-        webhook: usize,
+        webhook: &str,
         what: Preview,
         width: usize,
     ) -> Result<wire::PreviewAnswer, ClientError> {
-        let mut body = json!({"webhook": webhook.to_string(), "width": width});
+        let mut body = json!({"webhook": webhook, "width": width});
         match what {
             Preview::Event(id) => body["event_id"] = Value::String(id),
             Preview::Payload(p) => body["payload"] = p,

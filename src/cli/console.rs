@@ -23,17 +23,8 @@ pub struct TuiArgs {
     /// Theme: default, light, high-contrast, nord, or a path to a .toml file
     #[arg(long, value_name = "NAME|FILE")]
     theme: Option<String>,
-    /// Attach to the herald serve at this URL (its operator API) instead of running an engine here
-    #[arg(long, env = "HERALD_REMOTE", value_name = "URL")]
-    remote: Option<String>,
-    /// The operator (or viewer) token of that serve's API
-    #[arg(
-        long,
-        env = "HERALD_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
-    )]
-    token: Option<String>,
+    #[command(flatten)]
+    remote: super::RemoteArgs,
     /// Refuse every action from this console (replay, fire, pause, filters), whatever the token allows
     #[arg(long)]
     readonly: bool,
@@ -67,10 +58,9 @@ pub async fn tui(global: &Global, matches: &ArgMatches, args: &TuiArgs) -> Resul
     if !is_terminal() {
         return no_terminal();
     }
-    if let Some(url) = &args.remote {
+    if let Some(client) = args.remote.client()? {
         // The serve holds the config; only the look is chosen here.
         let theme = theme(args, None)?;
-        let client = Client::remote(url, args.token.clone())?;
         return run(Target::Remote(client), theme, args.readonly).await;
     }
     let config = Arc::new(load_config(global, matches)?);
@@ -91,7 +81,7 @@ pub async fn tui(global: &Global, matches: &ArgMatches, args: &TuiArgs) -> Resul
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
             if herald_at(addr).await.is_some() {
                 // A serve is there: attach to it rather than start a second engine.
-                let client = Client::remote(&format!("http://{addr}"), args.token.clone())?;
+                let client = Client::remote(&format!("http://{addr}"), args.remote.token.clone())?;
                 return run(Target::Remote(client), theme, args.readonly).await;
             }
             return Err(e).with_context(|| {

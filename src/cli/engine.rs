@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 
 use herald::config::Config;
 use herald::dispatch::{Engine, EngineOptions};
-use herald::store::{Commit, DeliveryRow, DeliveryStatus, Journal};
+use herald::store::{AttemptRow, Commit, DeliveryRow, DeliveryStatus, Journal};
 
 use super::Global;
 
@@ -31,15 +31,21 @@ pub fn open(global: &Global, config: Arc<Config>) -> Result<Engine> {
 
 /// Prints the outcome of deliveries (for `fire` and `replay`); true when all succeeded.
 pub async fn print_outcomes(engine: &Engine, ids: &[String], json: bool) -> Result<bool> {
-    let mut rows: Vec<DeliveryRow> = Vec::new();
-    for id in ids {
-        rows.extend(engine.reader().delivery(id).await?);
-    }
     let mut out = Vec::new();
-    for r in &rows {
-        let attempts = engine.reader().attempts(&r.id).await?;
-        out.push((r, attempts));
+    for id in ids {
+        if let Some(r) = engine.reader().delivery(id).await? {
+            let attempts = engine.reader().attempts(&r.id).await?;
+            out.push((r, attempts));
+        }
     }
+    Ok(print_rows(&out, json)? && out.len() == ids.len())
+}
+
+/// Prints deliveries with their attempts (or JSON); true when every one succeeded.
+///
+/// # Errors
+/// When JSON cannot be written.
+pub fn print_rows(out: &[(DeliveryRow, Vec<AttemptRow>)], json: bool) -> Result<bool> {
     if json {
         let list: Vec<_> = out
             .iter()
@@ -47,7 +53,7 @@ pub async fn print_outcomes(engine: &Engine, ids: &[String], json: bool) -> Resu
             .collect();
         say_json!(serde_json::to_string_pretty(&list)?);
     } else {
-        for (r, attempts) in &out {
+        for (r, attempts) in out {
             let last = attempts.last();
             let tries = if attempts.len() > 1 {
                 format!(", {} attempts", attempts.len())
@@ -90,5 +96,7 @@ pub async fn print_outcomes(engine: &Engine, ids: &[String], json: bool) -> Resu
             }
         }
     }
-    Ok(rows.len() == ids.len() && rows.iter().all(|r| r.status == DeliveryStatus::Succeeded))
+    Ok(out
+        .iter()
+        .all(|(r, _)| r.status == DeliveryStatus::Succeeded))
 }

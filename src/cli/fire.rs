@@ -40,13 +40,18 @@ pub struct FireArgs {
     /// Retry failed deliveries as each webhook's retry policy says (default: one attempt)
     #[arg(long)]
     retry: bool,
+    #[command(flatten)]
+    remote: super::RemoteArgs,
 }
 
 pub async fn run(global: &Global, matches: &ArgMatches, args: &FireArgs) -> Result<ExitCode> {
-    let config = Arc::new(load_config(global, matches)?);
     let Some(received) = read_event(args)? else {
         return Ok(ExitCode::SUCCESS);
     };
+    if let Some(client) = args.remote.client()? {
+        return remote(&client, args, &received).await;
+    }
+    let config = Arc::new(load_config(global, matches)?);
     let event = received.event.clone();
     let selection = select(&config, &args.webhooks)?;
     let dispatcher = Dispatcher::new(config.clone())?;
@@ -131,6 +136,63 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &FireArgs) -> Resu
 }
 
 /// The event to send, or `None` for env0's test event (acknowledged, nothing to send).
+/// `fire --remote`: the serve builds, sends and journals; its config decides the requests.
+async fn remote(
+    client: &herald::api::client::Client,
+    args: &FireArgs,
+    received: &Received,
+) -> Result<ExitCode> {
+    if args.webhooks.is_empty() {
+        bail!(
+            "with --remote, name the webhooks to fire at (--webhook SEL; `herald tui --remote` or GET /api/v1/webhooks lists them)"
+        );
+    }
+    // What was read here is what is sent: the body as journaled (secrets scrubbed).
+    let payload: serde_json::Value = serde_json::from_str(&received.body)?;
+    if args.dry_run {
+        let mut shown = Vec::new();
+        for sel in &args.webhooks {
+            let p = client
+                .preview(
+                    sel,
+                    herald::api::client::Preview::Payload(payload.clone()),
+                    80,
+                )
+                .await?;
+            shown.push(p);
+        }
+        if args.json {
+            let list: Vec<_> = shown
+                .iter()
+                .map(|p| serde_json::json!({"webhook": p.webhook, "request": p.request}))
+                .collect();
+            say_json!(serde_json::to_string_pretty(&list)?);
+        } else {
+            for p in shown {
+                say!("# webhook {}", p.webhook);
+                say!("{} {}", p.request.method, p.request.url);
+                for (k, v) in &p.request.headers {
+                    say!("{k}: {v}");
+                }
+                say!("\n{}\n", serde_json::to_string_pretty(&p.request.body)?);
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let fired = client.fire(payload, &args.webhooks).await?;
+    let rows: Vec<_> = fired
+        .deliveries
+        .into_iter()
+        .map(|d| (d.delivery, d.attempts))
+        .collect();
+    let all_ok = super::engine::print_rows(&rows, args.json)?;
+    Ok(if all_ok && !rows.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 fn read_event(args: &FireArgs) -> Result<Option<Received>> {
     let bytes = match &args.payload {
         Some(p) => read_payload(p)?,

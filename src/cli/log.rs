@@ -29,9 +29,21 @@ pub struct LogArgs {
     /// Print JSON (one object per delivery, with its attempts)
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    remote: super::RemoteArgs,
 }
 
 pub async fn run(global: &Global, args: &LogArgs) -> Result<ExitCode> {
+    let status = args.status.map(|s| match s {
+        StatusArg::Pending => DeliveryStatus::Pending,
+        StatusArg::Retrying => DeliveryStatus::Retrying,
+        StatusArg::Succeeded => DeliveryStatus::Succeeded,
+        StatusArg::Failed => DeliveryStatus::Failed,
+    });
+    if let Some(client) = args.remote.client()? {
+        let lines = remote(&client, status, args.limit).await?;
+        return print(lines, args.json, &client.at(), args.limit);
+    }
     let dir = super::engine::data_dir(global)?;
     // Reading must not create: a journal opened here would be an empty one left behind.
     if !dir.join(herald::store::FILE_NAME).exists() {
@@ -48,12 +60,6 @@ pub async fn run(global: &Global, args: &LogArgs) -> Result<ExitCode> {
     let opened = Journal::open(&dir, Commit::Grouped)
         .with_context(|| format!("opening the journal in {}", dir.display()))?;
     let journal = opened.reader();
-    let status = args.status.map(|s| match s {
-        StatusArg::Pending => DeliveryStatus::Pending,
-        StatusArg::Retrying => DeliveryStatus::Retrying,
-        StatusArg::Succeeded => DeliveryStatus::Succeeded,
-        StatusArg::Failed => DeliveryStatus::Failed,
-    });
     let rows = journal
         .deliveries(DeliveryFilter {
             status,
@@ -76,34 +82,78 @@ pub async fn run(global: &Global, args: &LogArgs) -> Result<ExitCode> {
     } else {
         Vec::new()
     };
-    let mut lines: Vec<Line> = rows
-        .into_iter()
-        .map(Line::Delivery)
-        .chain(unrouted.into_iter().map(Line::Unrouted))
-        .collect();
+    let mut lines = Vec::with_capacity(rows.len() + unrouted.len());
+    for r in rows {
+        let attempts = if args.json {
+            journal.attempts(&r.id).await?
+        } else {
+            Vec::new()
+        };
+        lines.push(Line::Delivery(r, attempts));
+    }
+    lines.extend(unrouted.into_iter().map(Line::Unrouted));
+    print(
+        lines,
+        args.json,
+        &journal.path().display().to_string(),
+        args.limit,
+    )
+}
+
+/// The log of a `serve`, through its operator API: the newest events (with a delivery in
+/// `status`, when given), each with its deliveries and their attempts.
+async fn remote(
+    client: &herald::api::client::Client,
+    status: Option<DeliveryStatus>,
+    limit: usize,
+) -> Result<Vec<Line>> {
+    let q = status
+        .map(|s| format!("status:{}", s.as_str()))
+        .unwrap_or_default();
+    let page = client.events(None, limit.clamp(1, 1000), &q).await?;
+    let mut lines = Vec::new();
+    for e in page.events {
+        if e.delivery_list.is_empty() {
+            if status.is_none() {
+                lines.push(Line::Unrouted(e.summary));
+            }
+            continue;
+        }
+        let detail = client.event(&e.summary.id).await?;
+        for d in detail.deliveries {
+            if status.is_none_or(|s| d.delivery.status == s) {
+                lines.push(Line::Delivery(d.delivery, d.attempts));
+            }
+        }
+    }
+    Ok(lines)
+}
+
+/// Prints the log: the newest `limit` lines.
+fn print(mut lines: Vec<Line>, json: bool, place: &str, limit: usize) -> Result<ExitCode> {
     lines.sort_by_key(|l| std::cmp::Reverse(l.at()));
-    lines.truncate(args.limit);
-    if args.json {
-        let mut list = Vec::with_capacity(lines.len());
-        for l in &lines {
-            list.push(match l {
-                Line::Delivery(r) => {
-                    serde_json::json!({"delivery": r, "attempts": journal.attempts(&r.id).await?})
+    lines.truncate(limit);
+    if json {
+        let list: Vec<_> = lines
+            .iter()
+            .map(|l| match l {
+                Line::Delivery(r, attempts) => {
+                    serde_json::json!({"delivery": r, "attempts": attempts})
                 }
                 Line::Unrouted(e) => {
                     serde_json::json!({"event": e, "delivery": null, "attempts": []})
                 }
-            });
-        }
+            })
+            .collect();
         say_json!(serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
     }
     if lines.is_empty() {
-        say!("no events in {}", journal.path().display());
+        say!("no events in {place}");
     }
     for line in lines {
         let r = match line {
-            Line::Delivery(r) => r,
+            Line::Delivery(r, _) => r,
             Line::Unrouted(e) => {
                 say!(
                     "{}  {:<9} {:>2}   no webhook took it  {}",
@@ -146,7 +196,7 @@ pub async fn run(global: &Global, args: &LogArgs) -> Result<ExitCode> {
 
 /// One line of the log: a delivery, or an event that no webhook took.
 enum Line {
-    Delivery(DeliveryRow),
+    Delivery(DeliveryRow, Vec<herald::store::AttemptRow>),
     Unrouted(EventSummary),
 }
 
@@ -154,7 +204,7 @@ impl Line {
     /// When it happened (Unix ms), for the newest-first order.
     fn at(&self) -> i64 {
         match self {
-            Line::Delivery(r) => r.created_at,
+            Line::Delivery(r, _) => r.created_at,
             Line::Unrouted(e) => e.received_at,
         }
     }

@@ -258,6 +258,36 @@ fn errors_summary(report: &Report) -> String {
 }
 
 /// Reads a payload file.
+/// Where a command acts: a `herald serve`'s operator API instead of the local journal.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RemoteArgs {
+    /// Act on the herald serve at this URL through its operator API instead of a local journal
+    #[arg(long, env = "HERALD_REMOTE", value_name = "URL")]
+    pub remote: Option<String>,
+    /// The operator (or, to read, viewer) token of that serve's API
+    #[arg(
+        long,
+        env = "HERALD_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+}
+
+impl RemoteArgs {
+    /// The API client, when `--remote` is given.
+    ///
+    /// # Errors
+    /// A URL that is not http(s).
+    pub fn client(&self) -> Result<Option<herald::api::client::Client>> {
+        self.remote
+            .as_deref()
+            .map(|url| herald::api::client::Client::remote(url, self.token.clone()))
+            .transpose()
+            .map_err(Into::into)
+    }
+}
+
 pub fn read_payload(path: &PathBuf) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read the payload {}", path.display()))
 }

@@ -25,9 +25,32 @@ pub struct ReplayArgs {
     /// Print JSON
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    remote: super::RemoteArgs,
 }
 
 pub async fn run(global: &Global, matches: &ArgMatches, args: &ReplayArgs) -> Result<ExitCode> {
+    if let Some(client) = args.remote.client()? {
+        // The serve replays and attempts; what it queued is said here.
+        let created = match &args.id {
+            Some(id) if !args.failed => client.replay(id, &args.webhooks).await?,
+            _ => client.replay_failed(&args.webhooks).await?,
+        };
+        if args.json {
+            say_json!(serde_json::to_string_pretty(&created)?);
+        } else if created.deliveries.is_empty() {
+            say!("nothing to replay");
+        } else {
+            say!(
+                "{} replay(s) queued on {}: {}",
+                created.deliveries.len(),
+                client.at(),
+                created.deliveries.join(" ")
+            );
+            say!("`herald log --remote {}` shows how they went", client.at());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let config = Arc::new(load_config(global, matches)?);
     let mut webhooks = Vec::new();
     for sel in &args.webhooks {

@@ -344,6 +344,11 @@ fn toast(tx: &UnboundedSender<Message>, text: impl Into<String>, error: bool) {
     }));
 }
 
+/// Webhook indexes as the API's selectors.
+fn names(indexes: &[usize]) -> Vec<String> {
+    indexes.iter().map(ToString::to_string).collect()
+}
+
 /// Whether an effect acts on the herald (and so is refused by `--readonly`).
 fn acts(effect: &Effect) -> bool {
     matches!(
@@ -409,7 +414,7 @@ fn run_effect(effect: Effect, client: &Client, tx: &UnboundedSender<Message>, re
                 }
                 Err(e) => toast(&tx, format!("cannot load the event: {e}"), true),
             },
-            Effect::Replay { id, webhooks } => match client.replay(&id, &webhooks).await {
+            Effect::Replay { id, webhooks } => match client.replay(&id, &names(&webhooks)).await {
                 Ok(created) if created.deliveries.is_empty() => toast(
                     &tx,
                     "nothing to replay: no webhook matches this event now (R chooses one)",
@@ -468,7 +473,10 @@ fn run_effect(effect: Effect, client: &Client, tx: &UnboundedSender<Message>, re
             Effect::Fire { body, webhooks } => {
                 let results = match serde_json::from_str(&body) {
                     Err(e) => Err(format!("the payload is not JSON: {e}")),
-                    Ok(payload) => client.fire(payload, &webhooks).await.map_err(|e| said(&e)),
+                    Ok(payload) => client
+                        .fire(payload, &names(&webhooks))
+                        .await
+                        .map_err(|e| said(&e)),
                 };
                 let results = match results {
                     Ok(fired) => fired
@@ -530,7 +538,7 @@ fn run_effect(effect: Effect, client: &Client, tx: &UnboundedSender<Message>, re
                 width,
             } => {
                 let answer = client
-                    .preview(webhook, what, width)
+                    .preview(&webhook.to_string(), what, width)
                     .await
                     .map(Box::new)
                     .map_err(|e| e.to_string());

@@ -646,3 +646,88 @@ async fn log_lists_events_no_webhook_took() {
     );
     assert!(rx.requests().is_empty());
 }
+
+/// `log`, `replay` and `fire` act on a production `serve` through its operator API with
+/// `--remote` and a token, the same way they act on a local journal; a viewer token reads
+/// but may not act; nothing is read from or written to a local data directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_replay_and_fire_take_remote() {
+    const OP: &str = "op-K4rT9wQz2LmX7vNb";
+    const VIEW: &str = "view-P8sD3fHj6KqW1zYc";
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_cfg, path) = config_file(&format!(
+        "herald:\n  operator-token: {OP}\n  viewer-token: {VIEW}\nwebhooks:\n  - {{name: audit, event: drift, kind: http, url: '{}'}}\n",
+        rx.url("/d")
+    ));
+    let serve =
+        crate::support::Serve::start(&path, &dir.path().join("data"), crate::support::free_port())
+            .await;
+    let local = tempfile::tempdir().expect("tempdir");
+    let ld = local.path().to_str().expect("utf-8");
+    let op = [
+        ("HERALD_DATA_DIR", ld),
+        ("HERALD_REMOTE", serve.url.as_str()),
+        ("HERALD_TOKEN", OP),
+    ];
+
+    let out = herald(
+        &["fire", "--event", "drift", "--webhook", "audit", "--json"],
+        &op,
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let fired: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(fired[0]["delivery"]["status"], "succeeded", "{fired}");
+    assert_eq!(rx.requests().len(), 1);
+
+    let out = herald(&["log", "--json"], &op).await;
+    let log: Value = serde_json::from_str(&stdout(&out)).expect("json");
+    let id = log[0]["delivery"]["id"]
+        .as_str()
+        .expect("a delivery")
+        .to_string();
+    assert_eq!(log[0]["attempts"][0]["request"]["method"], "POST", "{log}");
+
+    let out = herald(&["replay", &id], &op).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("1 replay(s) queued"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        crate::support::eventually(std::time::Duration::from_secs(10), async || rx
+            .requests()
+            .len()
+            == 2)
+        .await,
+        "serve sends the replay"
+    );
+    let out = herald(&["log"], &op).await;
+    assert!(
+        stdout(&out).contains(&format!("replay of {id}")),
+        "{}",
+        stdout(&out)
+    );
+
+    let viewer = [
+        ("HERALD_DATA_DIR", ld),
+        ("HERALD_REMOTE", serve.url.as_str()),
+        ("HERALD_TOKEN", VIEW),
+    ];
+    let out = herald(&["log"], &viewer).await;
+    assert!(out.status.success(), "a viewer reads: {}", stderr(&out));
+    let out = herald(&["replay", &id], &viewer).await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("may only read"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(VIEW), "the token is not echoed");
+    assert_eq!(rx.requests().len(), 2, "nothing sent for the viewer");
+    assert!(
+        std::fs::read_dir(local.path())
+            .expect("dir")
+            .next()
+            .is_none(),
+        "no local journal was created"
+    );
+}
