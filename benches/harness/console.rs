@@ -23,11 +23,11 @@ use super::herald::{binary, rss_kib, scratch};
 use super::net::drift_body;
 use super::{Options, Row, median, ms, thousands};
 
-const CONFIG: &str = "webhooks:\n  - {event: drift, kind: http, url: 'http://127.0.0.1:9/x'}\n  - {event: apply, kind: http, url: 'http://127.0.0.1:9/y'}\n";
+pub(super) const CONFIG: &str = "webhooks:\n  - {event: drift, kind: http, url: 'http://127.0.0.1:9/x'}\n  - {event: apply, kind: http, url: 'http://127.0.0.1:9/y'}\n";
 
 /// Journals `n` events (drift with and without drift, and applies), then marks their
 /// deliveries delivered, as in a journal that has been in use for a long time.
-async fn fill(dir: &Path, n: u64) {
+pub(super) async fn fill(dir: &Path, n: u64) {
     let (config, _) = load_str(CONFIG, "bench.yaml", &LoadOptions::default()).expect("config");
     let journal = Journal::open(dir, Commit::Grouped).expect("journal");
     let engine = Engine::new(Arc::new(config), journal, EngineOptions::default()).expect("engine");

@@ -3,7 +3,7 @@
 //!
 //! Options (after `--`): `--quick` (small sizes, for a smoke run; the page is not written
 //! unless `--out` says where), `--only GROUP[,GROUP]` (ingest, delivery, latency,
-//! isolation, routing, console, check, soak), `--soak-minutes M` (default 10), `--console-events N` (default 1,000,000),
+//! isolation, routing, console, api, check, soak), `--soak-minutes M` (default 10), `--console-events N` (default 1,000,000),
 //! `--out FILE` (default BENCHMARKS.md in the project).
 
 #[path = "suite.rs"]

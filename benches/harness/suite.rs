@@ -2,6 +2,8 @@
 //! the same run, and the page they are written to. The bench target `harness` runs it in
 //! full; the integration tests run it with `quick` sizes to keep it from rotting.
 
+#[path = "api.rs"]
+mod api;
 #[path = "check.rs"]
 mod check;
 #[path = "console.rs"]
@@ -94,13 +96,14 @@ pub struct Report {
 
 /// Groups in the order they run; the console's journal fill is the slowest part but the
 /// soak is the longest, so it runs last.
-pub const GROUPS: [&str; 8] = [
+pub const GROUPS: [&str; 9] = [
     "ingest",
     "delivery",
     "latency",
     "isolation",
     "routing",
     "console",
+    "api",
     "check",
     "soak",
 ];
@@ -122,6 +125,7 @@ pub async fn run(o: &Options) -> Report {
             "isolation" => delivery::isolation_rows(o).await,
             "routing" => routing::rows(o),
             "console" => console::rows(o).await,
+            "api" => api::rows(o).await,
             "check" => check::rows(o),
             _ => {
                 let (rows, table) = soak::rows(o).await;

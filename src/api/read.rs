@@ -101,24 +101,23 @@ pub(super) async fn full_events(
     reader: &crate::store::Reader,
     events: Vec<crate::store::EventSummary>,
 ) -> Result<Vec<wire::FullEvent>, crate::store::StoreError> {
+    let ids = events.iter().map(|e| e.id.clone()).collect();
+    let mut rows = reader
+        .events_with_deliveries(ids)
+        .await?
+        .into_iter()
+        .peekable();
     let mut out = Vec::with_capacity(events.len());
     for summary in events {
-        let Some(row) = reader.event(&summary.id).await? else {
-            // Pruned between the two reads.
+        // An event pruned between the two reads is left out.
+        let Some((row, deliveries)) = rows.next_if(|(r, _)| r.id == summary.id) else {
             continue;
         };
-        let deliveries = reader
-            .deliveries(DeliveryFilter {
-                event_id: Some(summary.id.clone()),
-                ..DeliveryFilter::default()
-            })
-            .await?;
         out.push(wire::FullEvent {
             summary,
             event: row.event,
             delivery_list: deliveries
                 .into_iter()
-                .rev()
                 .map(|d| wire::Delivery {
                     id: d.id,
                     label: d.webhook_label,

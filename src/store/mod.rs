@@ -542,6 +542,34 @@ impl Reader {
         self.read(move |c| query::event(c, &id)).await
     }
 
+    /// These events (those still kept), each with its deliveries oldest first, in one
+    /// read: what a page of the console lists.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub async fn events_with_deliveries(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<Vec<(EventRow, Vec<DeliveryRow>)>, StoreError> {
+        self.read(move |c| {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                let Some(event) = query::event(c, &id)? else {
+                    continue;
+                };
+                let filter = DeliveryFilter {
+                    event_id: Some(id),
+                    ..DeliveryFilter::default()
+                };
+                let mut deliveries = query::deliveries(c, &filter)?;
+                deliveries.reverse();
+                out.push((event, deliveries));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     /// Events, newest first.
     ///
     /// # Errors

@@ -167,21 +167,35 @@ pub fn deliveries(c: &Connection, f: &DeliveryFilter) -> Result<Vec<DeliveryRow>
     } else {
         i64::try_from(f.limit).unwrap_or(i64::MAX)
     };
+    // Only the conditions given go into the query: `(?1 IS NULL OR d.status = ?1)` reads
+    // the same but keeps SQLite from using an index, so one event's deliveries were found
+    // by scanning every delivery (1.4 s for a console page of 200 events at 20,000).
+    let mut conditions = Vec::new();
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    if let Some(status) = f.status {
+        conditions.push("d.status = ?");
+        args.push(status.as_str().to_string().into());
+    }
+    if let Some(event) = &f.event_id {
+        conditions.push("d.event_id = ?");
+        args.push(event.clone().into());
+    }
+    if let Some(id) = &f.id {
+        conditions.push("d.id = ?");
+        args.push(id.clone().into());
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    args.push(limit.into());
     let sql = format!(
         "SELECT {DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
-         WHERE (?1 IS NULL OR d.status = ?1) AND (?2 IS NULL OR d.event_id = ?2) AND (?3 IS NULL OR d.id = ?3)
-         ORDER BY d.created_at DESC, d.rowid DESC LIMIT ?4"
+         {filter} ORDER BY d.created_at DESC, d.rowid DESC LIMIT ?"
     );
     let mut stmt = c.prepare_cached(&sql)?;
-    let rows = stmt.query_map(
-        params![
-            f.status.map(DeliveryStatus::as_str),
-            f.event_id,
-            f.id,
-            limit
-        ],
-        delivery_row,
-    )?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), delivery_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

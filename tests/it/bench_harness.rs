@@ -21,6 +21,8 @@ async fn quick_run_measures_every_row_and_writes_the_page() {
         "console: frame render",
         "console: resident memory",
         "start-up to first frame",
+        "operator API: first page",
+        "live stream to 3 attached consoles",
         "herald check",
         "memory:",
     ] {
