@@ -96,6 +96,15 @@ impl Event {
         }
     }
 
+    /// Whether the event reports a problem (a failed apply, drift found): the console
+    /// shows it red, and green otherwise, apart from how its deliveries went.
+    pub fn is_problem(&self) -> bool {
+        match self {
+            Event::Apply(a) => !a.success,
+            Event::Drift(d) => d.result.projects_with_drift > 0,
+        }
+    }
+
     /// The value filter `s` is tested against, or `None` when this kind of event is not
     /// filtered (a drift report goes to every drift webhook, as in Atlantis). Routing, the
     /// filter editor and `herald match` ask this, never the event's variant, so a new event

@@ -879,3 +879,27 @@ fn typing_in_the_detail_sends_nothing_without_a_yes() {
         app.toast
     );
 }
+
+/// The Events list tells the event's verdict (its summary, red or green) apart from how
+/// its deliveries went (a word of its own): "✓" beside "Apply failed" read as the apply's.
+#[test]
+fn events_show_the_verdict_and_the_delivery_apart() {
+    let mut app = app();
+    app.update(Action::ToggleFollow);
+    app.update(Action::Bottom);
+    let th = theme();
+    let t = render(&app, &th, 100, 30);
+    let s = screen(&t);
+    assert!(s.contains("delivery"), "{s}");
+    assert_eq!(
+        fg_of(&t, "Apply failed"),
+        th.bad.fg,
+        "a failed apply is red"
+    );
+    assert_eq!(fg_of(&t, "No drift in"), th.ok.fg, "no drift is green");
+    assert_eq!(
+        fg_of(&t, "⟳ sending"),
+        th.warn.fg,
+        "its delivery is still going"
+    );
+}

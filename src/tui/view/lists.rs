@@ -20,16 +20,28 @@ pub fn clock(ms: i64) -> String {
 }
 
 /// The symbol, word and style of an event's deliveries as a whole.
+/// How an event's deliveries went, in words (the event's own verdict is its summary's
+/// colour): a "✓" beside "Apply failed" read as the apply's verdict.
 pub fn delivery_state(e: &EventItem, theme: &Theme) -> (&'static str, Style) {
     let ds = &e.deliveries;
     if ds.is_empty() {
-        ("–", theme.muted)
+        ("– none", theme.muted)
     } else if ds.iter().any(|d| d.status == DeliveryStatus::Failed) {
-        ("✗", theme.bad)
+        ("✗ failed", theme.bad)
     } else if ds.iter().all(|d| d.status == DeliveryStatus::Succeeded) {
-        ("✓", theme.ok)
+        ("✓ sent", theme.ok)
     } else {
-        ("⟳", theme.warn)
+        ("⟳ sending", theme.warn)
+    }
+}
+
+/// The event's own verdict as a style: red for a failed apply or drift found, green
+/// otherwise.
+pub fn verdict(e: &EventItem, theme: &Theme) -> Style {
+    if e.event.is_problem() {
+        theme.bad
+    } else {
+        theme.ok
     }
 }
 
@@ -222,11 +234,18 @@ pub fn events(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side:
             let e = &app.events[i];
             let (sym, style) = delivery_state(e, theme);
             let kind = e.event.kind().as_str();
+            // The selected row takes the selection's colours whole, so its text keeps its
+            // contrast; the words carry the verdict and the outcome.
+            let (verdict_style, outcome_style) = if n == selected {
+                (Style::new(), Style::new())
+            } else {
+                (verdict(e, theme), style)
+            };
             let row = Row::new(vec![
                 Cell::from(Span::styled(clock(e.received_at), theme.muted)),
-                Cell::from(Span::styled(sym, style)),
                 Cell::from(kind),
-                Cell::from(e.summary()),
+                Cell::from(Span::styled(e.summary(), verdict_style)),
+                Cell::from(Span::styled(sym, outcome_style)),
             ]);
             if n == selected {
                 row.style(theme.selection)
@@ -235,12 +254,12 @@ pub fn events(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side:
             }
         })
         .collect();
-    let header = Row::new(vec!["time", "", "event", "summary"]).style(theme.header);
+    let header = Row::new(vec!["time", "event", "what happened", "delivery"]).style(theme.header);
     let widths = vec![
         Constraint::Length(8),
-        Constraint::Length(1),
         Constraint::Length(5),
         Constraint::Min(10),
+        Constraint::Length(9),
     ];
     let t = Table::new(rows, widths).header(header);
     let title = filter_title(
