@@ -40,14 +40,7 @@ pub(super) async fn preview(State(api): State<Api>, bytes: Bytes) -> Response {
     let event = match (&ask.event_id, &ask.payload) {
         (Some(id), None) => match api.engine.reader().event(id).await {
             Ok(Some(row)) => row.event,
-            Ok(None) => {
-                return Problem::new(
-                    StatusCode::NOT_FOUND,
-                    "no such event",
-                    format!("no event has id {id}"),
-                )
-                .into_response();
-            }
+            Ok(None) => return super::read::no_event(id),
             Err(e) => return unavailable(&e),
         },
         (None, Some(payload)) => {

@@ -95,6 +95,16 @@ pub(super) async fn events(State(api): State<Api>, Query(page): Query<Page>) -> 
     }
 }
 
+/// The answer for an event id the journal does not have (or no longer keeps).
+pub(super) fn no_event(id: &str) -> Response {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "no such event",
+        format!("no event has id {id}"),
+    )
+    .into_response()
+}
+
 /// The events with the event itself and their deliveries: what the console lists, for a
 /// page and for the stream's new events alike.
 pub(super) async fn full_events(
@@ -176,14 +186,7 @@ pub(super) async fn event(State(api): State<Api>, Path(id): Path<String>) -> Res
     let journal = api.engine.reader();
     let event = match journal.event(&id).await {
         Ok(Some(e)) => e,
-        Ok(None) => {
-            return Problem::new(
-                StatusCode::NOT_FOUND,
-                "no such event",
-                format!("no event has id {id}"),
-            )
-            .into_response();
-        }
+        Ok(None) => return no_event(&id),
         Err(e) => return unavailable(&e),
     };
     let rows = match journal

@@ -344,6 +344,48 @@ fn toast(tx: &UnboundedSender<Message>, text: impl Into<String>, error: bool) {
     }));
 }
 
+/// Applies a filter to the engine shown (and with `write` writes it to its config file),
+/// then shows the webhooks as they are now and says what was done.
+async fn set_filter(
+    client: &Client,
+    tx: &UnboundedSender<Message>,
+    webhook: usize,
+    field: crate::event::Subject,
+    pattern: &str,
+    write: bool,
+) {
+    match client
+        .set_filter(webhook, field.key(), pattern, write)
+        .await
+    {
+        Ok(answer) => {
+            if let Ok(w) = client.webhooks().await {
+                let _ = tx.send(Message::Webhooks(w));
+            }
+            let text = match answer.get("said").and_then(serde_json::Value::as_str) {
+                Some(said) if write && !said.is_empty() => said.to_string(),
+                _ if write => format!("wrote {}", field.key()),
+                _ => format!(
+                    "{} applied to the running engine (ctrl-s also writes it to the file)",
+                    field.key()
+                ),
+            };
+            toast(tx, text, false);
+        }
+        Err(e) => toast(tx, said(&e), true),
+    }
+}
+
+/// An API error as the console says it: a refusal says which token it takes.
+fn said(e: &ClientError) -> String {
+    match e {
+        ClientError::Api { status: 403, .. } => {
+            format!("{e} (this console's token may only read)")
+        }
+        e => e.to_string(),
+    }
+}
+
 /// Webhook indexes as the API's selectors.
 fn names(indexes: &[usize]) -> Vec<String> {
     indexes.iter().map(ToString::to_string).collect()
@@ -381,13 +423,6 @@ fn run_effect(effect: Effect, client: &Client, tx: &UnboundedSender<Message>, re
         return;
     }
     let (client, tx) = (client.clone(), tx.clone());
-    // A refusal says which token it takes; anything else as it came.
-    let said = |e: &ClientError| match e {
-        ClientError::Api { status: 403, .. } => {
-            format!("{e} (this console's token may only read)")
-        }
-        e => e.to_string(),
-    };
     tokio::spawn(async move {
         match effect {
             Effect::Quit | Effect::EditPayload(_) => {}
@@ -431,45 +466,12 @@ fn run_effect(effect: Effect, client: &Client, tx: &UnboundedSender<Message>, re
                 webhook,
                 field,
                 pattern,
-            } => match client
-                .set_filter(webhook, field.key(), &pattern, false)
-                .await
-            {
-                Ok(_) => {
-                    if let Ok(w) = client.webhooks().await {
-                        let _ = tx.send(Message::Webhooks(w));
-                    }
-                    toast(
-                        &tx,
-                        format!(
-                            "{} applied to the running engine (ctrl-s also writes it to the file)",
-                            field.key()
-                        ),
-                        false,
-                    );
-                }
-                Err(e) => toast(&tx, said(&e), true),
-            },
+            } => set_filter(&client, &tx, webhook, field, &pattern, false).await,
             Effect::WriteFilter {
                 webhook,
                 field,
                 pattern,
-            } => match client
-                .set_filter(webhook, field.key(), &pattern, true)
-                .await
-            {
-                Ok(answer) => {
-                    if let Ok(w) = client.webhooks().await {
-                        let _ = tx.send(Message::Webhooks(w));
-                    }
-                    let text = answer
-                        .get("said")
-                        .and_then(serde_json::Value::as_str)
-                        .map_or_else(|| format!("wrote {}", field.key()), str::to_string);
-                    toast(&tx, text, false);
-                }
-                Err(e) => toast(&tx, said(&e), true),
-            },
+            } => set_filter(&client, &tx, webhook, field, &pattern, true).await,
             Effect::Fire { body, webhooks } => {
                 let results = match serde_json::from_str(&body) {
                     Err(e) => Err(format!("the payload is not JSON: {e}")),

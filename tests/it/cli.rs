@@ -620,15 +620,7 @@ async fn log_lists_events_no_webhook_took() {
     let serve = crate::support::Serve::start(&path, &data, crate::support::free_port()).await;
     let body = std::fs::read_to_string(repo_file("examples/payloads/apply-success.json"))
         .expect("fixture");
-    let r = herald::notify::client()
-        .expect("client")
-        .post(format!("{}/events/apply", serve.url))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("posted");
-    assert_eq!(r.status().as_u16(), 202);
+    crate::support::post_event(&serve.url, "/events/apply", body).await;
     let env = [("HERALD_DATA_DIR", data.to_str().expect("utf-8"))];
     let out = herald(&["log"], &env).await;
     let text = stdout(&out);

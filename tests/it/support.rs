@@ -537,3 +537,16 @@ pub fn received(event: &herald::event::Event) -> herald::intake::Received {
         other => panic!("not an event: {other:?}"),
     }
 }
+
+/// Posts `body` to herald's ingest `route` (`/events/drift`, ...) at `url` and expects 202.
+pub async fn post_event(url: &str, route: &str, body: impl Into<reqwest::Body>) {
+    let r = herald::notify::client()
+        .expect("client")
+        .post(format!("{url}{route}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("posted");
+    assert_eq!(r.status().as_u16(), 202, "{route} accepted");
+}

@@ -274,14 +274,7 @@ async fn the_console_attaches_to_a_serve_already_running_where_it_would_listen()
         "examples/payloads/drift-detected.json",
     ))
     .expect("fixture");
-    let r = client
-        .post(format!("{}/events/drift", serve.url))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("posted");
-    assert_eq!(r.status().as_u16(), 202);
+    crate::support::post_event(&serve.url, "/events/drift", body).await;
     assert!(
         term.wait_for("Drift detected").await,
         "the event posted to serve appears live: {}",
@@ -350,15 +343,7 @@ fn drift_named(repo: &str) -> String {
 }
 
 async fn post_drift(url: &str, repo: &str) {
-    let r = herald::notify::client()
-        .expect("client")
-        .post(format!("{url}/events/drift"))
-        .header("content-type", "application/json")
-        .body(drift_named(repo))
-        .send()
-        .await
-        .expect("posted");
-    assert_eq!(r.status().as_u16(), 202);
+    crate::support::post_event(url, "/events/drift", drift_named(repo)).await;
 }
 
 const OPERATOR: &str = "op-7Qx2LmZr9VbT4kWs";
