@@ -328,6 +328,14 @@ impl Client {
         self.json(reqwest::Method::POST, "/fire", Some(&body)).await
     }
 
+    /// `POST /reload`: the serve re-reads its config file; answers how many webhooks it has.
+    ///
+    /// # Errors
+    /// See [`ClientError`] (a file with errors is a 422 listing them).
+    pub async fn reload(&self) -> Result<Value, ClientError> {
+        self.json(reqwest::Method::POST, "/reload", None).await
+    }
+
     /// `POST /pause` or `POST /resume`.
     ///
     /// # Errors

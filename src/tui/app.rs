@@ -236,6 +236,8 @@ pub enum Overlay {
     Editor(Box<Editor>),
     /// Test-fire.
     Fire(Box<FireDialog>),
+    /// `:` command mode: a command being typed.
+    Command(Input),
     /// An outward action waits for `y` (or enter); `n` or esc cancels and goes back.
     Confirm {
         /// What it does, with its target named.
@@ -320,6 +322,10 @@ pub enum Action {
     Resize(u16, u16),
     /// Yes, do it (`y` in a confirmation).
     Confirm,
+    /// `:` opens command mode.
+    Command,
+    /// Mark or unmark the selected event (for a bulk replay).
+    Mark,
 }
 
 /// Async results for the state.
@@ -464,6 +470,12 @@ pub enum Effect {
     },
     /// Search the whole journal (empty: back to the live list).
     Search(String),
+    /// Replay these events, each to the webhooks that take it now.
+    ReplayMany(Vec<String>),
+    /// Replay every failed delivery.
+    ReplayFailed,
+    /// Re-read the config file of the herald shown.
+    Reload,
     /// Leave.
     Quit,
 }
@@ -505,6 +517,8 @@ pub struct App {
     pub loading_older: bool,
     /// The journal search the list shows (`/` then enter in the Events pane), if any.
     pub search: Option<String>,
+    /// Events marked with `space` (by id), for a bulk replay.
+    pub marked: Vec<String>,
     /// How many events the list keeps: [`WINDOW`], more once history is paged in.
     pub cap: usize,
     /// Focused pane.
@@ -551,6 +565,7 @@ impl App {
             older: None,
             loading_older: false,
             search: None,
+            marked: Vec::new(),
             cap: WINDOW,
             pane: Pane::Events,
             selected: [0; 3],
@@ -752,6 +767,9 @@ impl App {
             return None;
         };
         self.overlay = *then;
+        if yes && matches!(*effect, Effect::ReplayMany(_)) {
+            self.marked.clear();
+        }
         if !yes {
             // A test-fire waits for the answer of what was not sent.
             if let Overlay::Fire(f) = &mut self.overlay {
@@ -764,6 +782,51 @@ impl App {
             return None;
         }
         Some(*effect)
+    }
+
+    /// Runs a `:` command: aliases for what the keys do, and a few things they do not.
+    fn command(&mut self, line: &str) -> Option<Effect> {
+        let (name, rest) = line.split_once(' ').unwrap_or((line, ""));
+        let rest = rest.trim();
+        let search = |app: &mut Self, q: String| {
+            app.pane = Pane::Events;
+            app.filters[Pane::Events.index()] = Some(ListFilter {
+                input: Input::new(q.clone()),
+                editing: false,
+            });
+            Some(Effect::Search(q))
+        };
+        match (name, rest) {
+            ("failed" | "f", "") => search(self, "status:failed".into()),
+            ("webhook" | "wh", name) if !name.is_empty() => search(self, format!("webhook:{name}")),
+            ("drift", "") => search(self, "kind:drift".into()),
+            ("search" | "s", q) if !q.is_empty() => search(self, q.to_string()),
+            ("replay", "failed") => Some(Effect::ReplayFailed),
+            ("replay", "marked") if !self.marked.is_empty() => {
+                Some(Effect::ReplayMany(self.marked.clone()))
+            }
+            ("reload", "") => Some(Effect::Reload),
+            ("pause", "") => Some(Effect::Pause(true)),
+            ("resume", "") => Some(Effect::Pause(false)),
+            ("unmark", "") => {
+                self.marked.clear();
+                None
+            }
+            ("q" | "quit", "") => {
+                self.quit = true;
+                Some(Effect::Quit)
+            }
+            ("", "") => None,
+            _ => {
+                self.toast = Some(Toast {
+                    text: format!(
+                        "unknown command :{line} (:failed, :webhook NAME, :drift, :search Q, :replay failed, :replay marked, :unmark, :reload, :pause, :resume, :quit)"
+                    ),
+                    error: true,
+                });
+                None
+            }
+        }
     }
 
     /// For an action that reaches outside the console, the question that names it and its
@@ -819,6 +882,22 @@ impl App {
                 field.key(),
                 label(webhook)
             ),
+            Effect::ReplayMany(ids) => {
+                let first = self
+                    .events
+                    .iter()
+                    .find(|e| ids.first() == Some(&e.id))
+                    .map(EventItem::summary)
+                    .unwrap_or_default();
+                format!(
+                    "Replay {} marked events (\"{first}\"{}) to the webhooks that take each now?",
+                    ids.len(),
+                    if ids.len() > 1 { ", …" } else { "" }
+                )
+            }
+            Effect::ReplayFailed => {
+                "Replay every failed delivery in the journal, each to its webhook?".to_string()
+            }
             Effect::Pause(true) => {
                 "Pause deliveries for every herald on this journal (events are still accepted)?"
                     .to_string()
@@ -860,6 +939,21 @@ impl App {
         match &mut self.overlay {
             // Answered in `update`, before any other key handling.
             Overlay::None | Overlay::Confirm { .. } => {}
+            Overlay::Command(input) => {
+                match action {
+                    Action::Back => self.overlay = Overlay::None,
+                    Action::Enter => {
+                        let line = input.value().trim().to_string();
+                        self.overlay = Overlay::None;
+                        return self.command(&line);
+                    }
+                    Action::Input(req) => {
+                        input.handle(req);
+                    }
+                    _ => {}
+                }
+                return None;
+            }
             Overlay::Help(input) => {
                 match action {
                     Action::Back | Action::Enter | Action::Help => self.overlay = Overlay::None,
@@ -1033,6 +1127,18 @@ impl App {
             }
             Action::Pane(p) => self.pane = p,
             Action::Help => self.overlay = Overlay::Help(Input::default()),
+            Action::Command => self.overlay = Overlay::Command(Input::default()),
+            Action::Mark => {
+                if let Some(id) = self.selected_event().map(|e| e.id.clone()) {
+                    match self.marked.iter().position(|m| *m == id) {
+                        Some(i) => {
+                            self.marked.remove(i);
+                        }
+                        None => self.marked.push(id),
+                    }
+                    self.move_by(1);
+                }
+            }
             Action::Filter => {
                 self.filters[pane] = Some(ListFilter {
                     input: Input::default(),
@@ -1092,6 +1198,9 @@ impl App {
                     });
                 }
             },
+            Action::Replay if !self.marked.is_empty() => {
+                return Some(Effect::ReplayMany(self.marked.clone()));
+            }
             Action::Replay => {
                 if let Some(e) = self.selected_event() {
                     return Some(Effect::Replay {

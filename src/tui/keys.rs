@@ -40,7 +40,14 @@ pub const HELP: &[(&str, &str)] = &[
         "t",
         "test-fire: a fixture, a past or an edited payload, at chosen webhooks",
     ),
-    ("space", "test-fire: choose or drop a webhook"),
+    (
+        "space",
+        "mark the event for a bulk replay (r replays the marked); in test-fire: choose a webhook",
+    ),
+    (
+        ":",
+        "command: :failed, :webhook NAME, :drift, :search Q, :replay failed, :replay marked, :unmark, :reload, :pause, :resume, :quit",
+    ),
     ("e (test-fire)", "edit the payload in $EDITOR"),
     ("enter (editor)", "apply the filter to the running engine"),
     (
@@ -55,7 +62,7 @@ pub const HELP: &[(&str, &str)] = &[
 /// Whether keys go to a text field.
 fn typing(app: &App) -> bool {
     match &app.overlay {
-        Overlay::Help(_) | Overlay::Editor(_) => true,
+        Overlay::Help(_) | Overlay::Editor(_) | Overlay::Command(_) => true,
         Overlay::None => {
             let i = Pane::ALL.iter().position(|p| *p == app.pane).unwrap_or(0);
             app.filters[i].as_ref().is_some_and(|f| f.editing)
@@ -130,7 +137,11 @@ fn map_key(app: &App, key: &KeyEvent, event: &Event) -> Option<Action> {
         KeyCode::Char('e') if matches!(app.overlay, Overlay::Fire(_)) => Action::OpenEditor,
         KeyCode::Char('e') => Action::EditFilter,
         KeyCode::Char('t') => Action::Fire,
+        KeyCode::Char(' ') if matches!(app.overlay, Overlay::None) && app.pane == Pane::Events => {
+            Action::Mark
+        }
         KeyCode::Char(' ') => Action::Toggle,
+        KeyCode::Char(':') => Action::Command,
         _ => return None,
     })
 }

@@ -396,6 +396,9 @@ fn acts(effect: &Effect) -> bool {
     matches!(
         effect,
         Effect::Replay { .. }
+            | Effect::ReplayMany(_)
+            | Effect::ReplayFailed
+            | Effect::Reload
             | Effect::ApplyFilter { .. }
             | Effect::WriteFilter { .. }
             | Effect::Fire { .. }
@@ -505,6 +508,52 @@ fn run_effect(effect: Effect, client: &Client, tx: &UnboundedSender<Message>, re
                 };
                 let _ = tx.send(Message::Fired(results));
             }
+            Effect::ReplayMany(ids) => {
+                let mut queued = 0;
+                let mut failed = Vec::new();
+                for id in &ids {
+                    match client.replay(id, &[]).await {
+                        Ok(created) => queued += created.deliveries.len(),
+                        Err(e) => failed.push(said(&e)),
+                    }
+                }
+                match failed.first() {
+                    None => toast(
+                        &tx,
+                        format!(
+                            "replay queued: {queued} deliveries for {} events",
+                            ids.len()
+                        ),
+                        false,
+                    ),
+                    Some(e) => toast(
+                        &tx,
+                        format!("{} of {} replays refused: {e}", failed.len(), ids.len()),
+                        true,
+                    ),
+                }
+            }
+            Effect::ReplayFailed => match client.replay_failed(&[]).await {
+                Ok(created) => toast(
+                    &tx,
+                    format!(
+                        "replay queued: {} failed deliveries",
+                        created.deliveries.len()
+                    ),
+                    false,
+                ),
+                Err(e) => toast(&tx, format!("replay: {}", said(&e)), true),
+            },
+            Effect::Reload => match client.reload().await {
+                Ok(_) => {
+                    if let Ok(w) = client.webhooks().await {
+                        let n = w.len();
+                        let _ = tx.send(Message::Webhooks(w));
+                        toast(&tx, format!("config reloaded: {n} webhooks"), false);
+                    }
+                }
+                Err(e) => toast(&tx, format!("reload: {}", said(&e)), true),
+            },
             Effect::LoadOlder { before, q } => {
                 let (items, next) = match client.events(Some(before), PAGE, &q).await {
                     Ok(page) => (page.events.into_iter().map(item).collect(), page.next),

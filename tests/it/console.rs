@@ -903,3 +903,64 @@ fn events_show_the_verdict_and_the_delivery_apart() {
         "its delivery is still going"
     );
 }
+
+/// `:` commands are aliases a k9s user expects: `:failed` searches the journal for failed
+/// deliveries, `:replay failed` replays them after a yes, an unknown command lists the known.
+#[test]
+fn command_mode_aliases() {
+    let mut app = app();
+    app.update(Action::Command);
+    for c in "failed".chars() {
+        app.update(typed(c));
+    }
+    assert_eq!(
+        app.update(Action::Enter),
+        Some(Effect::Search("status:failed".into()))
+    );
+    app.update(Action::Command);
+    for c in "replay failed".chars() {
+        app.update(typed(c));
+    }
+    let s = {
+        assert_eq!(app.update(Action::Enter), None, "asks first");
+        screen(&render(&app, &theme(), 100, 30))
+    };
+    assert!(s.contains("Replay every failed delivery"), "{s}");
+    assert_eq!(app.update(Action::Confirm), Some(Effect::ReplayFailed));
+    app.update(Action::Command);
+    for c in "frobnicate".chars() {
+        app.update(typed(c));
+    }
+    assert_eq!(app.update(Action::Enter), None);
+    assert!(
+        app.toast
+            .as_ref()
+            .is_some_and(|t| t.error && t.text.contains(":webhook NAME")),
+        "{:?}",
+        app.toast
+    );
+}
+
+/// `space` marks events; `r` then replays every marked one after one yes that says how
+/// many, and the marks go.
+#[test]
+fn marked_events_are_replayed_together() {
+    let mut app = app();
+    app.update(Action::ToggleFollow);
+    app.update(Action::Mark);
+    app.update(Action::Mark);
+    assert_eq!(
+        app.marked,
+        vec!["event-5".to_string(), "event-4".to_string()]
+    );
+    let s = screen(&render(&app, &theme(), 100, 30));
+    assert!(s.contains("2 marked"), "{s}");
+    assert_eq!(app.update(Action::Replay), None);
+    let s = screen(&render(&app, &theme(), 100, 30));
+    assert!(s.contains("Replay 2 marked events"), "{s}");
+    assert_eq!(
+        app.update(Action::Confirm),
+        Some(Effect::ReplayMany(vec!["event-5".into(), "event-4".into()]))
+    );
+    assert!(app.marked.is_empty());
+}

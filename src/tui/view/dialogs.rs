@@ -334,3 +334,18 @@ pub fn confirm(frame: &mut Frame<'_>, theme: &Theme, text: &str) {
         area,
     );
 }
+
+/// The `:` command line.
+pub fn command(frame: &mut Frame<'_>, theme: &Theme, typed: &str) {
+    let area = frame.area();
+    let r = ratatui::layout::Rect::new(area.x, area.bottom().saturating_sub(3), area.width, 3);
+    frame.render_widget(ratatui::widgets::Clear, r);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(":", theme.keyhint),
+            Span::styled(format!("{typed}▏"), theme.text),
+        ]))
+        .block(block("Command", theme, true)),
+        r,
+    );
+}

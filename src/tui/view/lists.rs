@@ -244,7 +244,14 @@ pub fn events(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side:
             let row = Row::new(vec![
                 Cell::from(Span::styled(clock(e.received_at), theme.muted)),
                 Cell::from(kind),
-                Cell::from(Span::styled(e.summary(), verdict_style)),
+                Cell::from(Span::styled(
+                    if app.marked.contains(&e.id) {
+                        format!("● {}", e.summary())
+                    } else {
+                        e.summary()
+                    },
+                    verdict_style,
+                )),
                 Cell::from(Span::styled(sym, outcome_style)),
             ]);
             if n == selected {
@@ -264,7 +271,7 @@ pub fn events(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side:
     let t = Table::new(rows, widths).header(header);
     let title = filter_title(
         app,
-        &format!(
+        &(format!(
             "Events ({}{}{}{})",
             rows_idx.len(),
             if app.older.is_some() { "+" } else { "" },
@@ -277,7 +284,11 @@ pub fn events(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side:
                 .as_ref()
                 .map(|q| format!(", journal search {q:?}"))
                 .unwrap_or_default()
-        ),
+        ) + &if app.marked.is_empty() {
+            String::new()
+        } else {
+            format!(" ● {} marked (r replays them)", app.marked.len())
+        }),
     );
     frame.render_widget(t.block(block(&title, theme, true)), list);
 

@@ -97,6 +97,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme) {
             warned,
             ..
         } => dialogs::replay_to(frame, app, theme, *selected, *kind, *warned),
+        Overlay::Command(input) => dialogs::command(frame, theme, input.value()),
         Overlay::Confirm { text, then, .. } => {
             // The dialog it came from stays visible beneath the question.
             match then.as_ref() {
@@ -211,6 +212,12 @@ fn draw_footer(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let hints: &[(&str, &str)] = match &app.overlay {
         Overlay::Help(_) => &[("type", "filter"), ("esc", "close")],
         Overlay::Confirm { .. } => &[("y/enter", "yes, do it"), ("n/esc", "cancel")],
+        Overlay::Command(_) => &[
+            ("enter", "run"),
+            ("esc", "cancel"),
+            (":failed :webhook N :search Q", "journal"),
+            (":replay failed|marked :reload", "act"),
+        ],
         Overlay::Detail(_) => &[
             ("tab", "payload/message/attempts"),
             ("j/k", "scroll"),
