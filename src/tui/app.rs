@@ -238,6 +238,11 @@ pub enum Overlay {
     Fire(Box<FireDialog>),
     /// `:` command mode: a command being typed.
     Command(Input),
+    /// `y`: what of the event to copy.
+    Copy {
+        /// The event.
+        event_id: String,
+    },
     /// An outward action waits for `y` (or enter); `n` or esc cancels and goes back.
     Confirm {
         /// What it does, with its target named.
@@ -326,6 +331,8 @@ pub enum Action {
     Command,
     /// Mark or unmark the selected event (for a bulk replay).
     Mark,
+    /// `y`: copy something of the selected event.
+    Yank,
 }
 
 /// Async results for the state.
@@ -476,8 +483,28 @@ pub enum Effect {
     ReplayFailed,
     /// Re-read the config file of the herald shown.
     Reload,
+    /// Copy something of an event to the clipboard.
+    Copy {
+        /// The event.
+        event_id: String,
+        /// What.
+        what: CopyWhat,
+        /// Where the herald shown takes events (for the curl command).
+        ingest: String,
+    },
     /// Leave.
     Quit,
+}
+
+/// What `y` copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CopyWhat {
+    /// The event's id.
+    Id,
+    /// The payload as received (secrets removed).
+    Payload,
+    /// A `curl` command that posts the payload again.
+    Curl,
 }
 
 /// How the console reaches the herald it shows.
@@ -939,6 +966,31 @@ impl App {
         match &mut self.overlay {
             // Answered in `update`, before any other key handling.
             Overlay::None | Overlay::Confirm { .. } => {}
+            Overlay::Copy { event_id } => {
+                let what = match action {
+                    Action::Input(InputRequest::InsertChar('i')) => Some(CopyWhat::Id),
+                    Action::Input(InputRequest::InsertChar('p')) => Some(CopyWhat::Payload),
+                    Action::Input(InputRequest::InsertChar('c')) => Some(CopyWhat::Curl),
+                    Action::Back => {
+                        self.overlay = Overlay::None;
+                        return None;
+                    }
+                    _ => None,
+                };
+                let event_id = event_id.clone();
+                let ingest = match &self.link {
+                    Link::InProcess => format!("http://{}", self.listen),
+                    Link::Attached(at) | Link::Reconnecting { at, .. } => at.clone(),
+                };
+                return what.map(|what| {
+                    self.overlay = Overlay::None;
+                    Effect::Copy {
+                        event_id,
+                        what,
+                        ingest,
+                    }
+                });
+            }
             Overlay::Command(input) => {
                 match action {
                     Action::Back => self.overlay = Overlay::None,
@@ -1128,6 +1180,13 @@ impl App {
             Action::Pane(p) => self.pane = p,
             Action::Help => self.overlay = Overlay::Help(Input::default()),
             Action::Command => self.overlay = Overlay::Command(Input::default()),
+            Action::Yank => {
+                if let Some(e) = self.selected_event() {
+                    self.overlay = Overlay::Copy {
+                        event_id: e.id.clone(),
+                    };
+                }
+            }
             Action::Mark => {
                 if let Some(id) = self.selected_event().map(|e| e.id.clone()) {
                     match self.marked.iter().position(|m| *m == id) {

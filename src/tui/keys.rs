@@ -45,6 +45,10 @@ pub const HELP: &[(&str, &str)] = &[
         "mark the event for a bulk replay (r replays the marked); in test-fire: choose a webhook",
     ),
     (
+        "y",
+        "copy the event: i its id, p its payload, c a curl command that posts it again",
+    ),
+    (
         ":",
         "command: :failed, :webhook NAME, :drift, :search Q, :replay failed, :replay marked, :unmark, :reload, :pause, :resume, :quit",
     ),
@@ -107,6 +111,14 @@ fn map_key(app: &App, key: &KeyEvent, event: &Event) -> Option<Action> {
     if typing(app) {
         return to_input_request(event).map(Action::Input);
     }
+    if let Overlay::Copy { .. } = app.overlay {
+        return match key.code {
+            KeyCode::Char(c @ ('i' | 'p' | 'c')) => {
+                Some(Action::Input(tui_input::InputRequest::InsertChar(c)))
+            }
+            _ => None,
+        };
+    }
     if let Overlay::Confirm { .. } = app.overlay {
         return match key.code {
             KeyCode::Char('y' | 'Y') => Some(Action::Confirm),
@@ -142,6 +154,7 @@ fn map_key(app: &App, key: &KeyEvent, event: &Event) -> Option<Action> {
         }
         KeyCode::Char(' ') => Action::Toggle,
         KeyCode::Char(':') => Action::Command,
+        KeyCode::Char('y') => Action::Yank,
         _ => return None,
     })
 }

@@ -11,7 +11,7 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::app::{Action, App, Effect, EventItem, Link, Message, SlackAuth, Toast};
+use super::app::{Action, App, CopyWhat, Effect, EventItem, Link, Message, SlackAuth, Toast};
 use super::fire::FireResult;
 use super::theme::Theme;
 use super::view;
@@ -376,6 +376,36 @@ async fn set_filter(
     }
 }
 
+/// A `curl` command that posts `body` to the ingest at `base` again. The token is left to
+/// the shell (`$HERALD_INGEST_TOKEN`): a copied command never carries a secret.
+fn curl(base: &str, body: &str) -> String {
+    format!(
+        "curl -sS -X POST '{base}/events' \\\n  -H 'Content-Type: application/json' \\\n  -H \"Authorization: Bearer ${{HERALD_INGEST_TOKEN}}\" \\\n  --data-binary @- <<'JSON'\n{body}\nJSON\n"
+    )
+}
+
+/// Puts `text` on the clipboard with OSC 52 (terminals that allow it: most, and tmux with
+/// `set-clipboard on`), and, since a terminal may ignore it silently, also into a file
+/// whose path is said.
+fn copy(text: &str, event_id: &str, what: CopyWhat) -> String {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "\x1b]52;c;{encoded}\x07");
+    let _ = out.flush();
+    let word = match what {
+        CopyWhat::Id => "id",
+        CopyWhat::Payload => "payload",
+        CopyWhat::Curl => "curl command",
+    };
+    let path = std::env::temp_dir().join(format!("herald-{word}-{event_id}.txt").replace(' ', "-"));
+    match std::fs::write(&path, text) {
+        Ok(()) => format!("copied the {word} (OSC 52); also in {}", path.display()),
+        Err(_) => format!("copied the {word} (OSC 52)"),
+    }
+}
+
 /// An API error as the console says it: a refusal says which token it takes.
 fn said(e: &ClientError) -> String {
     match e {
@@ -544,6 +574,27 @@ fn run_effect(effect: Effect, client: &Client, tx: &UnboundedSender<Message>, re
                 ),
                 Err(e) => toast(&tx, format!("replay: {}", said(&e)), true),
             },
+            Effect::Copy {
+                event_id,
+                what,
+                ingest,
+            } => {
+                let text = match what {
+                    CopyWhat::Id => Ok(event_id.clone()),
+                    CopyWhat::Payload | CopyWhat::Curl => client.event(&event_id).await.map(|d| {
+                        let body = serde_json::to_string_pretty(&d.event.body).unwrap_or_default();
+                        if what == CopyWhat::Payload {
+                            body
+                        } else {
+                            curl(&ingest, &body)
+                        }
+                    }),
+                };
+                match text {
+                    Ok(text) => toast(&tx, copy(&text, &event_id, what), false),
+                    Err(e) => toast(&tx, format!("copy: {}", said(&e)), true),
+                }
+            }
             Effect::Reload => match client.reload().await {
                 Ok(_) => {
                     if let Ok(w) = client.webhooks().await {

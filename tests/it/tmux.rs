@@ -509,3 +509,66 @@ async fn a_remote_console_reconnects_and_catches_up() {
         "six events, none twice: {screen}"
     );
 }
+
+/// `y` then `c` copies a curl command that posts the selected event again (OSC 52, and a
+/// file for terminals that ignore it): the payload as received, the token left to the shell.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn y_copies_a_curl_reproduction_without_secrets() {
+    let (dir, config) = config_file(
+        "herald:\n  ingest-token: ingest-Zq8Lm3Vx7Rt2Kp9W\nwebhooks:\n  - {event: drift, kind: http, url: 'http://127.0.0.1:9/none', retry: {max-attempts: 1}}\n",
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let term = Tmux::start(140, 30);
+    let command = format!(
+        "TMPDIR={} HERALD_DATA_DIR={} {} tui -c {} --listen 127.0.0.1:{port}",
+        tmp.path().display(),
+        dir.path().join("data").display(),
+        env!("CARGO_BIN_EXE_herald"),
+        config.display()
+    );
+    term.send(&[&command, "Enter"]);
+    assert!(term.wait_for("2 Events").await, "{}", term.screen(false));
+    let r = herald::notify::client()
+        .expect("client")
+        .post(format!("http://127.0.0.1:{port}/events/drift"))
+        .header("authorization", "Bearer ingest-Zq8Lm3Vx7Rt2Kp9W")
+        .header("content-type", "application/json")
+        .body(drift_named("acme/copied"))
+        .send()
+        .await
+        .expect("posted");
+    assert_eq!(r.status().as_u16(), 202);
+    assert!(term.wait_for("acme/copied").await, "{}", term.screen(false));
+    term.send(&["y"]);
+    assert!(
+        term.wait_for("a curl command").await,
+        "{}",
+        term.screen(false)
+    );
+    term.send(&["c"]);
+    assert!(
+        term.wait_for("copied the curl command").await,
+        "{}",
+        term.screen(false)
+    );
+    let file = std::fs::read_dir(tmp.path())
+        .expect("tmp")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.to_string_lossy().contains("herald-curl-command-"))
+        .expect("the copy is also in a file");
+    let text = std::fs::read_to_string(file).expect("read");
+    assert!(
+        text.starts_with(&format!(
+            "curl -sS -X POST 'http://127.0.0.1:{port}/events'"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("\"repository\": \"acme/copied\""), "{text}");
+    assert!(text.contains("${HERALD_INGEST_TOKEN}"), "{text}");
+    assert!(
+        !text.contains("ingest-Zq8Lm3Vx7Rt2Kp9W"),
+        "no token in the copy: {text}"
+    );
+    term.send(&["q"]);
+}

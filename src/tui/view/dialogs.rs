@@ -349,3 +349,24 @@ pub fn command(frame: &mut Frame<'_>, theme: &Theme, typed: &str) {
         r,
     );
 }
+
+/// `y`: what to copy.
+pub fn copy(frame: &mut Frame<'_>, theme: &Theme) {
+    let area = super::popup(frame, 50, 30);
+    let line = |k: &'static str, what: &'static str| {
+        Line::from(vec![
+            Span::styled(format!(" {k} "), theme.keyhint),
+            Span::styled(what, theme.text),
+        ])
+    };
+    frame.render_widget(
+        Paragraph::new(Text::from(vec![
+            Line::raw(""),
+            line("i", "the event's id"),
+            line("p", "its payload (as received, secrets removed)"),
+            line("c", "a curl command that posts it again"),
+        ]))
+        .block(block("Copy", theme, true)),
+        area,
+    );
+}

@@ -98,6 +98,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme) {
             ..
         } => dialogs::replay_to(frame, app, theme, *selected, *kind, *warned),
         Overlay::Command(input) => dialogs::command(frame, theme, input.value()),
+        Overlay::Copy { .. } => dialogs::copy(frame, theme),
         Overlay::Confirm { text, then, .. } => {
             // The dialog it came from stays visible beneath the question.
             match then.as_ref() {
@@ -212,6 +213,12 @@ fn draw_footer(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
     let hints: &[(&str, &str)] = match &app.overlay {
         Overlay::Help(_) => &[("type", "filter"), ("esc", "close")],
         Overlay::Confirm { .. } => &[("y/enter", "yes, do it"), ("n/esc", "cancel")],
+        Overlay::Copy { .. } => &[
+            ("i", "id"),
+            ("p", "payload"),
+            ("c", "curl"),
+            ("esc", "cancel"),
+        ],
         Overlay::Command(_) => &[
             ("enter", "run"),
             ("esc", "cancel"),
