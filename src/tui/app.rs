@@ -212,6 +212,20 @@ pub struct Detail {
     pub delivery: usize,
     /// The Message tab: the request the selected delivery's webhook gets, once asked.
     pub preview: Option<Result<Box<wire::PreviewAnswer>, String>>,
+    /// `/` in the detail: the text looked for, whether it is still being typed, and which
+    /// match is shown (`n`/`N` move it).
+    pub find: Option<Find>,
+}
+
+/// A search inside the event detail.
+#[derive(Debug, Clone, Default)]
+pub struct Find {
+    /// The text looked for (case-insensitive).
+    pub input: Input,
+    /// Still typing: letters go to the text, not to the keys.
+    pub editing: bool,
+    /// Which match is shown (wraps around).
+    pub hit: usize,
 }
 
 /// A transient message in the status bar.
@@ -333,6 +347,10 @@ pub enum Action {
     Mark,
     /// `y`: copy something of the selected event.
     Yank,
+    /// `n` in a detail search: the next match.
+    FindNext,
+    /// `N` in a detail search: the previous match.
+    FindPrev,
 }
 
 /// Async results for the state.
@@ -1017,7 +1035,36 @@ impl App {
                 return None;
             }
             Overlay::Detail(d) => {
+                // Typing a search takes every letter; nothing acts meanwhile.
+                if let Some(f) = d.find.as_mut().filter(|f| f.editing) {
+                    match action {
+                        Action::Input(req) => {
+                            f.input.handle(req);
+                            f.hit = 0;
+                        }
+                        Action::Enter => f.editing = false,
+                        Action::Back => d.find = None,
+                        _ => {}
+                    }
+                    return None;
+                }
                 match action {
+                    Action::Filter => {
+                        d.find = Some(Find {
+                            editing: true,
+                            ..Find::default()
+                        });
+                    }
+                    Action::FindNext | Action::FindPrev => {
+                        if let Some(f) = &mut d.find {
+                            f.hit = if action == Action::FindNext {
+                                f.hit.wrapping_add(1)
+                            } else {
+                                f.hit.wrapping_sub(1)
+                            };
+                        }
+                    }
+                    Action::Back if d.find.is_some() => d.find = None,
                     Action::Back => self.overlay = Overlay::None,
                     Action::Next | Action::Prev => {
                         d.tab = match (d.tab, action == Action::Next) {
@@ -1228,6 +1275,7 @@ impl App {
                         attempts: Vec::new(),
                         delivery: 0,
                         preview: None,
+                        find: None,
                     });
                     return Some(Effect::LoadDetail(id));
                 }

@@ -59,6 +59,10 @@ pub const HELP: &[(&str, &str)] = &[
         "write the filter to the config file (backup kept)",
     ),
     ("1-9 (detail)", "choose a delivery to replay"),
+    (
+        "/ (detail)",
+        "find text in the detail; n, N: next, previous match",
+    ),
     ("mouse", "wheel scrolls, click selects a row or a pane"),
     ("q  ctrl-c", "quit"),
 ];
@@ -67,6 +71,7 @@ pub const HELP: &[(&str, &str)] = &[
 fn typing(app: &App) -> bool {
     match &app.overlay {
         Overlay::Help(_) | Overlay::Editor(_) | Overlay::Command(_) => true,
+        Overlay::Detail(d) => d.find.as_ref().is_some_and(|f| f.editing),
         Overlay::None => {
             let i = Pane::ALL.iter().position(|p| *p == app.pane).unwrap_or(0);
             app.filters[i].as_ref().is_some_and(|f| f.editing)
@@ -126,10 +131,15 @@ fn map_key(app: &App, key: &KeyEvent, event: &Event) -> Option<Action> {
             _ => None,
         };
     }
-    if let Overlay::Detail(_) = app.overlay
-        && let KeyCode::Char(c @ '1'..='9') = key.code
-    {
-        return Some(Action::Input(tui_input::InputRequest::InsertChar(c)));
+    if let Overlay::Detail(d) = &app.overlay {
+        match key.code {
+            KeyCode::Char(c @ '1'..='9') => {
+                return Some(Action::Input(tui_input::InputRequest::InsertChar(c)));
+            }
+            KeyCode::Char('n') if d.find.is_some() => return Some(Action::FindNext),
+            KeyCode::Char('N') if d.find.is_some() => return Some(Action::FindPrev),
+            _ => {}
+        }
     }
     Some(match key.code {
         KeyCode::Char('q') => Action::Quit,

@@ -848,23 +848,33 @@ async fn the_console_pages_into_history_and_searches_the_journal() {
 }
 
 /// Letters typed in the event detail never act by accident: "/error" used to queue a real
-/// replay for each `r`. Now the first `r` asks, the other letters do nothing, and esc
-/// cancels with nothing sent.
+/// replay for each `r`. Now `/` searches the detail (the letters are its text), and an `r`
+/// asks first; esc cancels with nothing sent.
 #[test]
 fn typing_in_the_detail_sends_nothing_without_a_yes() {
     let mut app = app();
     app.update(Action::Enter);
+    // Real keys, through the console's key map.
     let mut effects = Vec::new();
     for c in "/error".chars() {
-        let action = match c {
-            '/' => Action::Filter,
-            'r' => Action::Replay,
-            'e' => Action::EditFilter,
-            other => typed(other),
-        };
-        effects.extend(app.update(action));
+        let key = crossterm::event::Event::Key(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char(c),
+            crossterm::event::KeyModifiers::NONE,
+        ));
+        if let Some(action) = herald::tui::keys::map(&app, &key) {
+            effects.extend(app.update(action));
+        }
     }
     assert!(effects.is_empty(), "{effects:?}");
+    // "/error" became a search inside the detail: its letters did nothing else.
+    assert!(
+        matches!(&app.overlay, Overlay::Detail(d) if d.find.as_ref().is_some_and(|f| f.input.value() == "error")),
+        "{:?}",
+        app.overlay
+    );
+    app.update(Action::Back);
+    // And an `r` outside a search asks before anything is sent; no cancels.
+    assert_eq!(app.update(Action::Replay), None);
     assert!(matches!(app.overlay, Overlay::Confirm { .. }));
     assert_eq!(app.update(Action::Back), None);
     assert!(
@@ -963,4 +973,46 @@ fn marked_events_are_replayed_together() {
         Some(Effect::ReplayMany(vec!["event-5".into(), "event-4".into()]))
     );
     assert!(app.marked.is_empty());
+}
+
+/// `/` in the event detail finds text in it (letters typed go to the search, never to the
+/// keys), `n`/`N` move between matches, esc leaves the search and then the detail.
+#[test]
+fn detail_find_takes_letters_and_moves_between_matches() {
+    let mut app = app();
+    app.update(Action::Down);
+    app.update(Action::Down);
+    app.update(Action::Enter);
+    let body =
+        std::fs::read_to_string(repo_file("examples/payloads/apply-failure.json")).expect("f");
+    app.apply(Message::Detail {
+        event_id: "event-3".into(),
+        body,
+        attempts: vec![],
+    });
+    app.update(Action::Filter);
+    let mut effects = Vec::new();
+    for c in "acme".chars() {
+        // 'r', 'e' and the rest would act outside a search.
+        effects.extend(app.update(typed(c)));
+    }
+    effects.extend(app.update(Action::Replay));
+    assert!(effects.is_empty(), "{effects:?}");
+    app.update(Action::Enter);
+    let s = screen(&render(&app, &theme(), 100, 30));
+    assert!(s.contains("/acme") && s.contains("1 of"), "{s}");
+    app.update(Action::FindNext);
+    let s = screen(&render(&app, &theme(), 100, 30));
+    assert!(s.contains("2 of"), "{s}");
+    app.update(Action::FindPrev);
+    app.update(Action::FindPrev);
+    let s = screen(&render(&app, &theme(), 100, 30));
+    assert!(
+        !s.contains("1 of") && !s.contains("2 of"),
+        "wraps to the last: {s}"
+    );
+    app.update(Action::Back);
+    assert!(matches!(&app.overlay, Overlay::Detail(d) if d.find.is_none()));
+    app.update(Action::Back);
+    assert!(matches!(app.overlay, Overlay::None));
 }

@@ -230,12 +230,43 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, d: &Detail) {
             }
         }
     }
+    let mut scroll = d.scroll;
+    let mut title = "Event".to_string();
+    if let Some(f) = &d.find {
+        let q = f.input.value().to_lowercase();
+        let hits: Vec<usize> = if q.is_empty() {
+            Vec::new()
+        } else {
+            lines
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.to_string().to_lowercase().contains(&q))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        let shown = (!hits.is_empty()).then(|| f.hit % hits.len());
+        if let Some(n) = shown {
+            let at = hits[n];
+            lines[at] = lines[at].clone().patch_style(theme.matched);
+            scroll = u16::try_from(at.saturating_sub(2)).unwrap_or(u16::MAX);
+        }
+        title = format!(
+            "Event /{}{} {}",
+            f.input.value(),
+            if f.editing { "▏" } else { "" },
+            match shown {
+                Some(n) => format!("({} of {}, n/N)", n + 1, hits.len()),
+                None if q.is_empty() => String::new(),
+                None => "(no match)".into(),
+            }
+        );
+    }
     let text = Text::from(lines);
     frame.render_widget(
         Paragraph::new(text)
             .wrap(Wrap { trim: false })
-            .scroll((d.scroll, 0))
-            .block(block("Event", theme, true)),
+            .scroll((scroll, 0))
+            .block(block(&title, theme, true)),
         area,
     );
 }
