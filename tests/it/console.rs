@@ -1016,3 +1016,15 @@ fn detail_find_takes_letters_and_moves_between_matches() {
     app.update(Action::Back);
     assert!(matches!(app.overlay, Overlay::None));
 }
+
+/// At 80 columns the lists keep their names whole ("drift-alerts", not "drift-"): the
+/// side panel gives way before the list does.
+#[test]
+fn names_fit_at_80_columns() {
+    let mut app = app();
+    for pane in [Pane::Webhooks, Pane::Events] {
+        app.update(Action::Pane(pane));
+        let s = screen(&render(&app, &theme(), 80, 24));
+        assert!(s.contains("drift-alerts"), "{pane:?}: {s}");
+    }
+}

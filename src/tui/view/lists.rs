@@ -109,14 +109,23 @@ pub fn webhooks(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, sid
         "name", "event", "kind", "target", "ok", "fail", "last",
     ])
     .style(theme.header);
+    // The name column is as wide as the longest name (4 to 24): a fixed width cut
+    // "drift-alerts" to "drift-" at 80 columns; the target takes what is left.
+    let name_width = app
+        .webhooks
+        .iter()
+        .map(|w| w.label.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 24);
     let widths = vec![
-        Constraint::Length(14),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Min(12),
+        Constraint::Length(u16::try_from(name_width).unwrap_or(24)),
         Constraint::Length(5),
         Constraint::Length(5),
-        Constraint::Length(12),
+        Constraint::Min(6),
+        Constraint::Length(4),
+        Constraint::Length(4),
+        Constraint::Length(6),
     ];
     let t = Table::new(rows, widths).header(header);
     let title = filter_title(app, &format!("Webhooks ({})", app.webhooks.len()));

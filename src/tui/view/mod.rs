@@ -41,8 +41,15 @@ pub fn layout(size: (u16, u16)) -> Areas {
         Constraint::Length(1),
     ])
     .areas(area);
+    // The side panel gives way on narrow terminals (3/8 below 100 columns), so the list
+    // keeps its names whole at 80.
+    let side_width = if main.width < 100 {
+        (main.width * 3 / 8).max(28)
+    } else {
+        main.width * 42 / 100
+    };
     let [list, side] =
-        Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(main);
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(side_width)]).areas(main);
     Areas {
         tabs,
         list,
