@@ -546,3 +546,81 @@ async fn filters_are_applied_to_the_running_engine_and_written_to_the_file() {
         .expect("json");
     assert_eq!(hooks["webhooks"][0]["branch_regex"], "^release/");
 }
+
+/// `POST /preview`: the exact request a webhook would get, secrets masked, for a journaled
+/// event or a payload, sending nothing; a viewer may ask; bad asks are 4xx JSON.
+/// `GET /slack`: no webhook needs the token here, so it says so.
+#[tokio::test]
+async fn preview_shows_the_request_and_sends_nothing() {
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let server = Server::start(config(
+        &rx,
+        "herald:\n  operator-token: op-token-0123456789\n  viewer-token: view-token-0123456789\n",
+    ))
+    .await;
+    let viewer = Client::new(&server, Some("view-token-0123456789"));
+    let payload: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_file("examples/payloads/apply-success.json")).expect("f"),
+    )
+    .expect("json");
+    let (s, p) = viewer
+        .call(
+            "POST",
+            "/preview",
+            Some(json!({"webhook": "audit", "payload": payload})),
+        )
+        .await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["webhook"], "audit");
+    assert_eq!(p["request"]["method"], "POST");
+    let url = p["request"]["url"].as_str().expect("url");
+    assert!(!url.contains("very-secret-token"), "masked: {url}");
+    assert!(p["preview"]["json"]["Workspace"].is_string(), "{p}");
+    assert!(rx.requests().is_empty(), "a preview sends nothing");
+
+    let (s, e) = viewer
+        .call(
+            "POST",
+            "/preview",
+            Some(json!({"webhook": "nope", "payload": {}})),
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+    assert!(
+        e["error"]
+            .as_str()
+            .is_some_and(|t| t.contains("no webhook")),
+        "{e}"
+    );
+    let (s, e) = viewer
+        .call("POST", "/preview", Some(json!({"webhook": "audit"})))
+        .await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (400, Some("say what to preview")),
+        "{e}"
+    );
+    let (s, e) = viewer
+        .call(
+            "POST",
+            "/preview",
+            Some(json!({"webhook": "audit", "event_id": "no-such-event"})),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"].as_str()),
+        (404, Some("no such event")),
+        "{e}"
+    );
+    let (s, e) = Client::new(&server, None)
+        .call(
+            "POST",
+            "/preview",
+            Some(json!({"webhook": "audit", "payload": {}})),
+        )
+        .await;
+    assert_eq!(s, 401, "{e}");
+
+    let (s, slack) = viewer.call("GET", "/slack", None).await;
+    assert_eq!((s, slack), (200, json!("not_needed")));
+}

@@ -301,6 +301,18 @@ async fn the_console_attaches_to_a_serve_already_running_where_it_would_listen()
     .await;
     assert!(paused, "p in the console pauses serve");
     assert!(term.wait_for("PAUSED").await, "{}", term.screen(false));
+    // And the other way: resumed through serve's API, the console shows it.
+    let r = client
+        .post(format!("{}/api/v1/resume", serve.url))
+        .send()
+        .await
+        .expect("resume");
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(
+        term.wait_for("▶ running").await,
+        "a resume from elsewhere shows: {}",
+        term.screen(false)
+    );
     term.send(&["q"]);
     assert!(term.wait_for("exited-0").await, "{}", term.screen(false));
     assert!(
@@ -569,6 +581,84 @@ async fn y_copies_a_curl_reproduction_without_secrets() {
     assert!(
         !text.contains("ingest-Zq8Lm3Vx7Rt2Kp9W"),
         "no token in the copy: {text}"
+    );
+    term.send(&["q"]);
+}
+
+/// A remote console scrolls into history older than its first pages (1,101 events), finds
+/// the oldest event by a field search over the serve's journal, replays it after a yes that
+/// names it, and the receiver gets it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_console_pages_into_history_and_replays_an_old_event() {
+    let rx = crate::support::Receiver::start(crate::support::Reply::Status(200, "")).await;
+    let (dir, config) = config_file(&format!(
+        "herald:\n  operator-token: {OPERATOR}\nwebhooks:\n  - {{name: audit, event: drift, kind: http, url: '{}'}}\n",
+        rx.url("/drift")
+    ));
+    let serve = crate::support::Serve::start(&config, &dir.path().join("data"), free_port()).await;
+    post_drift(&serve.url, "acme/oldest").await;
+    for chunk in 0..11 {
+        let posts = (0..100).map(|n| {
+            let url = serve.url.clone();
+            async move { post_drift(&url, &format!("acme/r{}", chunk * 100 + n)).await }
+        });
+        futures::future::join_all(posts).await;
+    }
+    let term = Tmux::start(150, 30);
+    term.send(&[
+        &format!(
+            "HERALD_TOKEN={OPERATOR} {} tui --remote {}",
+            env!("CARGO_BIN_EXE_herald"),
+            serve.url
+        ),
+        "Enter",
+    ]);
+    assert!(
+        term.wait_for("Events (200+").await,
+        "the first page: {}",
+        term.screen(false)
+    );
+    // End, again and again: each time near the end the next older page is fetched.
+    let mut all = false;
+    for _ in 0..30 {
+        term.send(&["G"]);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if term.screen(false).contains("Events (1101)") {
+            all = true;
+            break;
+        }
+    }
+    assert!(all, "paged to the oldest: {}", term.screen(false));
+    term.send(&["G"]);
+    assert!(term.wait_for("acme/oldest").await, "{}", term.screen(false));
+
+    term.send(&["/"]);
+    term.send(&["-l", "webhook:audit acme/oldest"]);
+    term.send(&["Enter"]);
+    assert!(
+        term.wait_for("Events (1, journal search").await,
+        "one match: {}",
+        term.screen(false)
+    );
+    term.send(&["r"]);
+    assert!(
+        term.wait_for("Replay the event \"Drift detected in acme/oldest")
+            .await,
+        "the question names the event: {}",
+        term.screen(false)
+    );
+    term.send(&["y"]);
+    let oldest_sent = || {
+        rx.requests()
+            .iter()
+            .filter(|r| r.json()["repository"] == "acme/oldest")
+            .count()
+    };
+    assert!(
+        eventually(Duration::from_secs(60), async || oldest_sent() == 2).await,
+        "the replay reaches the receiver ({} times): {}",
+        oldest_sent(),
+        term.screen(false)
     );
     term.send(&["q"]);
 }
