@@ -86,7 +86,7 @@ async fn frame(dir: &Path) -> Duration {
     let journal = Journal::open(dir, Commit::Grouped).expect("journal");
     let engine = Engine::new(config.clone(), journal, EngineOptions::default()).expect("engine");
     let client = herald::api::Api::new(engine, None).local_client();
-    let window = load_page(&client).await.expect("load");
+    let (window, _) = load_page(&client).await.expect("load");
     let webhooks = client.webhooks().await.expect("webhooks");
     let mut app = App::new(webhooks, "127.0.0.1:4141".into(), Vec::new());
     app.apply(Message::Loaded(window));

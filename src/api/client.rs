@@ -207,17 +207,7 @@ impl Client {
             false => self.unexpected(why),
         })?;
         if !(200..300).contains(&status) {
-            let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-            let error = match text("error") {
-                e if e.is_empty() => format!("the API answered {status}"),
-                e => e,
-            };
-            return Err(ClientError::Api {
-                status,
-                error,
-                detail: text("detail"),
-            });
+            return Err(api_error(status, &bytes));
         }
         serde_json::from_slice(&bytes).map_err(|e| self.unexpected(e.to_string()))
     }
@@ -283,26 +273,14 @@ impl Client {
         id: &str,
         webhooks: &[String],
     ) -> Result<wire::Created, ClientError> {
+        // The engine takes an event's or a delivery's id on either replay route.
         let body = json!({ "webhooks": webhooks });
-        // An id is an event's or a delivery's; the event route is tried first.
-        let event = self
-            .json(
-                reqwest::Method::POST,
-                &format!("/events/{}/replay", urlencoding(id)),
-                Some(&body),
-            )
-            .await;
-        match event {
-            Err(ClientError::Api { status: 404, .. }) => {
-                self.json(
-                    reqwest::Method::POST,
-                    &format!("/deliveries/{}/replay", urlencoding(id)),
-                    Some(&body),
-                )
-                .await
-            }
-            other => other,
-        }
+        self.json(
+            reqwest::Method::POST,
+            &format!("/events/{}/replay", urlencoding(id)),
+            Some(&body),
+        )
+        .await
     }
 
     /// `POST /replay`: every failed delivery again (to `webhooks` instead, when given).
@@ -410,14 +388,7 @@ impl Client {
             .call(reqwest::Method::GET, "/stream", None, last_id)
             .await?;
         if !(200..300).contains(&status) {
-            let bytes = answer.bytes().await.unwrap_or_default();
-            let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-            return Err(ClientError::Api {
-                status,
-                error: text("error"),
-                detail: text("detail"),
-            });
+            return Err(api_error(status, &answer.bytes().await.unwrap_or_default()));
         }
         let at = self.at();
         let bytes = answer.into_stream();
@@ -448,6 +419,21 @@ impl Client {
             };
             Ok((e.id, item))
         }))
+    }
+}
+
+/// An API's error answer (`{"error", "detail"}`) as a [`ClientError::Api`].
+fn api_error(status: u16, body: &[u8]) -> ClientError {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let error = match text("error") {
+        e if e.is_empty() => format!("the API answered {status}"),
+        e => e,
+    };
+    ClientError::Api {
+        status,
+        error,
+        detail: text("detail"),
     }
 }
 

@@ -16,7 +16,7 @@ use futures::Stream;
 use serde_json::json;
 
 use super::{Api, unavailable};
-use crate::store::{Change, FeedPosition};
+use crate::store::FeedPosition;
 
 /// How often the journal is read for changes when nothing in this process announced one.
 const POLL: Duration = Duration::from_millis(250);
@@ -115,22 +115,12 @@ impl Follow {
                     .unwrap_or_default(),
             );
         }
-        let Ok((changes, _)) = journal.changes(self.pos, BATCH).await else {
+        let Ok(changes) = journal.changes(self.pos, BATCH).await else {
             return;
         };
         // New events go out whole (the event and its deliveries), so a client lists them
         // without asking again; attempts as they are.
-        let (recorded, attempted): (Vec<Change>, Vec<Change>) = changes
-            .into_iter()
-            .partition(|c| matches!(c, Change::Recorded(_)));
-        let summaries = recorded
-            .into_iter()
-            .filter_map(|c| match c {
-                Change::Recorded(e) => Some(e),
-                Change::Attempted { .. } => None,
-            })
-            .collect();
-        let Ok(full) = super::read::full_events(journal, summaries).await else {
+        let Ok(full) = super::read::full_events(journal, changes.events).await else {
             return;
         };
         for e in full {
@@ -143,15 +133,13 @@ impl Follow {
                     .unwrap_or_default(),
             );
         }
-        for c in attempted {
-            if let Change::Attempted { seq, .. } = &c {
-                self.pos.attempt = *seq;
-            }
+        for a in changes.attempts {
+            self.pos.attempt = a.seq;
             self.ready.push_back(
                 Event::default()
                     .event("attempted")
                     .id(self.pos.to_id())
-                    .json_data(&c)
+                    .json_data(&a)
                     .unwrap_or_default(),
             );
         }

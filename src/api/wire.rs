@@ -235,7 +235,7 @@ pub enum StreamItem {
     /// An event was recorded.
     Recorded(Box<FullEvent>),
     /// An attempt was recorded.
-    Attempted(crate::store::Change),
+    Attempted(crate::store::Attempted),
     /// The engine state.
     State {
         /// Paused or not.

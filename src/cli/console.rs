@@ -79,7 +79,7 @@ pub async fn tui(global: &Global, matches: &ArgMatches, args: &TuiArgs) -> Resul
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            if herald_at(addr).await.is_some() {
+            if serve_at(addr).await {
                 // A serve is there: attach to it rather than start a second engine.
                 let client = Client::remote(&format!("http://{addr}"), args.remote.token.clone())?;
                 return run(Target::Remote(client), theme, args.readonly).await;
@@ -102,32 +102,21 @@ pub async fn tui(global: &Global, matches: &ArgMatches, args: &TuiArgs) -> Resul
     run(target, theme, args.readonly).await
 }
 
-/// What a herald answering at `addr` says of itself (`version V, journal PATH`), if one does.
-async fn herald_at(addr: SocketAddr) -> Option<String> {
-    let client = herald::notify::client().ok()?;
-    let status: serde_json::Value = client
-        .get(format!("http://{addr}/api/v1/status"))
-        .timeout(std::time::Duration::from_secs(2))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    if status
-        .get("error")
-        .and_then(serde_json::Value::as_str)
-        .is_some_and(|e| e.contains("operator API"))
-    {
-        return Some("serve (its operator API asks for a token)".into());
+/// Whether a herald `serve` answers at `addr`: its operator API answers, or refuses the
+/// console for want of a token (which is still a serve to attach to, with `--token`).
+async fn serve_at(addr: SocketAddr) -> bool {
+    let Ok(client) = Client::remote(&format!("http://{addr}"), None) else {
+        return false;
+    };
+    let answer = tokio::time::timeout(Duration::from_secs(2), client.status()).await;
+    match answer {
+        Ok(Ok(_)) => true,
+        // herald's own refusal names its operator API; another program's 401 does not.
+        Ok(Err(herald::api::client::ClientError::Api { error, .. })) => {
+            error.contains("operator API")
+        }
+        _ => false,
     }
-    let version = status.get("version")?.as_str()?;
-    let journal = status
-        .pointer("/journal/path")
-        .and_then(serde_json::Value::as_str)
-        .map(|p| format!(" with the journal {p}"))
-        .unwrap_or_default();
-    Some(format!("serve (version {version}{journal})"))
 }
 
 pub async fn demo(args: &TuiArgs) -> Result<ExitCode> {

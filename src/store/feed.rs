@@ -188,83 +188,68 @@ impl FeedPosition {
     }
 }
 
-/// One change after a feed position.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Change {
-    /// An event was recorded.
-    Recorded(EventSummary),
-    /// An attempt was recorded.
-    Attempted {
-        /// The attempt's rowid.
-        seq: i64,
-        /// The delivery.
-        delivery_id: String,
-        /// Its event.
-        event_id: String,
-        /// The webhook's key.
-        webhook_key: String,
-        /// The webhook as shown: its name, or `#index` when the delivery was made.
-        webhook_label: String,
-        /// 1-based number.
-        number: u32,
-        /// How it ended.
-        outcome: crate::notify::Outcome,
-        /// HTTP status.
-        status: Option<u16>,
-        /// The error.
-        error: Option<String>,
-        /// The delivery's state now.
-        delivery_status: super::DeliveryStatus,
-    },
+/// What was recorded after a feed position: new events and new attempts, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    /// Events recorded (their tallies read 0: the feed does not count them).
+    pub events: Vec<EventSummary>,
+    /// Attempts recorded.
+    pub attempts: Vec<Attempted>,
 }
 
-/// The changes after `from`, oldest first, at most `limit` of each kind; and the position
-/// after them.
-pub fn changes(
-    c: &Connection,
-    from: FeedPosition,
-    limit: usize,
-) -> Result<(Vec<Change>, FeedPosition), StoreError> {
+/// An attempt as the feed tells it (`"type": "attempted"` on the wire).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename = "attempted")]
+pub struct Attempted {
+    /// The attempt's rowid.
+    pub seq: i64,
+    /// The delivery.
+    pub delivery_id: String,
+    /// Its event.
+    pub event_id: String,
+    /// The webhook's key.
+    pub webhook_key: String,
+    /// The webhook as shown: its name, or `#index` when the delivery was made.
+    pub webhook_label: String,
+    /// 1-based number.
+    pub number: u32,
+    /// How it ended.
+    pub outcome: crate::notify::Outcome,
+    /// HTTP status.
+    pub status: Option<u16>,
+    /// The error.
+    pub error: Option<String>,
+    /// The delivery's state now.
+    pub delivery_status: super::DeliveryStatus,
+}
+
+/// The changes after `from`, oldest first, at most `limit` of each kind.
+pub fn changes(c: &Connection, from: FeedPosition, limit: usize) -> Result<Changes, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let mut events = events_after(c, from.event, limit)?;
+    let events = events_after(c, from.event, limit)?;
     let mut stmt = c.prepare_cached(
         "SELECT a.id, a.delivery_id, d.event_id, d.webhook_key, a.number, a.outcome, a.status,
-                a.error, d.status, a.started_at, d.webhook
+                a.error, d.status, d.webhook
          FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
          WHERE a.id > ?1 ORDER BY a.id LIMIT ?2",
     )?;
-    let attempts: Vec<(i64, Change)> = stmt
+    let attempts = stmt
         .query_map([from.attempt, limit], |r| {
-            Ok((
-                r.get::<_, i64>(9)?,
-                Change::Attempted {
-                    seq: r.get(0)?,
-                    delivery_id: r.get(1)?,
-                    event_id: r.get(2)?,
-                    webhook_key: r.get(3)?,
-                    webhook_label: crate::config::WebhookKey::from_stored(r.get::<_, String>(3)?)
-                        .display(usize::try_from(r.get::<_, i64>(10)?).unwrap_or(usize::MAX)),
-                    number: r.get(4)?,
-                    outcome: r.get(5)?,
-                    status: r.get(6)?,
-                    error: r.get(7)?,
-                    delivery_status: r.get(8)?,
-                },
-            ))
+            Ok(Attempted {
+                seq: r.get(0)?,
+                delivery_id: r.get(1)?,
+                event_id: r.get(2)?,
+                webhook_key: r.get(3)?,
+                webhook_label: super::query::webhook_label(r.get(3)?, r.get(9)?),
+                number: r.get(4)?,
+                outcome: r.get(5)?,
+                status: r.get(6)?,
+                error: r.get(7)?,
+                delivery_status: r.get(8)?,
+            })
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let mut next = from;
-    if let Some(e) = events.last() {
-        next.event = e.seq;
-    }
-    if let Some((_, Change::Attempted { seq, .. })) = attempts.last() {
-        next.attempt = *seq;
-    }
-    // Events first: an attempt never comes before its event.
-    let mut out: Vec<Change> = events.drain(..).map(Change::Recorded).collect();
-    out.extend(attempts.into_iter().map(|(_, a)| a));
-    Ok((out, next))
+    Ok(Changes { events, attempts })
 }
 
 fn events_after(c: &Connection, after: i64, limit: i64) -> Result<Vec<EventSummary>, StoreError> {

@@ -20,7 +20,7 @@ use rusqlite::{Connection, OptionalExtension as _};
 use serde::Serialize;
 use tokio::sync::oneshot;
 
-pub use feed::{Change, DeliveryTally, EventSummary, FeedPosition, Field, Term};
+pub use feed::{Attempted, Changes, DeliveryTally, EventSummary, FeedPosition, Field, Term};
 pub use query::{AttemptRow, DeliveryFilter, DeliveryRow, EventRow, StatusCounts};
 
 use crate::event::Event;
@@ -614,15 +614,11 @@ impl Reader {
             .await
     }
 
-    /// What was recorded after `from`, and the position after it.
+    /// What was recorded after `from`.
     ///
     /// # Errors
     /// SQLite errors.
-    pub async fn changes(
-        &self,
-        from: FeedPosition,
-        limit: usize,
-    ) -> Result<(Vec<Change>, FeedPosition), StoreError> {
+    pub async fn changes(&self, from: FeedPosition, limit: usize) -> Result<Changes, StoreError> {
         self.read(move |c| feed::changes(c, from, limit)).await
     }
 

@@ -137,6 +137,13 @@ const DELIVERY_COLUMNS: &str =
     "d.id, d.event_id, e.kind, e.summary, d.webhook, d.webhook_key, d.target, d.kind, d.status,
      d.attempts, d.next_attempt_at, d.last_error, d.replay_of, d.created_at, d.updated_at";
 
+/// How a delivery names its webhook: the stored key's name, or `#index` (its position
+/// when the delivery was made) for an unnamed one.
+pub(super) fn webhook_label(key: String, index: i64) -> String {
+    crate::config::WebhookKey::from_stored(key)
+        .display(usize::try_from(index).unwrap_or(usize::MAX))
+}
+
 fn delivery_row(r: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
     let status: String = r.get(8)?;
     Ok(DeliveryRow {
@@ -145,8 +152,7 @@ fn delivery_row(r: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
         event_kind: r.get(2)?,
         summary: r.get(3)?,
         webhook: usize::try_from(r.get::<_, i64>(4)?).unwrap_or(usize::MAX),
-        webhook_label: crate::config::WebhookKey::from_stored(r.get::<_, String>(5)?)
-            .display(usize::try_from(r.get::<_, i64>(4)?).unwrap_or(usize::MAX)),
+        webhook_label: webhook_label(r.get(5)?, r.get(4)?),
         webhook_key: r.get(5)?,
         target: r.get(6)?,
         kind: r.get(7)?,

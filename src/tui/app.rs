@@ -784,19 +784,19 @@ impl App {
         if let Overlay::Confirm { .. } = self.overlay {
             return self.confirming(action);
         }
-        match self.step(action) {
-            // Nothing leaves the console without a yes, and the yes names the target.
-            Some(effect) if self.outward(&effect).is_some() => {
-                let text = self.outward(&effect).unwrap_or_default();
+        let effect = self.step(action);
+        // Nothing leaves the console without a yes, and the yes names the target.
+        match effect.as_ref().and_then(|e| self.outward(e)) {
+            Some(text) => {
                 let then = std::mem::replace(&mut self.overlay, Overlay::None);
                 self.overlay = Overlay::Confirm {
                     text,
-                    effect: Box::new(effect),
+                    effect: Box::new(effect?),
                     then: Box::new(then),
                 };
                 None
             }
-            effect => effect.or_else(|| self.page_in()),
+            None => effect.or_else(|| self.page_in()),
         }
     }
 

@@ -19,7 +19,7 @@ use crate::api::client::{Client, ClientError};
 use crate::api::wire;
 use crate::config::LoadOptions;
 use crate::dispatch::Engine;
-use crate::store::{Change, DeliveryStatus};
+use crate::store::DeliveryStatus;
 
 /// What the console shows: an engine it runs itself, or a `serve` it attaches to.
 pub enum Target {
@@ -191,6 +191,9 @@ pub async fn run(target: Target, options: Options) -> Result<(), TuiError> {
                 tokio::spawn(async move {
                     if let Ok(s) = c.status().await {
                         let _ = tx.send(Message::Counts(s.counts));
+                        // The stream tells pause changes as it polls them; a pause and a
+                        // resume between two polls never reach it, so the status is the
+                        // truth it falls back on.
                         let _ = tx.send(Message::Paused(s.paused));
                     }
                 });
@@ -260,7 +263,7 @@ async fn reload(client: &Client, tx: &UnboundedSender<Message>) {
     if let Ok(w) = client.webhooks().await {
         let _ = tx.send(Message::Webhooks(w));
     }
-    match load_page_with_cursor(client).await {
+    match load_page(client).await {
         Ok((items, next)) => {
             let _ = tx.send(Message::Loaded(items));
             let _ = tx.send(Message::Cursor(next));
@@ -269,52 +272,32 @@ async fn reload(client: &Client, tx: &UnboundedSender<Message>) {
     }
 }
 
-/// The newest page of events with their deliveries, as the lists hold them.
+/// The newest page of events with their deliveries, as the lists hold them, and the
+/// cursor of the page after it.
 ///
 /// # Errors
 /// See [`ClientError`].
-pub async fn load_page(client: &Client) -> Result<Vec<EventItem>, ClientError> {
-    Ok(load_page_with_cursor(client).await?.0)
-}
-
-/// [`load_page`] and the cursor of the page after it.
-async fn load_page_with_cursor(
-    client: &Client,
-) -> Result<(Vec<EventItem>, Option<i64>), ClientError> {
+pub async fn load_page(client: &Client) -> Result<(Vec<EventItem>, Option<i64>), ClientError> {
     let page = client.events(None, PAGE, "").await?;
-    Ok((page.events.into_iter().map(item).collect(), page.next))
-}
-
-/// An event as the lists hold it.
-fn item(e: wire::FullEvent) -> EventItem {
-    EventItem::from(e)
+    Ok((
+        page.events.into_iter().map(EventItem::from).collect(),
+        page.next,
+    ))
 }
 
 /// A stream item as a message; `None` for a reset (the caller reloads).
 fn from_stream(it: wire::StreamItem) -> Option<Message> {
     Some(match it {
-        wire::StreamItem::Recorded(e) => Message::Recorded(item(*e)),
-        wire::StreamItem::Attempted(Change::Attempted {
-            delivery_id,
-            event_id,
-            webhook_label,
-            number,
-            error,
-            delivery_status,
-            ..
-        }) => Message::Attempted {
-            event_id,
-            delivery_id,
-            label: webhook_label,
-            status: delivery_status,
-            attempts: number,
-            error,
+        wire::StreamItem::Recorded(e) => Message::Recorded(EventItem::from(*e)),
+        wire::StreamItem::Attempted(a) => Message::Attempted {
+            event_id: a.event_id,
+            delivery_id: a.delivery_id,
+            label: a.webhook_label,
+            status: a.delivery_status,
+            attempts: a.number,
+            error: a.error,
             hint: None,
         },
-        wire::StreamItem::Attempted(Change::Recorded(e)) => Message::Toast(Toast {
-            text: format!("recorded {}", e.id),
-            error: false,
-        }),
         wire::StreamItem::State { paused } => Message::Paused(paused),
         wire::StreamItem::Reset => return None,
     })
@@ -607,7 +590,10 @@ fn run_effect(effect: Effect, client: &Client, tx: &UnboundedSender<Message>, re
             },
             Effect::LoadOlder { before, q } => {
                 let (items, next) = match client.events(Some(before), PAGE, &q).await {
-                    Ok(page) => (page.events.into_iter().map(item).collect(), page.next),
+                    Ok(page) => (
+                        page.events.into_iter().map(EventItem::from).collect(),
+                        page.next,
+                    ),
                     Err(e) => {
                         toast(&tx, format!("cannot load older events: {e}"), true);
                         (Vec::new(), Some(before))
@@ -620,7 +606,7 @@ fn run_effect(effect: Effect, client: &Client, tx: &UnboundedSender<Message>, re
                     let found = page.events.len();
                     let _ = tx.send(Message::Searched {
                         q: q.clone(),
-                        items: page.events.into_iter().map(item).collect(),
+                        items: page.events.into_iter().map(EventItem::from).collect(),
                         next: page.next,
                     });
                     if !q.is_empty() {

@@ -278,7 +278,7 @@ async fn planted_secrets_appear_nowhere() {
     )
     .expect("engine");
     let client = herald::api::Api::new(engine.clone(), None).local_client();
-    let window = herald::tui::run::load_page(&client).await.expect("window");
+    let (window, _) = herald::tui::run::load_page(&client).await.expect("window");
     assert!(!window.is_empty());
     let mut app = App::new(
         client.webhooks().await.expect("webhooks"),
