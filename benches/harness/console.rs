@@ -23,6 +23,11 @@ use super::herald::{binary, rss_kib, scratch};
 use super::net::drift_body;
 use super::{Options, Row, median, ms, thousands};
 
+/// A repository one event in [`NEEDLE_EVERY`] names (the rest name `acme/infra`).
+pub(super) const NEEDLE: &str = "acme/needle";
+/// See [`NEEDLE`].
+pub(super) const NEEDLE_EVERY: u64 = 250_000;
+
 pub(super) const CONFIG: &str = "webhooks:\n  - {event: drift, kind: http, url: 'http://127.0.0.1:9/x'}\n  - {event: apply, kind: http, url: 'http://127.0.0.1:9/y'}\n";
 
 /// Journals `n` events (drift with and without drift, and applies), then marks their
@@ -47,6 +52,13 @@ pub(super) async fn fill(dir: &Path, n: u64) {
         let futures = (done..done + batch).map(|i| {
             let engine = engine.clone();
             let received = match i % 3 {
+                // A repository only a few events name, spread from the oldest on: what
+                // an operator searching for one incident looks for.
+                _ if i % NEEDLE_EVERY == 7 => read(
+                    String::from_utf8_lossy(&drift_body(i))
+                        .replace("acme/infra", NEEDLE)
+                        .as_bytes(),
+                ),
                 0 => read(&drift_body(i)),
                 1 => apply.clone(),
                 _ => clean.clone(),

@@ -99,6 +99,22 @@ pub fn events_page(
             args.push(Sql::Text(t.value.clone()));
             continue;
         }
+        // Text few summaries hold: its candidates are the indexed events the index names,
+        // the events after the index's mark and the event of that id; the test below
+        // keeps the exact ones.
+        if t.field == Field::Text
+            && !t.negate
+            && let Some(query) = rare_text(c, &t.value)?
+        {
+            sql.push_str(
+                " AND e.rowid IN (SELECT rowid FROM events_text WHERE events_text MATCH ?
+                    UNION ALL SELECT rowid FROM events WHERE rowid > ?
+                    UNION ALL SELECT rowid FROM events WHERE id = ?)",
+            );
+            args.push(Sql::Text(query));
+            args.push(Sql::Integer(super::text::mark(c)?));
+            args.push(Sql::Text(t.value.clone()));
+        }
         let test = match t.field {
             Field::Text => "(instr(lower(e.summary), lower(?)) > 0 OR e.id = ?)",
             Field::Kind => "(e.kind = lower(?))",
@@ -143,6 +159,21 @@ fn rare_status(c: &Connection, status: &str) -> Result<bool, StoreError> {
         |r| r.get(0),
     )?;
     Ok(n < RARE)
+}
+
+/// The index query for `text` when fewer than [`RARE`] indexed summaries may hold it;
+/// `None` when it is too short for trigrams or common (then testing events newest first
+/// meets a page of them soon).
+fn rare_text(c: &Connection, text: &str) -> Result<Option<String>, StoreError> {
+    let Some(query) = super::text::query(text) else {
+        return Ok(None);
+    };
+    let n: i64 = c.query_row(
+        "SELECT count(*) FROM (SELECT 1 FROM events_text WHERE events_text MATCH ?1 LIMIT ?2)",
+        rusqlite::params![query, RARE],
+        |r| r.get(0),
+    )?;
+    Ok((n < RARE).then_some(query))
 }
 
 /// A row of rowid, id, received_at, source, kind, summary and the four tallies.

@@ -10,6 +10,7 @@ mod feed;
 mod files;
 mod query;
 mod schema;
+mod text;
 mod writer;
 
 use crate::clock::now_ms;

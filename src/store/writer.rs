@@ -5,7 +5,8 @@
 
 use crate::clock::now_ms;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::oneshot;
@@ -90,9 +91,24 @@ pub fn spawn(conn: Connection, commit: Commit, files: Files) -> Sender<Op> {
     tx
 }
 
+/// How long the writer waits with nothing to do before it brings the search index up to
+/// date.
+const IDLE: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn run(mut conn: Connection, rx: &Receiver<Op>, commit: Commit, files: &Files) {
     let mut broken = false;
-    while let Ok(first) = rx.recv() {
+    // Whether the index is still behind after a batch made while idle: then the next one
+    // follows as soon as nothing else waits.
+    let mut behind = false;
+    loop {
+        let first = match rx.recv_timeout(if behind { Duration::ZERO } else { IDLE }) {
+            Ok(op) => op,
+            Err(RecvTimeoutError::Timeout) => {
+                behind = index_text(&mut conn, 1);
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
         let mut group = vec![first];
         if commit == Commit::Grouped {
             while group.len() < MAX_GROUP {
@@ -128,7 +144,25 @@ fn run(mut conn: Connection, rx: &Receiver<Op>, commit: Commit, files: &Files) {
         for d in done {
             d.send(commit_error.as_deref());
         }
+        behind = index_text(&mut conn, super::text::MAX_LAG);
     }
+}
+
+/// Indexes a batch of summaries for search when at least `lag` events wait for it;
+/// returns whether some still wait. A failure costs only speed (a search scans what is
+/// not indexed), so it is logged, and not tried again before the writer idles again.
+fn index_text(conn: &mut Connection, lag: i64) -> bool {
+    let step = |conn: &mut Connection| -> Result<bool, StoreError> {
+        if super::text::lag(conn)? < lag {
+            return Ok(false);
+        }
+        super::text::index_batch(conn)?;
+        Ok(super::text::lag(conn)? > 0)
+    };
+    step(conn).unwrap_or_else(|e| {
+        tracing::warn!("cannot index event summaries for search: {e}");
+        false
+    })
 }
 
 /// Answers a request that never ran: the journal's files are gone, or the transaction

@@ -723,3 +723,63 @@ async fn log_replay_and_fire_take_remote() {
         "no local journal was created"
     );
 }
+
+/// `--remote https://…` speaks TLS (rustls) to a `serve` behind a TLS front, trusting a
+/// private CA given by `SSL_CERT_FILE`; without it the certificate is refused with a
+/// sentence that says so, and nothing is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_over_https_trusts_the_ca_it_is_given_and_names_an_untrusted_one() {
+    const OP: &str = "op-Z1xC5vB8nM3qW6eR";
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_cfg, path) = config_file(&format!(
+        "herald:\n  operator-token: {OP}\nwebhooks:\n  - {{name: audit, event: drift, kind: http, url: '{}'}}\n",
+        rx.url("/d")
+    ));
+    let port = crate::support::free_port();
+    let serve = crate::support::Serve::start(&path, &dir.path().join("data"), port).await;
+    let front = crate::support::TlsFront::start(([127, 0, 0, 1], port).into()).await;
+    let ca = front.ca.to_str().expect("utf-8");
+    let trusting = [
+        ("HERALD_REMOTE", front.url.as_str()),
+        ("HERALD_TOKEN", OP),
+        ("SSL_CERT_FILE", ca),
+    ];
+
+    let out = herald(
+        &["fire", "--event", "drift", "--webhook", "audit", "--json"],
+        &trusting,
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(rx.requests().len(), 1, "fired through the TLS front");
+    let out = herald(&["log"], &trusting).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("audit"), "{}", stdout(&out));
+    assert!(
+        front.handshakes.load(std::sync::atomic::Ordering::SeqCst) >= 2,
+        "each command went through TLS"
+    );
+
+    // The system's roots do not know the private CA.
+    let empty = tempfile::tempdir().expect("tempdir");
+    let no_roots = empty.path().join("none.pem");
+    std::fs::write(&no_roots, "").expect("write");
+    let untrusting = [
+        ("HERALD_REMOTE", front.url.as_str()),
+        ("HERALD_TOKEN", OP),
+        ("SSL_CERT_FILE", no_roots.to_str().expect("utf-8")),
+    ];
+    let out = herald(
+        &["fire", "--event", "drift", "--webhook", "audit"],
+        &untrusting,
+    )
+    .await;
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("certificate"), "{err}");
+    assert!(err.contains(&front.url), "names where: {err}");
+    assert!(!err.contains(OP), "the token is not echoed: {err}");
+    assert_eq!(rx.requests().len(), 1, "nothing sent");
+    drop(serve);
+}

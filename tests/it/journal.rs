@@ -456,3 +456,141 @@ async fn a_read_only_journal_says_so() {
         "{err}"
     );
 }
+
+/// A drift event of `repository`, whose summary names it.
+fn drift_of(repository: &str) -> herald::event::Event {
+    let body = serde_json::json!({"repository": repository, "ref": "main", "detection_id": "det-1",
+        "projects_with_drift": 0, "total_projects": 0, "projects": []});
+    herald::event::Event::Drift(
+        herald::event::parse_drift(body.to_string().as_bytes()).expect("drift body"),
+    )
+}
+
+/// The summaries of the events a text search finds, newest first.
+async fn found(journal: &Journal, text: &str) -> Vec<String> {
+    let term = herald::store::Term {
+        field: herald::store::Field::Text,
+        value: text.into(),
+        negate: false,
+    };
+    journal
+        .reader()
+        .events_page(None, 100, vec![term])
+        .await
+        .expect("search")
+        .into_iter()
+        .map(|e| e.summary)
+        .collect()
+}
+
+#[tokio::test]
+async fn text_search_uses_the_trigram_index_exactly_after_an_upgrade_and_a_prune() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // No webhook takes drift: every event is finished at once, so prune may take any.
+    let config = "webhooks:\n  - {event: apply, kind: http, url: 'http://127.0.0.1:9/'}\n";
+    {
+        let (_journal, engine) = engine_in(dir.path(), config, EngineOptions::default());
+        for repo in ["abcd/bcde", "x/abcde", "acme/oldest", "ACME/other"] {
+            engine
+                .accept(
+                    herald::intake::Source::Drift,
+                    crate::support::received(&drift_of(repo)),
+                    &Selection::Route,
+                )
+                .await
+                .expect("accept");
+        }
+    }
+    // As a journal of the previous schema (4) was: no index of the summaries.
+    let file = dir.path().join(herald::store::FILE_NAME);
+    let conn = rusqlite::Connection::open(&file).expect("open");
+    conn.execute_batch(
+        "DROP TRIGGER events_text_delete;
+         DROP TABLE events_text; PRAGMA user_version = 4;",
+    )
+    .expect("downgrade");
+    drop(conn);
+
+    let journal = Journal::open(dir.path(), Commit::Grouped).expect("upgrade");
+    assert_eq!(
+        found(&journal, "abcde").await.len(),
+        1,
+        "before the index has caught up"
+    );
+    // The writer indexes what it has not seen once it is idle.
+    let indexed = |trigram: &str| {
+        let conn = rusqlite::Connection::open(&file).expect("open");
+        conn.query_row(
+            "SELECT count(*) FROM events_text WHERE events_text MATCH ?1",
+            [format!("\"{trigram}\"")],
+            |r| r.get::<_, i64>(0),
+        )
+        .expect("the index")
+    };
+    assert!(
+        eventually(Duration::from_secs(10), async || indexed("cde") == 2).await,
+        "the writer indexes the events once it idles"
+    );
+    let hits = found(&journal, "abcde").await;
+    assert_eq!(
+        hits.len(),
+        1,
+        "'abcd/bcde' has every trigram of 'abcde' but not the text: {hits:?}"
+    );
+    assert!(hits[0].contains("x/abcde"), "{hits:?}");
+    let hits = found(&journal, "E/OTH").await;
+    assert!(
+        hits.len() == 1 && hits[0].contains("ACME/other"),
+        "any case: {hits:?}"
+    );
+    assert_eq!(found(&journal, "acme/").await.len(), 2, "both acme events");
+    assert_eq!(found(&journal, "nowhere").await, Vec::<String>::new());
+    assert_eq!(
+        found(&journal, "x/").await.len(),
+        1,
+        "under three characters: scanned"
+    );
+
+    // New events are indexed as they come, and pruned ones leave the index.
+    let engine = Engine::new(
+        std::sync::Arc::new(load_ok(config, None, None)),
+        journal.clone(),
+        EngineOptions::default(),
+    )
+    .expect("engine");
+    engine
+        .accept(
+            herald::intake::Source::Drift,
+            crate::support::received(&drift_of("late/arrival")),
+            &Selection::Route,
+        )
+        .await
+        .expect("accept");
+    assert_eq!(
+        found(&journal, "late/arr").await.len(),
+        1,
+        "not indexed yet"
+    );
+    assert_eq!(journal.prune(i64::MAX / 2, 1).await.expect("prune"), 4);
+    assert_eq!(found(&journal, "acme/").await, Vec::<String>::new());
+    let hits = found(&journal, "late/arr").await;
+    assert!(
+        hits.len() == 1 && hits[0].contains("late/arrival"),
+        "{hits:?}"
+    );
+    assert!(
+        eventually(Duration::from_secs(10), async || indexed("arr") == 1).await,
+        "a journal pruned to one event goes on being indexed"
+    );
+    assert_eq!(
+        found(&journal, "late/arr").await.len(),
+        1,
+        "through the index"
+    );
+    let conn = rusqlite::Connection::open(&file).expect("open");
+    conn.execute(
+        "INSERT INTO events_text(events_text) VALUES ('integrity-check')",
+        [],
+    )
+    .expect("the index agrees with the events");
+}

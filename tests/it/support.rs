@@ -550,3 +550,75 @@ pub async fn post_event(url: &str, route: &str, body: impl Into<reqwest::Body>) 
         .expect("posted");
     assert_eq!(r.status().as_u16(), 202, "{route} accepted");
 }
+
+/// A TLS front on a free loopback port for a plain-HTTP server, with a certificate for
+/// `127.0.0.1` from a throwaway CA, as a reverse proxy or ingress in front of `serve` is.
+pub struct TlsFront {
+    /// `https://127.0.0.1:PORT`.
+    pub url: String,
+    /// The CA's certificate (PEM), for `SSL_CERT_FILE`.
+    pub ca: PathBuf,
+    /// TLS handshakes completed.
+    pub handshakes: Arc<std::sync::atomic::AtomicUsize>,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsFront {
+    pub async fn start(backend: std::net::SocketAddr) -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let ca_params = {
+            let mut p = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+            p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            p
+        };
+        let ca =
+            CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("ca");
+        let leaf_key = KeyPair::generate().expect("key");
+        let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+            .expect("leaf params")
+            .signed_by(&leaf_key, &ca)
+            .expect("leaf");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca_path = dir.path().join("ca.pem");
+        std::fs::write(&ca_path, ca.pem()).expect("write ca");
+        herald::install_crypto_provider();
+        let server = tokio_rustls::rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![leaf.der().clone()],
+                tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(
+                    leaf_key.serialize_der().into(),
+                ),
+            )
+            .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("https://{}", listener.local_addr().expect("addr"));
+        let handshakes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = handshakes.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let (acceptor, counted) = (acceptor.clone(), counted.clone());
+                tokio::spawn(async move {
+                    // A client that refuses the certificate ends here.
+                    let Ok(mut tls) = acceptor.accept(socket).await else {
+                        return;
+                    };
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+            }
+        });
+        Self {
+            url,
+            ca: ca_path,
+            handshakes,
+            _dir: dir,
+        }
+    }
+}
