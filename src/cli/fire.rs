@@ -147,6 +147,25 @@ async fn remote(
             "with --remote, name the webhooks to fire at (--webhook SEL; `herald tui --remote` or GET /api/v1/webhooks lists them)"
         );
     }
+    if !args.force {
+        let known = client.webhooks().await?;
+        let kind = received.event.kind();
+        for sel in &args.webhooks {
+            // As `Config::select` reads a selector: a name first, then an index.
+            let chosen = known
+                .iter()
+                .find(|w| w.name.as_deref() == Some(sel.as_str()))
+                .or_else(|| sel.parse::<usize>().ok().and_then(|i| known.get(i)));
+            if let Some(w) = chosen.filter(|w| w.event != kind) {
+                bail!(
+                    "webhook {} is for {} events and this is a {} event: its receiver may not expect it; add --force to send it anyway",
+                    w.label,
+                    w.event.as_str(),
+                    kind.as_str()
+                );
+            }
+        }
+    }
     // What was read here is what is sent: the body as journaled (secrets scrubbed).
     let payload: serde_json::Value = serde_json::from_str(&received.body)?;
     if args.dry_run {

@@ -649,8 +649,9 @@ async fn log_replay_and_fire_take_remote() {
     let rx = Receiver::start(Reply::Status(200, "")).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let (_cfg, path) = config_file(&format!(
-        "herald:\n  operator-token: {OP}\n  viewer-token: {VIEW}\nwebhooks:\n  - {{name: audit, event: drift, kind: http, url: '{}'}}\n",
-        rx.url("/d")
+        "herald:\n  operator-token: {OP}\n  viewer-token: {VIEW}\nwebhooks:\n  - {{name: audit, event: drift, kind: http, url: '{}'}}\n  - {{name: plans, event: apply, kind: http, url: '{}'}}\n",
+        rx.url("/d"),
+        rx.url("/a")
     ));
     let serve =
         crate::support::Serve::start(&path, &dir.path().join("data"), crate::support::free_port())
@@ -722,6 +723,24 @@ async fn log_replay_and_fire_take_remote() {
             .is_none(),
         "no local journal was created"
     );
+
+    // A drift event to a webhook for apply events asks --force, as a local fire does.
+    let out = herald(&["fire", "--event", "drift", "--webhook", "plans"], &op).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("webhook plans is for apply events and this is a drift event")
+            && stderr(&out).contains("--force"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(rx.requests().len(), 2, "nothing sent without --force");
+    let out = herald(
+        &["fire", "--event", "drift", "--webhook", "plans", "--force"],
+        &op,
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(rx.requests().len(), 3, "sent with --force");
 }
 
 /// `--remote https://…` speaks TLS (rustls) to a `serve` behind a TLS front, trusting a
