@@ -23,7 +23,7 @@ pub(super) async fn status(State(api): State<Api>) -> Response {
         version: crate::VERSION.to_string(),
         journal: wire::JournalInfo {
             backend: "sqlite".into(),
-            path: journal.path().display().to_string(),
+            path: journal.at(),
         },
         paused,
         in_flight: api.engine.in_flight(),

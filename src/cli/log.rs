@@ -92,12 +92,7 @@ pub async fn run(global: &Global, args: &LogArgs) -> Result<ExitCode> {
         lines.push(Line::Delivery(r, attempts));
     }
     lines.extend(unrouted.into_iter().map(Line::Unrouted));
-    print(
-        lines,
-        args.json,
-        &journal.path().display().to_string(),
-        args.limit,
-    )
+    print(lines, args.json, &journal.at(), args.limit)
 }
 
 /// The log of a `serve`, through its operator API: the newest events (with a delivery in

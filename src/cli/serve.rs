@@ -52,7 +52,7 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &ServeArgs) -> Res
     tracing::info!(
         "listening on http://{}, journal {}, {} webhooks",
         listener.local_addr()?,
-        engine.reader().path().display(),
+        engine.reader().at(),
         config.webhooks.len()
     );
 

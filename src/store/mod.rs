@@ -6,29 +6,26 @@
 //! transaction (one fsync for many requests); reads use their own connection, which WAL
 //! mode lets run beside the writer.
 
-mod feed;
-mod files;
-mod query;
-mod schema;
-mod text;
-mod writer;
+pub mod backend;
+mod rows;
+pub mod sqlite;
 
 use crate::clock::now_ms;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension as _};
 use serde::Serialize;
-use tokio::sync::oneshot;
 
-pub use feed::{Attempted, Changes, DeliveryTally, EventSummary, FeedPosition, Field, Term};
-pub use query::{AttemptRow, DeliveryFilter, DeliveryRow, EventRow, StatusCounts};
+pub use rows::{
+    AttemptRow, Attempted, Changes, DeliveryFilter, DeliveryRow, DeliveryTally, EventRow,
+    EventSummary, FeedPosition, Field, StatusCounts, Term,
+};
+pub use sqlite::FILE_NAME;
 
 use crate::event::Event;
 use crate::notify::Outcome;
-use writer::Op;
+use backend::{Backend, Claim};
 
-/// What can go wrong with the journal.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// SQLite failed (disk full, read-only file system, corruption, ...).
@@ -100,30 +97,6 @@ impl DeliveryStatus {
             "failed" => DeliveryStatus::Failed,
             _ => return None,
         })
-    }
-}
-
-impl rusqlite::types::FromSql for DeliveryStatus {
-    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        let s = v.as_str()?;
-        Self::parse(s).ok_or_else(|| {
-            rusqlite::types::FromSqlError::Other(format!("unknown delivery status {s:?}").into())
-        })
-    }
-}
-
-impl rusqlite::types::FromSql for crate::intake::Source {
-    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        let s = v.as_str()?;
-        Self::parse(s).ok_or_else(|| {
-            rusqlite::types::FromSqlError::Other(format!("unknown event source {s:?}").into())
-        })
-    }
-}
-
-impl rusqlite::types::FromSql for Outcome {
-    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        Ok(Outcome::parse(v.as_str()?))
     }
 }
 
@@ -280,63 +253,48 @@ pub enum Commit {
     EachWrite,
 }
 
-/// Handle to the journal; cheap to clone.
+/// Handle to the journal; cheap to clone. What it is kept in is its backend's business.
 #[derive(Clone)]
 pub struct Journal {
-    path: PathBuf,
-    writer: std::sync::mpsc::Sender<Op>,
+    backend: Arc<dyn Backend>,
     reader: Reader,
 }
 
 impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Journal")
-            .field("path", &self.path)
+            .field("at", &self.backend.at())
             .finish_non_exhaustive()
     }
 }
 
-/// The journal's file name inside the data directory.
-pub const FILE_NAME: &str = "journal.sqlite3";
-
 impl Journal {
-    /// Opens (creating and migrating as needed) the journal in `dir`.
+    /// Opens (creating and migrating as needed) the SQLite journal in `dir`.
     ///
     /// # Errors
     /// When the directory or the database cannot be opened, or is from a newer herald.
     pub fn open(dir: &Path, commit: Commit) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let path = dir.join(FILE_NAME);
-        let open = || -> Result<(Connection, Connection), StoreError> {
-            let mut conn = Connection::open(&path)?;
-            schema::prepare(&mut conn)?;
-            let mut reader = Connection::open(&path)?;
-            schema::prepare(&mut reader)?;
-            Ok((conn, reader))
-        };
-        let (conn, reader) =
-            open().map_err(|e| match (&e, files::explain_open_failure(&path)) {
-                (StoreError::Sqlite(_), Some(why)) => StoreError::Files(why),
-                _ => e,
-            })?;
-        let watch = files::Files::new(&path).map_err(|e| StoreError::Files(e.to_string()))?;
-        let writer = writer::spawn(conn, commit, watch);
-        Ok(Self {
-            reader: Reader {
-                path: path.clone(),
-                conn: Arc::new(Mutex::new(reader)),
-            },
-            path,
-            writer,
-        })
+        Ok(Self::with(Arc::new(sqlite::Sqlite::open(dir, commit)?)))
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// A journal kept by `backend`.
+    pub fn with(backend: Arc<dyn Backend>) -> Self {
+        Self {
+            reader: Reader {
+                backend: backend.clone(),
+            },
+            backend,
+        }
+    }
+
+    /// Where the journal is, as it may be shown (a path, a masked URL).
+    pub fn at(&self) -> String {
+        self.backend.at()
+    }
+
+    /// The SQLite file, when the journal is one.
+    pub fn file(&self) -> Option<&Path> {
+        self.backend.file()
     }
 
     /// The read-only side, for the faces (console, API, commands): they read through it
@@ -345,55 +303,45 @@ impl Journal {
         &self.reader
     }
 
-    async fn call<T>(
-        &self,
-        op: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> Op,
-    ) -> Result<T, StoreError> {
-        let (tx, rx) = oneshot::channel();
-        self.writer.send(op(tx)).map_err(|_| StoreError::Closed)?;
-        rx.await.map_err(|_| StoreError::Closed)?
-    }
-
     /// Stores an event with its deliveries (due now) in one commit.
     ///
     /// # Errors
-    /// SQLite errors; nothing is stored then.
+    /// Storage errors; nothing is stored then.
     pub async fn record_event(&self, event: NewEvent) -> Result<Recorded, StoreError> {
-        self.call(|reply| Op::Event(Box::new(event), reply)).await
+        self.backend.record_event(event).await
     }
 
     /// Adds deliveries (replays) to a stored event, due now.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn add_deliveries(
         &self,
         event_id: &str,
         deliveries: Vec<NewDelivery>,
     ) -> Result<(), StoreError> {
-        let event_id = event_id.to_string();
-        self.call(|reply| Op::AddDeliveries(event_id, deliveries, reply))
+        self.backend
+            .add_deliveries(event_id.to_string(), deliveries)
             .await
     }
 
     /// Stores an attempt and the delivery's new state, releasing its lease.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn record_attempt(
         &self,
         attempt: AttemptRecord,
         next: NextState,
     ) -> Result<(), StoreError> {
-        self.call(|reply| Op::Attempt(Box::new(attempt), next, reply))
-            .await
+        self.backend.record_attempt(attempt, next).await
     }
 
     /// Takes up to `limit` due deliveries, leasing them until `lease_until` (Unix ms) so no
     /// other worker or process takes them meanwhile. `only` restricts to these ids.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn claim_due(
         &self,
         limit: usize,
@@ -401,48 +349,44 @@ impl Journal {
         only: Option<Vec<String>>,
         busy: ClaimLimits,
     ) -> Result<Vec<Claimed>, StoreError> {
-        self.call(|reply| Op::Claim {
-            now: now_ms(),
-            limit,
-            lease_until,
-            only,
-            busy,
-            reply,
-        })
-        .await
+        self.backend
+            .claim_due(Claim {
+                now: now_ms(),
+                limit,
+                lease_until,
+                only,
+                busy,
+            })
+            .await
     }
 
     /// Marks deliveries failed without another attempt (a `fire` that was told not to
     /// retry, or a webhook that is gone from the config).
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn give_up(&self, delivery_id: &str, reason: &str) -> Result<(), StoreError> {
-        let (id, reason) = (delivery_id.to_string(), reason.to_string());
-        self.call(|reply| Op::GiveUp(id, reason, reply)).await
+        self.backend
+            .give_up(delivery_id.to_string(), reason.to_string())
+            .await
     }
 
     /// Deletes finished events older than `max_age_ms` and the oldest finished ones beyond
     /// `max_events`. Events with a delivery still pending or retrying are kept.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn prune(&self, max_age_ms: i64, max_events: u64) -> Result<usize, StoreError> {
-        self.call(|reply| Op::Prune {
-            older_than: now_ms() - max_age_ms,
-            max_events,
-            reply,
-        })
-        .await
+        self.backend.prune(now_ms() - max_age_ms, max_events).await
     }
 
     /// Corrects open deliveries' due times and leases after a clock step (see
     /// [`Reschedule`]). Returns how many values changed.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn reschedule(&self, r: Reschedule) -> Result<usize, StoreError> {
-        self.call(|reply| Op::Reschedule(r, reply)).await
+        self.backend.reschedule(r).await
     }
 
     /// Settles the open deliveries whose webhook is no longer in the configuration, or now
@@ -452,18 +396,17 @@ impl Journal {
     /// the same kind and target. Returns how many were settled.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn settle(&self, webhooks: Vec<KnownWebhook>) -> Result<usize, StoreError> {
-        self.call(|reply| Op::Settle(webhooks, reply)).await
+        self.backend.settle(webhooks).await
     }
 
     /// Pauses or resumes attempts for every process on this journal.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn set_paused(&self, paused: bool) -> Result<(), StoreError> {
-        self.call(|reply| Op::SetState("paused".into(), paused.to_string(), reply))
-            .await
+        self.backend.set_state(PAUSED, paused.to_string()).await
     }
 
     /// Checks the journal can take a write (for `/healthz`).
@@ -471,189 +414,151 @@ impl Journal {
     /// # Errors
     /// When it cannot.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.call(Op::Ping).await
+        self.backend.ping().await
     }
 }
 
-/// Reads of the journal, and nothing else: what the engine hands to the faces. Reads run on
-/// their own connection, off the async threads, beside the writer.
+/// The shared state key saying whether attempts are paused.
+const PAUSED: &str = "paused";
+
+/// Reads of the journal, and nothing else: what the engine hands to the faces.
 #[derive(Clone)]
 pub struct Reader {
-    path: PathBuf,
-    conn: Arc<Mutex<Connection>>,
+    backend: Arc<dyn Backend>,
 }
 
 impl std::fmt::Debug for Reader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reader")
-            .field("path", &self.path)
+            .field("at", &self.backend.at())
             .finish_non_exhaustive()
     }
 }
 
 impl Reader {
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the journal is, as it may be shown.
+    pub fn at(&self) -> String {
+        self.backend.at()
     }
 
-    /// Runs a read query on the reader connection, off the async threads.
-    async fn read<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let reader = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = reader
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            f(&conn)
-        })
-        .await
-        .map_err(|_| StoreError::Closed)?
+    /// The SQLite file, when the journal is one.
+    pub fn file(&self) -> Option<&Path> {
+        self.backend.file()
     }
 
     /// Deliveries, newest first.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn deliveries(&self, filter: DeliveryFilter) -> Result<Vec<DeliveryRow>, StoreError> {
-        self.read(move |c| query::deliveries(c, &filter)).await
+        self.backend.deliveries(filter).await
     }
 
-    /// One delivery.
+    /// One delivery by id.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn delivery(&self, id: &str) -> Result<Option<DeliveryRow>, StoreError> {
         let filter = DeliveryFilter {
             id: Some(id.to_string()),
             ..DeliveryFilter::default()
         };
-        self.read(move |c| query::deliveries(c, &filter).map(|mut rows| rows.pop()))
-            .await
+        Ok(self.backend.deliveries(filter).await?.pop())
     }
 
-    /// One event.
+    /// One event by id.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn event(&self, id: &str) -> Result<Option<EventRow>, StoreError> {
-        let id = id.to_string();
-        self.read(move |c| query::event(c, &id)).await
+        self.backend.event(id.to_string()).await
     }
 
-    /// These events (those still kept), each with its deliveries oldest first, in one
-    /// read: what a page of the console lists.
+    /// Events with their deliveries (oldest first), in the order of `ids`; ids not found
+    /// are left out. One read for a page, not two per event.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn events_with_deliveries(
         &self,
         ids: Vec<String>,
     ) -> Result<Vec<(EventRow, Vec<DeliveryRow>)>, StoreError> {
-        self.read(move |c| {
-            let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                let Some(event) = query::event(c, &id)? else {
-                    continue;
-                };
-                let filter = DeliveryFilter {
-                    event_id: Some(id),
-                    ..DeliveryFilter::default()
-                };
-                let mut deliveries = query::deliveries(c, &filter)?;
-                deliveries.reverse();
-                out.push((event, deliveries));
-            }
-            Ok(out)
-        })
-        .await
+        self.backend.events_with_deliveries(ids).await
     }
 
-    /// Events, newest first.
+    /// Events, newest first, received before `before` (Unix ms) when given.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn events(
         &self,
         limit: usize,
         before: Option<i64>,
     ) -> Result<Vec<EventRow>, StoreError> {
-        self.read(move |c| query::events(c, limit, before)).await
+        self.backend.events(limit, before).await
     }
 
-    /// The attempts of a delivery, in order.
+    /// A delivery's attempts, in order.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn attempts(&self, delivery_id: &str) -> Result<Vec<AttemptRow>, StoreError> {
-        let id = delivery_id.to_string();
-        self.read(move |c| query::attempts(c, &id)).await
+        self.backend.attempts(delivery_id.to_string()).await
     }
 
-    /// How many deliveries are in each status, and events in all.
+    /// Deliveries per status and events in all.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn counts(&self) -> Result<StatusCounts, StoreError> {
-        self.read(query::counts).await
+        self.backend.counts().await
     }
 
     /// Events newest first, before the cursor `before` (an event's `seq`), meeting every
     /// term.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn events_page(
         &self,
         before: Option<i64>,
         limit: usize,
         terms: Vec<Term>,
     ) -> Result<Vec<EventSummary>, StoreError> {
-        self.read(move |c| feed::events_page(c, before, limit, &terms))
-            .await
+        self.backend.events_page(before, limit, terms).await
     }
 
     /// What was recorded after `from`.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn changes(&self, from: FeedPosition, limit: usize) -> Result<Changes, StoreError> {
-        self.read(move |c| feed::changes(c, from, limit)).await
+        self.backend.changes(from, limit).await
     }
 
     /// Deliveries by webhook key and state.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn webhook_stats(
         &self,
     ) -> Result<std::collections::HashMap<String, DeliveryTally>, StoreError> {
-        self.read(feed::webhook_stats).await
+        self.backend.webhook_stats().await
     }
 
-    /// The position after everything recorded now, and the oldest event's `seq`.
+    /// The feed's head, and the oldest event kept.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn head(&self) -> Result<(FeedPosition, i64), StoreError> {
-        self.read(feed::head).await
+        self.backend.head().await
     }
 
     /// Whether attempts are paused, for every process on this journal.
     ///
     /// # Errors
-    /// SQLite errors.
+    /// Storage errors.
     pub async fn paused(&self) -> Result<bool, StoreError> {
-        self.read(|c| {
-            let v: Option<String> = c
-                .query_row("SELECT value FROM state WHERE key = 'paused'", [], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            Ok(v.as_deref() == Some("true"))
-        })
-        .await
+        Ok(self.backend.state(PAUSED).await?.as_deref() == Some("true"))
     }
 }

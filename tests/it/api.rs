@@ -259,7 +259,13 @@ async fn one_event_replays_fire_pause_and_reload() {
     let (_, status) = api.call("GET", "/status", None).await;
     assert_eq!(status["paused"], true);
     let other = herald::store::Journal::open(
-        server.engine.reader().path().parent().expect("dir"),
+        server
+            .engine
+            .reader()
+            .file()
+            .expect("a SQLite journal")
+            .parent()
+            .expect("dir"),
         herald::store::Commit::Grouped,
     )
     .expect("journal");

@@ -294,9 +294,16 @@ async fn env0_bodies_are_stored_without_tokens() {
     ] {
         assert!(!e.body.contains(secret), "{secret} stored");
     }
-    let bytes = std::fs::read(s.engine.reader().path()).expect("journal file");
-    let wal =
-        std::fs::read(s.engine.reader().path().with_extension("sqlite3-wal")).unwrap_or_default();
+    let bytes =
+        std::fs::read(s.engine.reader().file().expect("a SQLite journal")).expect("journal file");
+    let wal = std::fs::read(
+        s.engine
+            .reader()
+            .file()
+            .expect("a SQLite journal")
+            .with_extension("sqlite3-wal"),
+    )
+    .unwrap_or_default();
     for secret in ["ghs_exampleVcsAccessToken", "eyJhbGciOiJSUzI1NiIs"] {
         let hit = |b: &[u8]| b.windows(secret.len()).any(|w| w == secret.as_bytes());
         assert!(!hit(&bytes) && !hit(&wal), "{secret} in the journal file");

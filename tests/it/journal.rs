@@ -353,7 +353,7 @@ async fn retries_set_by_a_clock_that_was_ahead_are_brought_in_at_start() {
     // The clock read ten days ahead when an attempt scheduled the retry two seconds on,
     // and was then stepped back to the right time.
     let then = herald::clock::now_ms() + 10 * 24 * 3600 * 1000_i64;
-    let conn = rusqlite::Connection::open(journal.path()).expect("open");
+    let conn = rusqlite::Connection::open(journal.file().expect("a SQLite journal")).expect("open");
     conn.execute(
         "UPDATE deliveries SET status = 'retrying', updated_at = ?1, next_attempt_at = ?1 + 2000, lease_until = NULL",
         [then],
@@ -392,7 +392,13 @@ async fn a_deleted_write_ahead_log_stops_intake_and_shows_in_healthz() {
             .expect("answer")
     };
     assert_eq!(post().await.status().as_u16(), 202);
-    let mut wal = s.engine.reader().path().as_os_str().to_owned();
+    let mut wal = s
+        .engine
+        .reader()
+        .file()
+        .expect("a SQLite journal")
+        .as_os_str()
+        .to_owned();
     wal.push("-wal");
     std::fs::remove_file(&wal).expect("the WAL exists while herald runs");
     // Accepting now would "commit" into a deleted file and be lost at the next start.

@@ -415,7 +415,8 @@ async fn env0_tokens_are_kept_by_no_entry_point() {
     let data = server
         .engine
         .reader()
-        .path()
+        .file()
+        .expect("a SQLite journal")
         .parent()
         .expect("dir")
         .to_path_buf();
@@ -439,7 +440,12 @@ async fn env0_tokens_are_kept_by_no_entry_point() {
     );
 
     let mut found = Vec::new();
-    let db = server.engine.reader().path().to_path_buf();
+    let db = server
+        .engine
+        .reader()
+        .file()
+        .expect("a SQLite journal")
+        .to_path_buf();
     let mut wal = db.as_os_str().to_owned();
     wal.push("-wal");
     let mut texts = vec![

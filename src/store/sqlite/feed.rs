@@ -5,67 +5,11 @@
 //! appended, so "everything after rowid N" is exact, whichever process wrote it.
 
 use rusqlite::{Connection, params_from_iter, types::Value as Sql};
-use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-
-/// One condition of an event search.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Term {
-    /// What is tested.
-    pub field: Field,
-    /// The value looked for (text: a case-insensitive substring).
-    pub value: String,
-    /// `!`: events that do not meet it.
-    pub negate: bool,
-}
-
-/// What a search term looks at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
-    /// The summary or the id.
-    Text,
-    /// `kind:` apply or drift.
-    Kind,
-    /// `status:` a delivery in that state.
-    Status,
-    /// `webhook:` a delivery to the webhook of that name (or key).
-    Webhook,
-    /// `error:` a delivery whose last error contains the text.
-    Error,
-}
-
-/// An event in a listing.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EventSummary {
-    /// Its position: pass it as `before` for the next page.
-    pub seq: i64,
-    /// Event id.
-    pub id: String,
-    /// Received (Unix ms).
-    pub received_at: i64,
-    /// Where it came from.
-    pub source: crate::intake::Source,
-    /// `apply` or `drift`.
-    pub kind: String,
-    /// One line.
-    pub summary: String,
-    /// Its deliveries by status.
-    pub deliveries: DeliveryTally,
-}
-
-/// How many of an event's deliveries are in each state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeliveryTally {
-    /// Not attempted yet.
-    pub pending: u32,
-    /// Waiting for a retry.
-    pub retrying: u32,
-    /// Delivered.
-    pub succeeded: u32,
-    /// Failed for good.
-    pub failed: u32,
-}
+use crate::store::rows::{
+    Attempted, Changes, DeliveryTally, EventSummary, FeedPosition, Field, Term, webhook_label,
+};
 
 /// The newest events before `before` (a `seq`), at most `limit`, that meet every term.
 pub fn events_page(
@@ -194,66 +138,6 @@ fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventSummary> {
     })
 }
 
-/// A position in the feed: the last event and the last attempt seen.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct FeedPosition {
-    /// Rowid of the last event seen.
-    pub event: i64,
-    /// Rowid of the last attempt seen.
-    pub attempt: i64,
-}
-
-impl FeedPosition {
-    /// As an SSE id: `EVENT.ATTEMPT`.
-    pub fn to_id(self) -> String {
-        format!("{}.{}", self.event, self.attempt)
-    }
-
-    /// Reads an SSE id back.
-    pub fn parse(s: &str) -> Option<Self> {
-        let (e, a) = s.trim().split_once('.')?;
-        Some(Self {
-            event: e.parse().ok()?,
-            attempt: a.parse().ok()?,
-        })
-    }
-}
-
-/// What was recorded after a feed position: new events and new attempts, oldest first.
-#[derive(Debug, Clone, Default)]
-pub struct Changes {
-    /// Events recorded (their tallies read 0: the feed does not count them).
-    pub events: Vec<EventSummary>,
-    /// Attempts recorded.
-    pub attempts: Vec<Attempted>,
-}
-
-/// An attempt as the feed tells it (`"type": "attempted"` on the wire).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename = "attempted")]
-pub struct Attempted {
-    /// The attempt's rowid.
-    pub seq: i64,
-    /// The delivery.
-    pub delivery_id: String,
-    /// Its event.
-    pub event_id: String,
-    /// The webhook's key.
-    pub webhook_key: String,
-    /// The webhook as shown: its name, or `#index` when the delivery was made.
-    pub webhook_label: String,
-    /// 1-based number.
-    pub number: u32,
-    /// How it ended.
-    pub outcome: crate::notify::Outcome,
-    /// HTTP status.
-    pub status: Option<u16>,
-    /// The error.
-    pub error: Option<String>,
-    /// The delivery's state now.
-    pub delivery_status: super::DeliveryStatus,
-}
-
 /// The changes after `from`, oldest first, at most `limit` of each kind.
 pub fn changes(c: &Connection, from: FeedPosition, limit: usize) -> Result<Changes, StoreError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -271,7 +155,7 @@ pub fn changes(c: &Connection, from: FeedPosition, limit: usize) -> Result<Chang
                 delivery_id: r.get(1)?,
                 event_id: r.get(2)?,
                 webhook_key: r.get(3)?,
-                webhook_label: super::query::webhook_label(r.get(3)?, r.get(9)?),
+                webhook_label: webhook_label(r.get(3)?, r.get(9)?),
                 number: r.get(4)?,
                 outcome: r.get(5)?,
                 status: r.get(6)?,

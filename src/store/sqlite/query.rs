@@ -1,148 +1,15 @@
 //! Read queries: the log, one event, a delivery's attempts, counts.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::{Deserialize, Serialize};
 
 use super::{DeliveryStatus, StoreError};
-use crate::event::Event;
-
-/// Which deliveries to list.
-#[derive(Debug, Clone, Default)]
-pub struct DeliveryFilter {
-    /// Only this status.
-    pub status: Option<DeliveryStatus>,
-    /// Only this event's.
-    pub event_id: Option<String>,
-    /// Only this delivery.
-    pub id: Option<String>,
-    /// At most this many (0 = no limit).
-    pub limit: usize,
-}
-
-/// A delivery with its event's summary.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DeliveryRow {
-    /// Delivery id.
-    pub id: String,
-    /// Event id.
-    pub event_id: String,
-    /// `apply` or `drift`.
-    pub event_kind: String,
-    /// The event's one-line summary.
-    pub summary: String,
-    /// Webhook index when created.
-    pub webhook: usize,
-    /// The webhook as shown: its name, or `#index` when the delivery was made.
-    pub webhook_label: String,
-    /// The webhook's key (`config::WebhookKey`).
-    pub webhook_key: String,
-    /// Destination, masked.
-    pub target: String,
-    /// `slack` or `http`.
-    pub kind: String,
-    /// Status.
-    pub status: DeliveryStatus,
-    /// Attempts made.
-    pub attempts: u32,
-    /// Next attempt (Unix ms) when retrying.
-    pub next_attempt_at: Option<i64>,
-    /// The last error.
-    pub last_error: Option<String>,
-    /// What it replays.
-    pub replay_of: Option<String>,
-    /// Created (Unix ms).
-    pub created_at: i64,
-    /// Last changed (Unix ms).
-    pub updated_at: i64,
-}
-
-/// A stored event.
-#[derive(Debug, Clone, Serialize)]
-pub struct EventRow {
-    /// Event id.
-    pub id: String,
-    /// Received (Unix ms).
-    pub received_at: i64,
-    /// `apply`, `drift`, `env0` or `fire`.
-    pub source: crate::intake::Source,
-    /// One-line summary.
-    pub summary: String,
-    /// The received body, secrets removed.
-    pub body: String,
-    /// The normalised event.
-    pub event: Event,
-}
-
-/// A stored attempt.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AttemptRow {
-    /// 1-based number.
-    pub number: u32,
-    /// Start (Unix ms).
-    pub started_at: i64,
-    /// Duration (ms).
-    pub latency_ms: i64,
-    /// How it ended.
-    pub outcome: crate::notify::Outcome,
-    /// HTTP status.
-    pub status: Option<u16>,
-    /// Error.
-    pub error: Option<String>,
-    /// Hint.
-    pub hint: Option<String>,
-    /// The request as it was shown (method, masked URL and headers, body): stored as JSON
-    /// text, given as the object it is.
-    #[serde(serialize_with = "json_text", deserialize_with = "text_of_json")]
-    pub request: String,
-    /// Response excerpt.
-    pub response: String,
-}
-
-/// Reads JSON given as the object it is back into its text (see [`json_text`]).
-fn text_of_json<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    let v = serde_json::Value::deserialize(d)?;
-    Ok(match v {
-        serde_json::Value::String(s) => s,
-        other => other.to_string(),
-    })
-}
-
-/// Writes stored JSON text as the JSON it holds (text that is not JSON, as a string).
-fn json_text<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(v) => v.serialize(s),
-        Err(_) => s.serialize_str(text),
-    }
-}
-
-/// Deliveries per status, and events in all.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StatusCounts {
-    /// Events stored.
-    pub events: u64,
-    /// Pending deliveries.
-    pub pending: u64,
-    /// Retrying deliveries.
-    pub retrying: u64,
-    /// Succeeded deliveries.
-    pub succeeded: u64,
-    /// Failed deliveries.
-    pub failed: u64,
-    /// Open deliveries whose lease has not run out: taken by a worker (this process's or
-    /// another's). A number that stays up while nothing is in flight is a stuck lease.
-    pub leased: u64,
-}
+use crate::store::rows::{
+    AttemptRow, DeliveryFilter, DeliveryRow, EventRow, StatusCounts, webhook_label,
+};
 
 const DELIVERY_COLUMNS: &str =
     "d.id, d.event_id, e.kind, e.summary, d.webhook, d.webhook_key, d.target, d.kind, d.status,
      d.attempts, d.next_attempt_at, d.last_error, d.replay_of, d.created_at, d.updated_at";
-
-/// How a delivery names its webhook: the stored key's name, or `#index` (its position
-/// when the delivery was made) for an unnamed one.
-pub(super) fn webhook_label(key: String, index: i64) -> String {
-    crate::config::WebhookKey::from_stored(key)
-        .display(usize::try_from(index).unwrap_or(usize::MAX))
-}
 
 fn delivery_row(r: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
     let status: String = r.get(8)?;

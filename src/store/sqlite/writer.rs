@@ -13,13 +13,12 @@ use tokio::sync::oneshot;
 
 use crate::event::Event;
 
-use super::KnownWebhook;
 use super::files::Files;
 use crate::config::WebhookKey;
-
-use super::{
-    AttemptRecord, ClaimLimits, Claimed, Commit, NewDelivery, NewEvent, NextState, Recorded,
-    Reschedule, StoreError,
+use crate::store::backend::Claim;
+use crate::store::{
+    AttemptRecord, ClaimLimits, Claimed, Commit, KnownWebhook, NewDelivery, NewEvent, NextState,
+    Recorded, Reschedule, StoreError,
 };
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -33,11 +32,7 @@ pub enum Op {
     AddDeliveries(String, Vec<NewDelivery>, Reply<()>),
     Attempt(Box<AttemptRecord>, NextState, Reply<()>),
     Claim {
-        now: i64,
-        limit: usize,
-        lease_until: i64,
-        only: Option<Vec<String>>,
-        busy: ClaimLimits,
+        claim: Claim,
         reply: Reply<Vec<Claimed>>,
     },
     GiveUp(String, String, Reply<()>),
@@ -209,17 +204,10 @@ fn apply(tx: &mut Transaction<'_>, op: Op) -> Done {
         Op::Attempt(a, next, reply) => {
             Done::Unit(reply, savepoint(tx, |t| insert_attempt(t, &a, next)))
         }
-        Op::Claim {
-            now,
-            limit,
-            lease_until,
-            only,
-            busy,
-            reply,
-        } => Done::Claimed(
+        Op::Claim { claim: c, reply } => Done::Claimed(
             reply,
             savepoint(tx, |t| {
-                claim(t, now, limit, lease_until, only.as_deref(), busy)
+                claim(t, c.now, c.limit, c.lease_until, c.only.as_deref(), c.busy)
             }),
         ),
         Op::GiveUp(id, reason, reply) => Done::Unit(

@@ -1,0 +1,96 @@
+//! The seam between the journal's users and where the journal is kept.
+//!
+//! The engine, the operator API and the commands hold a [`super::Journal`] (or its read-only
+//! [`super::Reader`]); behind it is one `Backend`: SQLite in the data directory (the embedded
+//! default) or PostgreSQL (several replicas on one database). A backend stores and answers;
+//! what to claim, how fairly and when, is the engine's.
+
+use std::collections::HashMap;
+
+use futures::future::BoxFuture;
+
+use super::{
+    AttemptRecord, AttemptRow, Changes, ClaimLimits, Claimed, DeliveryFilter, DeliveryRow,
+    DeliveryTally, EventRow, EventSummary, FeedPosition, KnownWebhook, NewDelivery, NewEvent,
+    NextState, Recorded, Reschedule, StatusCounts, StoreError, Term,
+};
+
+/// What a backend call gives back.
+pub type Fut<'a, T> = BoxFuture<'a, Result<T, StoreError>>;
+
+/// A claim of due deliveries (see [`super::Journal::claim_due`]).
+#[derive(Debug, Clone)]
+pub struct Claim {
+    /// Now (Unix ms).
+    pub now: i64,
+    /// At most this many.
+    pub limit: usize,
+    /// Leased until (Unix ms).
+    pub lease_until: i64,
+    /// Only these ids.
+    pub only: Option<Vec<String>>,
+    /// Room per webhook.
+    pub busy: ClaimLimits,
+}
+
+/// Where the journal is kept. Every call is one unit: stored whole or not at all.
+pub trait Backend: Send + Sync {
+    /// Where, as it may be shown (a file's path, a masked URL).
+    fn at(&self) -> String;
+    /// The SQLite file, for the tools that read it directly.
+    fn file(&self) -> Option<&std::path::Path> {
+        None
+    }
+
+    /// Stores an event with its deliveries, due now.
+    fn record_event(&self, event: NewEvent) -> Fut<'_, Recorded>;
+    /// Adds deliveries (replays) to a stored event, due now.
+    fn add_deliveries(&self, event_id: String, deliveries: Vec<NewDelivery>) -> Fut<'_, ()>;
+    /// Stores an attempt and the delivery's new state, releasing its lease.
+    fn record_attempt(&self, attempt: AttemptRecord, next: NextState) -> Fut<'_, ()>;
+    /// Leases due deliveries.
+    fn claim_due(&self, claim: Claim) -> Fut<'_, Vec<Claimed>>;
+    /// Fails an open delivery without another attempt.
+    fn give_up(&self, delivery_id: String, reason: String) -> Fut<'_, ()>;
+    /// Deletes finished events by age and count.
+    fn prune(&self, older_than: i64, max_events: u64) -> Fut<'_, usize>;
+    /// Corrects due times and leases after a clock step.
+    fn reschedule(&self, r: Reschedule) -> Fut<'_, usize>;
+    /// Settles deliveries of webhooks no longer configured.
+    fn settle(&self, webhooks: Vec<KnownWebhook>) -> Fut<'_, usize>;
+    /// Sets shared state (`paused`).
+    fn set_state(&self, key: &'static str, value: String) -> Fut<'_, ()>;
+    /// Checks a write can be made.
+    fn ping(&self) -> Fut<'_, ()>;
+
+    /// Deliveries, newest first.
+    fn deliveries(&self, filter: DeliveryFilter) -> Fut<'_, Vec<DeliveryRow>>;
+    /// One event.
+    fn event(&self, id: String) -> Fut<'_, Option<EventRow>>;
+    /// Events with their deliveries (oldest first), in the order asked.
+    fn events_with_deliveries(
+        &self,
+        ids: Vec<String>,
+    ) -> Fut<'_, Vec<(EventRow, Vec<DeliveryRow>)>>;
+    /// Events, newest first, received before `before` (Unix ms).
+    fn events(&self, limit: usize, before: Option<i64>) -> Fut<'_, Vec<EventRow>>;
+    /// A delivery's attempts in order.
+    fn attempts(&self, delivery_id: String) -> Fut<'_, Vec<AttemptRow>>;
+    /// Deliveries per status, events in all.
+    fn counts(&self) -> Fut<'_, StatusCounts>;
+    /// A page of events before a cursor, meeting every term.
+    fn events_page(
+        &self,
+        before: Option<i64>,
+        limit: usize,
+        terms: Vec<Term>,
+    ) -> Fut<'_, Vec<EventSummary>>;
+    /// What was recorded after a feed position.
+    fn changes(&self, from: FeedPosition, limit: usize) -> Fut<'_, Changes>;
+    /// Deliveries per webhook key and state.
+    fn webhook_stats(&self) -> Fut<'_, HashMap<String, DeliveryTally>>;
+    /// The feed's head and the oldest event kept.
+    fn head(&self) -> Fut<'_, (FeedPosition, i64)>;
+    /// Shared state by key.
+    fn state(&self, key: &'static str) -> Fut<'_, Option<String>>;
+}
