@@ -124,7 +124,7 @@ impl Follow {
             return;
         };
         for e in full {
-            self.pos.event = e.summary.seq;
+            self.pos.event = e.summary.mark;
             self.ready.push_back(
                 Event::default()
                     .event("recorded")
@@ -134,7 +134,7 @@ impl Follow {
             );
         }
         for a in changes.attempts {
-            self.pos.attempt = a.seq;
+            self.pos.attempt = a.mark;
             self.ready.push_back(
                 Event::default()
                     .event("attempted")

@@ -92,7 +92,7 @@ pub async fn tui(global: &Global, matches: &ArgMatches, args: &TuiArgs) -> Resul
         }
         Err(e) => return Err(e).with_context(|| format!("cannot listen on {addr}")),
     };
-    let engine = super::engine::open(global, config)?;
+    let engine = super::engine::open(global, config).await?;
     log_to_file(global)?;
     let target = Target::InProcess {
         engine,

@@ -21,11 +21,21 @@ pub fn data_dir(global: &Global) -> Result<PathBuf> {
     }
 }
 
+/// Opens the journal `--journal` names (default: SQLite in the data directory).
+pub async fn journal(global: &Global) -> Result<Journal> {
+    let location = match &global.journal {
+        Some(url) => herald::store::Location::parse(url)?,
+        None => herald::store::Location::Sqlite(data_dir(global)?),
+    };
+    let shown = location.to_string();
+    herald::store::open(location, Commit::Grouped)
+        .await
+        .with_context(|| format!("opening the journal {shown}"))
+}
+
 /// Opens the journal and an engine over it.
-pub fn open(global: &Global, config: Arc<Config>) -> Result<Engine> {
-    let dir = data_dir(global)?;
-    let journal = Journal::open(&dir, Commit::Grouped)
-        .with_context(|| format!("opening the journal in {}", dir.display()))?;
+pub async fn open(global: &Global, config: Arc<Config>) -> Result<Engine> {
+    let journal = journal(global).await?;
     Ok(Engine::new(config, journal, EngineOptions::default())?)
 }
 

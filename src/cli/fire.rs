@@ -100,7 +100,7 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &FireArgs) -> Resu
         return Ok(ExitCode::SUCCESS);
     }
 
-    let engine = super::engine::open(global, config.clone())?;
+    let engine = super::engine::open(global, config.clone()).await?;
     let (_, ids) = engine.accept(Source::Fire, received, &selection).await?;
     let mut events = engine.subscribe();
     let quiet = args.json;

@@ -44,7 +44,15 @@ pub async fn run(global: &Global, args: &LogArgs) -> Result<ExitCode> {
         let lines = remote(&client, status, args.limit).await?;
         return print(lines, args.json, &client.at(), args.limit);
     }
-    let dir = super::engine::data_dir(global)?;
+    let dir = match herald::store::Location::parse(global.journal.as_deref().unwrap_or("")) {
+        Ok(herald::store::Location::Sqlite(dir)) => dir,
+        Ok(herald::store::Location::Postgres(_)) => {
+            let opened = super::engine::journal(global).await?;
+            return list(opened.reader(), status, args).await;
+        }
+        Err(_) if global.journal.is_none() => super::engine::data_dir(global)?,
+        Err(e) => return Err(e.into()),
+    };
     // Reading must not create: a journal opened here would be an empty one left behind.
     if !dir.join(herald::store::FILE_NAME).exists() {
         if args.json {
@@ -59,7 +67,15 @@ pub async fn run(global: &Global, args: &LogArgs) -> Result<ExitCode> {
     }
     let opened = Journal::open(&dir, Commit::Grouped)
         .with_context(|| format!("opening the journal in {}", dir.display()))?;
-    let journal = opened.reader();
+    list(opened.reader(), status, args).await
+}
+
+/// Prints the journal's deliveries (and events no webhook took), newest first.
+async fn list(
+    journal: &herald::store::Reader,
+    status: Option<DeliveryStatus>,
+    args: &LogArgs,
+) -> Result<ExitCode> {
     let rows = journal
         .deliveries(DeliveryFilter {
             status,

@@ -96,6 +96,16 @@ pub struct Global {
     /// Where the journal lives [default: the platform data dir, $XDG_DATA_HOME/herald]
     #[arg(long, env = "HERALD_DATA_DIR", global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The journal: sqlite:DIR (the default: DIR is the data directory) or postgres://…
+    /// (several serve replicas on one database; credentials are never shown)
+    #[arg(
+        long,
+        env = "HERALD_JOURNAL",
+        global = true,
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub journal: Option<String>,
     /// Ingest address for serve and the console
     #[arg(
         long,

@@ -59,7 +59,7 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &ReplayArgs) -> Re
             None => bail!("no webhook {sel:?} in the config"),
         }
     }
-    let engine = super::engine::open(global, config)?;
+    let engine = super::engine::open(global, config).await?;
     let sources: Vec<String> = if args.failed {
         engine
             .reader()

@@ -44,7 +44,7 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &ServeArgs) -> Res
         )
     })?;
     refuse_open_listen(addr, &config, args.insecure_no_token)?;
-    let engine = super::engine::open(global, config.clone())?;
+    let engine = super::engine::open(global, config.clone()).await?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;

@@ -7,6 +7,7 @@
 //! mode lets run beside the writer.
 
 pub mod backend;
+pub mod postgres;
 mod rows;
 pub mod sqlite;
 
@@ -61,6 +62,17 @@ pub enum StoreError {
     /// A stored row could not be read back.
     #[error("journal row {0} is unreadable: {1}")]
     Corrupt(String, String),
+    /// `--journal` names no journal herald knows.
+    #[error("{0}")]
+    Location(String),
+    /// PostgreSQL refused, failed or could not be reached.
+    #[error("journal (PostgreSQL at {at}): {why}")]
+    Postgres {
+        /// Where, masked.
+        at: String,
+        /// What happened.
+        why: String,
+    },
 }
 
 /// A delivery's state.
@@ -219,6 +231,32 @@ pub struct ClaimLimits {
     pub first: usize,
 }
 
+/// The claim policy every backend follows (the engine's, not any one backend's SQL): each
+/// configured webhook with room, in turn from `first`, so a dead destination's backlog
+/// never takes the places of a healthy one and no webhook is always last.
+impl ClaimLimits {
+    /// The keys in the order a claim serves them.
+    pub fn rotation(&self) -> Vec<String> {
+        let first = self.first % self.keys.len().max(1);
+        self.keys[first..]
+            .iter()
+            .chain(&self.keys[..first])
+            .cloned()
+            .collect()
+    }
+
+    /// How many more attempts `key` may have in flight.
+    pub fn room(&self, key: &str) -> usize {
+        self.per_webhook
+            .saturating_sub(self.in_flight.get(key).copied().unwrap_or(0))
+    }
+
+    /// Notes `n` more attempts in flight for `key`.
+    pub fn take(&mut self, key: &str, n: usize) {
+        *self.in_flight.entry(key.to_string()).or_insert(0) += n;
+    }
+}
+
 /// Due times and leases to correct after the wall clock stepped back (Unix ms, and ms).
 #[derive(Debug, Clone, Copy)]
 pub struct Reschedule {
@@ -242,6 +280,25 @@ pub struct KnownWebhook {
     pub kind: String,
     /// Its destination as shown (and stored with each delivery).
     pub target: String,
+}
+
+/// Why an open delivery of webhook `gone` (no longer configured as it was) is settled as
+/// failed: the webhook now sends elsewhere, or was removed.
+pub(crate) fn settled_why(webhooks: &[KnownWebhook], gone: &crate::config::WebhookKey) -> String {
+    let changed = webhooks
+        .iter()
+        .any(|w| crate::config::WebhookKey::from_stored(w.key.as_str()).ident() == gone.ident());
+    if changed {
+        format!(
+            "{} now sends elsewhere: not sent to its new target (replay it there with herald replay ID)",
+            gone.describe()
+        )
+    } else {
+        format!(
+            "{} was removed from the config (replay it with herald replay ID --webhook SEL)",
+            gone.describe()
+        )
+    }
 }
 
 /// Grouped or one-by-one commits (the latter only for the benchmark's baseline).
@@ -416,6 +473,63 @@ impl Journal {
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.backend.ping().await
     }
+}
+
+/// Where a journal is kept: `--journal`, `HERALD_JOURNAL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// `sqlite:DIR`: the file `journal.sqlite3` in DIR (the data directory by default).
+    Sqlite(PathBuf),
+    /// `postgres://…` or `postgresql://…`.
+    Postgres(String),
+}
+
+impl Location {
+    /// Reads `sqlite:DIR` or a PostgreSQL URL.
+    ///
+    /// # Errors
+    /// Anything else, with the forms it takes.
+    pub fn parse(s: &str) -> Result<Self, StoreError> {
+        let s = s.trim();
+        if let Some(dir) = s.strip_prefix("sqlite:") {
+            if dir.is_empty() {
+                return Err(StoreError::Location(
+                    "sqlite: needs a directory (sqlite:/var/lib/herald)".into(),
+                ));
+            }
+            return Ok(Self::Sqlite(PathBuf::from(dir)));
+        }
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            return Ok(Self::Postgres(s.to_string()));
+        }
+        Err(StoreError::Location(format!(
+            "{:?} is not a journal: use sqlite:DIR or postgres://USER@HOST/DATABASE",
+            crate::redact::url_masked(s)
+        )))
+    }
+}
+
+impl std::fmt::Display for Location {
+    /// As it may be shown: a PostgreSQL URL's password masked.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Sqlite(dir) => write!(f, "in {}", dir.display()),
+            Location::Postgres(url) => write!(f, "at {}", crate::redact::url_masked(url)),
+        }
+    }
+}
+
+/// Opens the journal at `location`, creating or migrating its schema as needed.
+///
+/// # Errors
+/// When it cannot be reached or opened, or holds a newer herald's schema.
+pub async fn open(location: Location, commit: Commit) -> Result<Journal, StoreError> {
+    Ok(match location {
+        Location::Sqlite(dir) => Journal::open(&dir, commit)?,
+        Location::Postgres(url) => {
+            Journal::with(Arc::new(postgres::Postgres::connect(&url).await?))
+        }
+    })
 }
 
 /// The shared state key saying whether attempts are paused.

@@ -171,6 +171,9 @@ pub enum Field {
 pub struct EventSummary {
     /// Its position: pass it as `before` for the next page.
     pub seq: i64,
+    /// Its position in the live feed (see [`FeedPosition`]); not sent.
+    #[serde(skip)]
+    pub mark: i64,
     /// Event id.
     pub id: String,
     /// Received (Unix ms).
@@ -198,12 +201,15 @@ pub struct DeliveryTally {
     pub failed: u32,
 }
 
-/// A position in the feed: the last event and the last attempt seen.
+/// A position in the feed: the last event and the last attempt seen, as the backend orders
+/// them (SQLite: rowids, which one writer hands out in commit order; PostgreSQL: the
+/// writing transactions' ids, read only once every older transaction has ended, since
+/// replicas commit out of order).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FeedPosition {
-    /// Rowid of the last event seen.
+    /// The last event seen.
     pub event: i64,
-    /// Rowid of the last attempt seen.
+    /// The last attempt seen.
     pub attempt: i64,
 }
 
@@ -236,8 +242,11 @@ pub struct Changes {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename = "attempted")]
 pub struct Attempted {
-    /// The attempt's rowid.
+    /// The attempt's number in the journal.
     pub seq: i64,
+    /// Its position in the live feed (see [`FeedPosition`]); not sent.
+    #[serde(skip)]
+    pub mark: i64,
     /// The delivery.
     pub delivery_id: String,
     /// Its event.

@@ -16,6 +16,8 @@ mod hardening;
 mod http_delivery;
 mod ingest;
 mod journal;
+mod pg;
+mod postgres;
 mod regex_dialect;
 mod secrets;
 mod serve;

@@ -124,6 +124,7 @@ fn rare_text(c: &Connection, text: &str) -> Result<Option<String>, StoreError> {
 fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventSummary> {
     Ok(EventSummary {
         seq: r.get(0)?,
+        mark: r.get(0)?,
         id: r.get(1)?,
         received_at: r.get(2)?,
         source: r.get(3)?,
@@ -152,6 +153,7 @@ pub fn changes(c: &Connection, from: FeedPosition, limit: usize) -> Result<Chang
         .query_map([from.attempt, limit], |r| {
             Ok(Attempted {
                 seq: r.get(0)?,
+                mark: r.get(0)?,
                 delivery_id: r.get(1)?,
                 event_id: r.get(2)?,
                 webhook_key: r.get(3)?,

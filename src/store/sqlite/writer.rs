@@ -299,21 +299,7 @@ fn settle(t: &Connection, webhooks: &[KnownWebhook]) -> Result<usize, StoreError
     ))?;
     let mut settled = 0;
     for key in open.iter().filter(|k| !known.contains(k.as_str())) {
-        let gone = WebhookKey::from_stored(key.as_str());
-        let changed = webhooks
-            .iter()
-            .any(|w| WebhookKey::from_stored(w.key.as_str()).ident() == gone.ident());
-        let why = if changed {
-            format!(
-                "{} now sends elsewhere: not sent to its new target (replay it there with herald replay ID)",
-                gone.describe()
-            )
-        } else {
-            format!(
-                "{} was removed from the config (replay it with herald replay ID --webhook SEL)",
-                gone.describe()
-            )
-        };
+        let why = crate::store::settled_why(webhooks, &WebhookKey::from_stored(key.as_str()));
         settled += fail.execute(params![key, why, now])?;
     }
     Ok(settled)
@@ -445,23 +431,14 @@ fn claim(
     only: Option<&[String]>,
     mut busy: ClaimLimits,
 ) -> Result<Vec<Claimed>, StoreError> {
-    // A webhook already at its limit of attempts in flight is skipped, so a dead
-    // destination's backlog never takes the slots of a healthy one.
-    let room = |busy: &ClaimLimits, key: &str| {
-        busy.per_webhook
-            .saturating_sub(busy.in_flight.get(key).copied().unwrap_or(0))
-    };
-    let take = |busy: &mut ClaimLimits, key: &str, n: usize| {
-        *busy.in_flight.entry(key.to_string()).or_insert(0) += n;
-    };
     let mut rows: Vec<Picked> = Vec::new();
     if let Some(ids) = only {
         let mut stmt = t.prepare_cached(&format!("{PICK} WHERE d.id = ?2 AND {DUE}"))?;
         for id in ids.iter().take(limit) {
             if let Some(p) = stmt.query_row(params![now, id], picked).optional()?
-                && room(&busy, &p.key) > 0
+                && busy.room(&p.key) > 0
             {
-                take(&mut busy, &p.key, 1);
+                busy.take(&p.key, 1);
                 rows.push(p);
             }
         }
@@ -471,17 +448,15 @@ fn claim(
         let mut stmt = t.prepare_cached(&format!(
             "{PICK} WHERE d.webhook_key = ?2 AND {DUE} ORDER BY d.next_attempt_at LIMIT ?3"
         ))?;
-        let keys = busy.keys.clone();
-        let first = busy.first % keys.len().max(1);
-        for key in keys[first..].iter().chain(&keys[..first]) {
-            let want = room(&busy, key).min(limit - rows.len());
+        for key in busy.rotation() {
+            let want = busy.room(&key).min(limit - rows.len());
             if want == 0 {
                 continue;
             }
             let got: Vec<Picked> = stmt
                 .query_map(params![now, key, i64::try_from(want).unwrap_or(0)], picked)?
                 .collect::<rusqlite::Result<_>>()?;
-            take(&mut busy, key, got.len());
+            busy.take(&key, got.len());
             rows.extend(got);
             if rows.len() >= limit {
                 break;

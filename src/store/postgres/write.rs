@@ -1,0 +1,468 @@
+//! Writes, each one transaction: events with their deliveries, attempts, claims, and the
+//! journal's upkeep.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio_postgres::Transaction;
+use tokio_postgres::types::ToSql;
+
+use super::{Postgres, u32_of};
+use crate::clock::now_ms;
+use crate::config::WebhookKey;
+use crate::event::Event;
+use crate::store::backend::Claim;
+use crate::store::{
+    AttemptRecord, Claimed, KnownWebhook, NewDelivery, NewEvent, NextState, Recorded, Reschedule,
+    StoreError,
+};
+
+/// Claims run one at a time across the fleet under this advisory lock: counting a
+/// webhook's leases and taking more must not interleave with another replica doing the
+/// same, or both would fill the same free places. (One lock, not one per webhook: replicas
+/// serve webhooks in different orders, and per-webhook locks taken in different orders
+/// deadlock.)
+const CLAIM_LOCK: i64 = 0x6865_7261_6c64_0002;
+/// Pruning runs on one replica at a time.
+const PRUNE_LOCK: i64 = 0x6865_7261_6c64_0003;
+
+const OPEN: &str = "status IN ('pending', 'retrying')";
+
+/// Runs `f` in a transaction and commits it.
+async fn in_tx<T>(
+    pg: &Postgres,
+    f: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, tokio_postgres::Error>,
+) -> Result<T, StoreError> {
+    let mut client = pg.client().await?;
+    let tx = client.transaction().await.map_err(|e| pg.error(&e))?;
+    let out = f(&tx).await.map_err(|e| pg.error(&e))?;
+    tx.commit().await.map_err(|e| pg.error(&e))?;
+    Ok(out)
+}
+
+pub(super) async fn record_event(pg: &Postgres, e: NewEvent) -> Result<Recorded, StoreError> {
+    let event_json = serde_json::to_string(&e.event)
+        .map_err(|err| StoreError::Corrupt(e.id.clone(), err.to_string()))?;
+    let summary = e.event.summary();
+    let kind = e.event.kind().as_str();
+    in_tx(pg, async |tx| {
+        let now = now_ms();
+        let inserted = tx
+            .query_opt(
+                "INSERT INTO events (id, received_at, source, kind, summary, dedupe_key, body, event)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+                &[
+                    &e.id,
+                    &now,
+                    &e.source.as_str(),
+                    &kind,
+                    &summary,
+                    &e.dedupe_key,
+                    &e.body,
+                    &event_json,
+                ],
+            )
+            .await?;
+        if inserted.is_none() {
+            // Only a dedupe key conflicts: the first event with it is the answer.
+            let first = tx
+                .query_one(
+                    "SELECT id FROM events WHERE dedupe_key = $1",
+                    &[&e.dedupe_key],
+                )
+                .await?;
+            return Ok(Recorded::Duplicate {
+                event_id: first.get(0),
+            });
+        }
+        for d in &e.deliveries {
+            insert_delivery(tx, &e.id, d, now).await?;
+        }
+        Ok(Recorded::New {
+            event_id: e.id.clone(),
+            deliveries: e.deliveries.len(),
+        })
+    })
+    .await
+}
+
+async fn insert_delivery(
+    tx: &Transaction<'_>,
+    event_id: &str,
+    d: &NewDelivery,
+    now: i64,
+) -> Result<(), tokio_postgres::Error> {
+    tx.execute(
+        "INSERT INTO deliveries (id, event_id, webhook, webhook_key, target, kind, status, attempts,
+                                 next_attempt_at, replay_of, created_at, updated_at, lease_until)
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8, $7, $7, $9)",
+        &[
+            &d.id,
+            &event_id,
+            &i64::try_from(d.webhook).unwrap_or(i64::MAX),
+            &d.key,
+            &d.target,
+            &d.kind,
+            &now,
+            &d.replay_of,
+            &d.lease_until,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn add_deliveries(
+    pg: &Postgres,
+    event_id: String,
+    deliveries: Vec<NewDelivery>,
+) -> Result<(), StoreError> {
+    in_tx(pg, async |tx| {
+        let now = now_ms();
+        for d in &deliveries {
+            insert_delivery(tx, &event_id, d, now).await?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+pub(super) async fn record_attempt(
+    pg: &Postgres,
+    a: AttemptRecord,
+    next: NextState,
+) -> Result<(), StoreError> {
+    in_tx(pg, async |tx| {
+        let number = i32::try_from(a.number).unwrap_or(i32::MAX);
+        tx.execute(
+            "INSERT INTO attempts (delivery_id, number, started_at, latency_ms, outcome, status,
+                                   error, hint, request, response)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            &[
+                &a.delivery_id,
+                &number,
+                &a.started_at,
+                &a.latency_ms,
+                &a.outcome.as_str(),
+                &a.status.map(i32::from),
+                &a.error,
+                &a.hint,
+                &a.request,
+                &a.response,
+            ],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at = $4,
+                    lease_until = NULL, last_error = $5, updated_at = $6 WHERE id = $1",
+            &[
+                &a.delivery_id,
+                &next.status.as_str(),
+                &number,
+                &next.next_attempt_at,
+                &a.error,
+                &now_ms(),
+            ],
+        )
+        .await?;
+        Ok(())
+    })
+    .await
+}
+
+/// A due row picked by a claim, before it is leased.
+struct Picked {
+    id: String,
+    event_id: String,
+    webhook: i64,
+    key: String,
+    attempts: i32,
+}
+
+fn picked(r: &tokio_postgres::Row) -> Picked {
+    Picked {
+        id: r.get(0),
+        event_id: r.get(1),
+        webhook: r.get(2),
+        key: r.get(3),
+        attempts: r.get(4),
+    }
+}
+
+const PICK: &str =
+    "SELECT d.id, d.event_id, d.webhook, d.webhook_key, d.attempts FROM deliveries d";
+const DUE: &str = "d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $1
+                   AND (d.lease_until IS NULL OR d.lease_until < $1)";
+
+pub(super) async fn claim(pg: &Postgres, c: Claim) -> Result<Vec<Claimed>, StoreError> {
+    let rows = in_tx(pg, async |tx| {
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CLAIM_LOCK])
+            .await?;
+        let mut busy = c.busy.clone();
+        // What every replica has in flight: the open deliveries whose lease runs.
+        let leased = tx
+            .query(
+                &format!(
+                    "SELECT webhook_key, count(*) FROM deliveries
+                     WHERE {OPEN} AND lease_until >= $1 GROUP BY webhook_key"
+                ),
+                &[&c.now],
+            )
+            .await?;
+        for r in leased {
+            let key: String = r.get(0);
+            let n = usize::try_from(r.get::<_, i64>(1)).unwrap_or(usize::MAX);
+            let mine = busy.in_flight.get(&key).copied().unwrap_or(0);
+            busy.in_flight.insert(key, n.max(mine));
+        }
+        let mut rows: Vec<Picked> = Vec::new();
+        if let Some(ids) = &c.only {
+            let pick = format!("{PICK} WHERE d.id = $2 AND {DUE} FOR UPDATE SKIP LOCKED");
+            for id in ids.iter().take(c.limit) {
+                if let Some(r) = tx.query_opt(&pick, &[&c.now, id]).await? {
+                    let p = picked(&r);
+                    if busy.room(&p.key) > 0 {
+                        busy.take(&p.key, 1);
+                        rows.push(p);
+                    }
+                }
+            }
+        } else {
+            let pick = format!(
+                "{PICK} WHERE d.webhook_key = $2 AND {DUE}
+                 ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED"
+            );
+            for key in busy.rotation() {
+                let want = busy.room(&key).min(c.limit - rows.len());
+                if want == 0 {
+                    continue;
+                }
+                let want_sql = i64::try_from(want).unwrap_or(0);
+                let got: Vec<Picked> = tx
+                    .query(&pick, &[&c.now, &key, &want_sql])
+                    .await?
+                    .iter()
+                    .map(picked)
+                    .collect();
+                busy.take(&key, got.len());
+                rows.extend(got);
+                if rows.len() >= c.limit {
+                    break;
+                }
+            }
+        }
+        if rows.is_empty() {
+            return Ok((rows, Vec::new()));
+        }
+        let ids: Vec<&str> = rows.iter().map(|p| p.id.as_str()).collect();
+        tx.execute(
+            "UPDATE deliveries SET lease_until = $2 WHERE id = ANY($1)",
+            &[&ids, &c.lease_until],
+        )
+        .await?;
+        let event_ids: Vec<&str> = rows.iter().map(|p| p.event_id.as_str()).collect();
+        let events = tx
+            .query(
+                "SELECT id, event FROM events WHERE id = ANY($1)",
+                &[&event_ids],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
+            .collect::<Vec<_>>();
+        Ok((rows, events))
+    })
+    .await?;
+    let (rows, events) = rows;
+    // The deliveries of one event share its decoded event.
+    let mut decoded: HashMap<String, Arc<Event>> = HashMap::new();
+    for (id, text) in events {
+        let e: Event = serde_json::from_str(&text)
+            .map_err(|e| StoreError::Corrupt(id.clone(), e.to_string()))?;
+        decoded.insert(id, Arc::new(e));
+    }
+    rows.into_iter()
+        .map(|p| {
+            let event = decoded
+                .get(&p.event_id)
+                .cloned()
+                .ok_or_else(|| StoreError::Corrupt(p.id.clone(), "its event is gone".into()))?;
+            Ok(Claimed {
+                id: p.id,
+                event_id: p.event_id,
+                webhook: usize::try_from(p.webhook).unwrap_or(usize::MAX),
+                key: p.key,
+                attempts: u32_of(p.attempts),
+                event,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn give_up(pg: &Postgres, id: String, reason: String) -> Result<(), StoreError> {
+    in_tx(pg, async |tx| {
+        tx.execute(
+            &format!(
+                "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, lease_until = NULL,
+                 last_error = $2, updated_at = $3 WHERE id = $1 AND {OPEN}"
+            ),
+            &[&id, &reason, &now_ms()],
+        )
+        .await?;
+        Ok(())
+    })
+    .await
+}
+
+pub(super) async fn prune(
+    pg: &Postgres,
+    older_than: i64,
+    max_events: u64,
+) -> Result<usize, StoreError> {
+    in_tx(pg, async |tx| {
+        let mine: bool = tx
+            .query_one("SELECT pg_try_advisory_xact_lock($1)", &[&PRUNE_LOCK])
+            .await?
+            .get(0);
+        if !mine {
+            // Another replica is pruning now.
+            return Ok(0);
+        }
+        let unfinished = format!(
+            "EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.{OPEN})"
+        );
+        let mut n = tx
+            .execute(
+                &format!("DELETE FROM events WHERE received_at < $1 AND NOT {unfinished}"),
+                &[&older_than],
+            )
+            .await?;
+        let total: i64 = tx
+            .query_one("SELECT count(*) FROM events", &[])
+            .await?
+            .get(0);
+        let excess = total - i64::try_from(max_events).unwrap_or(i64::MAX);
+        if excess > 0 {
+            n += tx
+                .execute(
+                    &format!(
+                        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE NOT {unfinished}
+                         ORDER BY received_at LIMIT $1)"
+                    ),
+                    &[&excess],
+                )
+                .await?;
+        }
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    })
+    .await
+}
+
+pub(super) async fn reschedule(pg: &Postgres, r: Reschedule) -> Result<usize, StoreError> {
+    in_tx(pg, async |tx| {
+        let mut changed = tx
+            .execute(
+                &format!(
+                    "UPDATE deliveries SET next_attempt_at = next_attempt_at - (updated_at - $1),
+                         lease_until = lease_until - (updated_at - $1), updated_at = $1
+                     WHERE {OPEN} AND updated_at > $1 + 1000"
+                ),
+                &[&r.now],
+            )
+            .await?;
+        for (column, bound) in [
+            ("next_attempt_at", r.max_wait),
+            ("lease_until", r.max_lease),
+        ] {
+            changed += tx
+                .execute(
+                    &format!("UPDATE deliveries SET {column} = $1 WHERE {OPEN} AND {column} > $1"),
+                    &[&(r.now + bound)],
+                )
+                .await?;
+        }
+        Ok(usize::try_from(changed).unwrap_or(usize::MAX))
+    })
+    .await
+}
+
+pub(super) async fn settle(
+    pg: &Postgres,
+    webhooks: Vec<KnownWebhook>,
+) -> Result<usize, StoreError> {
+    in_tx(pg, async |tx| {
+        let now = now_ms();
+        for w in &webhooks {
+            tx.execute(
+                &format!(
+                    "UPDATE deliveries SET webhook_key = $1
+                     WHERE webhook_key = $2 AND kind = $3 AND target = $4 AND {OPEN}"
+                ),
+                &[&w.key, &w.legacy, &w.kind, &w.target],
+            )
+            .await?;
+        }
+        let known: std::collections::HashSet<&str> =
+            webhooks.iter().map(|w| w.key.as_str()).collect();
+        let open: Vec<String> = tx
+            .query(
+                &format!("SELECT DISTINCT webhook_key FROM deliveries WHERE {OPEN}"),
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut settled = 0;
+        for key in open.iter().filter(|k| !known.contains(k.as_str())) {
+            let why = crate::store::settled_why(&webhooks, &WebhookKey::from_stored(key.as_str()));
+            let params: [&(dyn ToSql + Sync); 3] = [key, &why, &now];
+            settled += tx
+                .execute(
+                    &format!(
+                        "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL,
+                             lease_until = NULL, last_error = $2, updated_at = $3
+                         WHERE webhook_key = $1 AND {OPEN} AND (lease_until IS NULL OR lease_until < $3)"
+                    ),
+                    &params,
+                )
+                .await?;
+        }
+        Ok(usize::try_from(settled).unwrap_or(usize::MAX))
+    })
+    .await
+}
+
+pub(super) async fn set_state(
+    pg: &Postgres,
+    key: &'static str,
+    value: String,
+) -> Result<(), StoreError> {
+    in_tx(pg, async |tx| {
+        tx.execute(
+            "INSERT INTO state (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            &[&key, &value],
+        )
+        .await?;
+        Ok(())
+    })
+    .await
+}
+
+pub(super) async fn ping(pg: &Postgres) -> Result<(), StoreError> {
+    let client = pg.client().await?;
+    let standby: bool = client
+        .query_one("SELECT pg_is_in_recovery()", &[])
+        .await
+        .map_err(|e| pg.error(&e))?
+        .get(0);
+    if standby {
+        return Err(StoreError::Postgres {
+            at: pg.shown.clone(),
+            why: "the database is a read-only standby".into(),
+        });
+    }
+    Ok(())
+}

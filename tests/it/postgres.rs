@@ -1,0 +1,332 @@
+//! The journal on a real PostgreSQL (a cluster the tests start, see `pg`): the same
+//! contract as SQLite, and several `serve` replicas on one database.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use herald::dispatch::{Engine, EngineOptions, Selection};
+use herald::intake::{Inbound, Source};
+use herald::store::{Commit, FeedPosition, Field, Journal, Location, Recorded, Term};
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{Receiver, Reply, eventually, load_ok};
+
+async fn journal(url: &str) -> Journal {
+    herald::store::open(Location::Postgres(url.to_string()), Commit::Grouped)
+        .await
+        .expect("the PostgreSQL journal opens")
+}
+
+fn read(body: &[u8]) -> herald::intake::Received {
+    match herald::intake::read(body, None) {
+        Ok(Inbound::Event(r)) => r,
+        _ => panic!("fixture"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journal_contract_holds_on_postgres() {
+    let url = crate::pg::database().await;
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let config = format!(
+        "webhooks:\n  - {{name: audit, event: drift, kind: http, url: '{}'}}\n",
+        rx.url("/d")
+    );
+    let journal = journal(&url).await;
+    assert!(journal.at().starts_with("postgres://"), "{}", journal.at());
+    let engine = Engine::new(
+        Arc::new(load_ok(&config, None, None)),
+        journal.clone(),
+        EngineOptions::default(),
+    )
+    .expect("engine");
+    let stop = CancellationToken::new();
+    let run = {
+        let (e, s) = (engine.clone(), stop.clone());
+        tokio::spawn(async move { e.run(s, Duration::from_secs(1)).await })
+    };
+    let (head, _) = journal.reader().head().await.expect("head");
+
+    // Accepted, journaled, delivered, attempted once each.
+    let drift = include_bytes!("../../examples/payloads/drift-detected.json");
+    for _ in 0..5 {
+        let (recorded, ids) = engine
+            .accept(Source::Drift, read(drift), &Selection::Route)
+            .await
+            .expect("accept");
+        assert!(matches!(recorded, Recorded::New { deliveries: 1, .. }));
+        assert_eq!(ids.len(), 1);
+    }
+    assert!(
+        eventually(Duration::from_secs(10), async || rx.requests().len() == 5).await,
+        "every event delivered: {}",
+        rx.requests().len()
+    );
+    let counts = journal.reader().counts().await.expect("counts");
+    assert!(
+        eventually(Duration::from_secs(5), async || journal
+            .reader()
+            .counts()
+            .await
+            .is_ok_and(|c| c.succeeded == 5))
+        .await,
+        "{counts:?}"
+    );
+    let log = journal
+        .reader()
+        .deliveries(herald::store::DeliveryFilter::default())
+        .await
+        .expect("log");
+    assert_eq!(log.len(), 5);
+    assert_eq!(log[0].webhook_label, "audit");
+    let attempts = journal
+        .reader()
+        .attempts(&log[0].id)
+        .await
+        .expect("attempts");
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].status, Some(200));
+
+    // env0's dedupe is the database's unique constraint.
+    let env0 = include_bytes!("../../examples/payloads/env0-drift-detected.json");
+    let (first, _) = engine
+        .accept(Source::Env0, read(env0), &Selection::Route)
+        .await
+        .expect("env0");
+    let (again, _) = engine
+        .accept(Source::Env0, read(env0), &Selection::Route)
+        .await
+        .expect("env0 again");
+    let Recorded::New { event_id, .. } = first else {
+        panic!("{first:?}")
+    };
+    assert_eq!(again, Recorded::Duplicate { event_id });
+
+    // Search and paging.
+    let term = |field, value: &str, negate| Term {
+        field,
+        value: value.into(),
+        negate,
+    };
+    let page = |terms| journal.reader().events_page(None, 100, terms);
+    assert_eq!(page(vec![]).await.expect("page").len(), 6);
+    assert_eq!(
+        page(vec![term(Field::Webhook, "audit", false)])
+            .await
+            .expect("page")
+            .len(),
+        6
+    );
+    assert_eq!(
+        page(vec![term(Field::Status, "failed", false)])
+            .await
+            .expect("page")
+            .len(),
+        0
+    );
+    let newest = page(vec![]).await.expect("page");
+    let older = journal
+        .reader()
+        .events_page(Some(newest[2].seq), 100, vec![])
+        .await
+        .expect("older");
+    assert_eq!(older.len(), 3, "the cursor pages");
+    assert_eq!(older[0].id, newest[3].id);
+
+    // The live feed: everything after the head, once; nothing after its own end.
+    let changes = journal.reader().changes(head, 100).await.expect("changes");
+    assert_eq!(changes.events.len(), 6, "{:?}", changes.events);
+    assert_eq!(changes.attempts.len(), 6, "5 drift + 1 env0 delivered");
+    let end = FeedPosition {
+        event: changes.events.last().expect("one").mark,
+        attempt: changes.attempts.last().expect("one").mark,
+    };
+    let after = journal.reader().changes(end, 100).await.expect("changes");
+    assert!(after.events.is_empty() && after.attempts.is_empty());
+
+    // Pause is shared state.
+    assert!(!journal.reader().paused().await.expect("paused"));
+    journal.set_paused(true).await.expect("pause");
+    assert!(journal.reader().paused().await.expect("paused"));
+    journal.ping().await.expect("writable");
+
+    // Pruning keeps what is unfinished.
+    assert_eq!(journal.prune(i64::MAX / 2, 2).await.expect("prune"), 4);
+    assert_eq!(journal.reader().counts().await.expect("counts").events, 2);
+
+    stop.cancel();
+    run.await.expect("engine stops");
+
+    // A database written by a newer herald is refused.
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client
+        .batch_execute("INSERT INTO herald_schema (version) VALUES (99)")
+        .await
+        .expect("bump");
+    let err = herald::store::open(Location::Postgres(url.clone()), Commit::Grouped)
+        .await
+        .expect_err("newer schema");
+    assert!(err.to_string().contains("newer than this herald"), "{err}");
+}
+
+#[tokio::test]
+async fn a_wrong_journal_url_says_what_it_takes_and_hides_the_password() {
+    let err = Location::parse("mysql://u:hunter2@db/x").expect_err("not a journal");
+    let text = err.to_string();
+    assert!(text.contains("sqlite:DIR or postgres://"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    // Nothing listens on port 9: the error names where, masked.
+    let err = herald::store::open(
+        Location::Postgres("postgres://herald:hunter2@127.0.0.1:9/db".into()),
+        Commit::Grouped,
+    )
+    .await
+    .expect_err("unreachable");
+    let text = err.to_string();
+    assert!(text.contains("127.0.0.1:9"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}
+
+/// A drift body with a detection id the receiver can count by.
+fn numbered_drift(n: usize) -> String {
+    format!(
+        r#"{{"repository":"acme/infra","ref":"main","detection_id":"flood-{n}","projects_with_drift":1,"total_projects":1,"projects":[{{"name":"net","path":"net","workspace":"default","has_drift":true,"to_add":1,"to_change":0,"to_destroy":0}}]}}"#
+    )
+}
+
+/// The N of `"detection_id":"flood-N"` in a delivered body.
+fn flood_number(body: &[u8]) -> Option<usize> {
+    let text = std::str::from_utf8(body).ok()?;
+    let at = text.find("flood-")? + "flood-".len();
+    text[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .ok()
+}
+
+/// Three replicas on one database take a flood posted round-robin while one of them is
+/// killed (SIGKILL) and restarted: every event answered 202 is delivered (at least once;
+/// duplicates counted), and no delivery is attempted by two replicas at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_replicas_lose_nothing_when_one_is_killed_mid_flood() {
+    const EVENTS: usize = 600;
+    let url = crate::pg::database().await;
+    let rx = Receiver::start(Reply::Slow(5, 200)).await;
+    let (_cfg, path) = crate::support::config_file(&format!(
+        "webhooks:\n  - {{name: audit, event: drift, kind: http, url: '{}', timeout: 2s}}\n",
+        rx.url("/d")
+    ));
+    let data = tempfile::tempdir().expect("tempdir");
+    let env = [("HERALD_JOURNAL", url.as_str())];
+    let mut replicas = Vec::new();
+    for i in 0..3 {
+        replicas.push(Some(
+            crate::support::Serve::start_with(
+                &path,
+                &data.path().join(format!("r{i}")),
+                crate::support::free_port(),
+                &env,
+            )
+            .await,
+        ));
+    }
+    let urls: Vec<String> = replicas
+        .iter()
+        .map(|r| r.as_ref().expect("up").url.clone())
+        .collect();
+    let client = reqwest::Client::new();
+    let mut accepted = Vec::new();
+    let mut refused = 0;
+    for n in 0..EVENTS {
+        if n == EVENTS / 3 {
+            // Killed mid-flood: what it leased is taken by the others once its leases end.
+            let r = replicas[1].take().expect("replica 1");
+            r.signal("-KILL");
+            drop(r);
+        }
+        let answer = client
+            .post(format!("{}/events/drift", urls[n % 3]))
+            .header("content-type", "application/json")
+            .body(numbered_drift(n))
+            .send()
+            .await;
+        match answer {
+            Ok(r) if r.status() == 202 => accepted.push(n),
+            _ => refused += 1,
+        }
+    }
+    // Restarted on the same database.
+    let port: u16 = urls[1]
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .parse()
+        .expect("port");
+    replicas[1] =
+        Some(crate::support::Serve::start_with(&path, &data.path().join("r1"), port, &env).await);
+    assert!(
+        refused > 0 && refused < EVENTS / 2,
+        "{refused} refused while down"
+    );
+
+    let delivered = |rx: &Receiver| {
+        let mut seen = std::collections::HashMap::<usize, usize>::new();
+        for r in rx.requests() {
+            if let Some(n) = flood_number(&r.body) {
+                *seen.entry(n).or_default() += 1;
+            }
+        }
+        seen
+    };
+    let all = eventually(Duration::from_secs(60), async || {
+        let seen = delivered(&rx);
+        accepted.iter().all(|n| seen.contains_key(n))
+    })
+    .await;
+    let seen = delivered(&rx);
+    let missing: Vec<_> = accepted.iter().filter(|n| !seen.contains_key(n)).collect();
+    assert!(
+        all,
+        "{} accepted events never delivered: {missing:?}",
+        missing.len()
+    );
+    let duplicates: usize = seen.values().map(|c| c - 1).sum();
+    eprintln!(
+        "{} accepted, {refused} refused while a replica was down, {duplicates} delivered twice",
+        accepted.len()
+    );
+
+    // No delivery attempted by two replicas at the same moment: each attempt number once,
+    // and one attempt ended before the next began.
+    let (db, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    let twice: i64 = db
+        .query_one(
+            "SELECT count(*) FROM (SELECT delivery_id, number FROM attempts
+             GROUP BY delivery_id, number HAVING count(*) > 1) t",
+            &[],
+        )
+        .await
+        .expect("query")
+        .get(0);
+    assert_eq!(twice, 0, "an attempt number was used twice");
+    let overlapping: i64 = db
+        .query_one(
+            "SELECT count(*) FROM attempts a JOIN attempts b
+               ON a.delivery_id = b.delivery_id AND a.number < b.number
+             WHERE b.started_at < a.started_at + a.latency_ms",
+            &[],
+        )
+        .await
+        .expect("query")
+        .get(0);
+    assert_eq!(overlapping, 0, "two attempts of one delivery overlapped");
+    drop(replicas);
+}
