@@ -361,3 +361,81 @@ async fn three_replicas_lose_nothing_when_one_is_killed_mid_flood() {
     assert_eq!(overlapping, 0, "two attempts of one delivery overlapped");
     drop(replicas);
 }
+
+/// Replicas share what an operator sees and does: a console's stream attached to one
+/// replica shows the events and attempts another made, and a pause asked of one stops
+/// deliveries on all of them until it is lifted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_share_the_stream_and_the_pause() {
+    use futures::StreamExt as _;
+    use herald::api::wire::StreamItem;
+    let url = crate::pg::database().await;
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let (_cfg, path) = crate::support::config_file(&format!(
+        "webhooks:\n  - {{name: audit, event: drift, kind: http, url: '{}'}}\n",
+        rx.url("/d")
+    ));
+    let data = tempfile::tempdir().expect("tempdir");
+    let env = [("HERALD_JOURNAL", url.as_str())];
+    let a = crate::support::Serve::start_with(
+        &path,
+        &data.path().join("a"),
+        crate::support::free_port(),
+        &env,
+    )
+    .await;
+    let b = crate::support::Serve::start_with(
+        &path,
+        &data.path().join("b"),
+        crate::support::free_port(),
+        &env,
+    )
+    .await;
+    let console = herald::api::client::Client::remote(&a.url, None).expect("client");
+    let mut items = console.stream(None).await.expect("stream");
+    let post = |to: &str, n: usize| {
+        reqwest::Client::new()
+            .post(format!("{to}/events/drift"))
+            .header("content-type", "application/json")
+            .body(numbered_drift(n))
+            .send()
+    };
+    assert_eq!(post(&b.url, 1).await.expect("post").status(), 202);
+    let (mut recorded, mut attempted) = (false, false);
+    let seen = tokio::time::timeout(Duration::from_secs(15), async {
+        while !(recorded && attempted) {
+            match items.next().await {
+                Some(Ok((_, StreamItem::Recorded(e)))) => {
+                    recorded |= e.summary.summary.contains("acme/infra");
+                }
+                Some(Ok((_, StreamItem::Attempted(at)))) => {
+                    attempted |= at.webhook_label == "audit"
+                }
+                Some(Ok(_)) => {}
+                other => panic!("stream ended: {other:?}"),
+            }
+        }
+    })
+    .await;
+    assert!(
+        seen.is_ok(),
+        "A's stream shows B's event ({recorded}) and attempt ({attempted})"
+    );
+
+    // Paused through A: B accepts but sends nothing. The pause is shared state in the
+    // journal; another replica reads it within a second (every 500 ms, between polls).
+    console.pause(true).await.expect("pause");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = rx.requests().len();
+    assert_eq!(post(&b.url, 2).await.expect("post").status(), 202);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(rx.requests().len(), before, "B obeys a pause asked of A");
+    console.pause(false).await.expect("resume");
+    assert!(
+        eventually(Duration::from_secs(10), async || rx.requests().len()
+            == before + 1)
+        .await,
+        "sent once resumed"
+    );
+    drop((a, b));
+}
