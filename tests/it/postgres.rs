@@ -439,3 +439,101 @@ async fn replicas_share_the_stream_and_the_pause() {
     );
     drop((a, b));
 }
+
+/// PostgreSQL itself restarted mid-flood: while it is down the replica answers 503 (it
+/// accepts nothing it cannot store) and `/healthz` says not ready; it recovers by itself
+/// once the database is back, and every event it answered 202 is delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restart_mid_flood_loses_nothing_accepted() {
+    let cluster = crate::pg::Cluster::start();
+    let url = cluster.database().await;
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let (_cfg, path) = crate::support::config_file(&format!(
+        "webhooks:\n  - {{name: audit, event: drift, kind: http, url: '{}', timeout: 2s}}\n",
+        rx.url("/d")
+    ));
+    let data = tempfile::tempdir().expect("tempdir");
+    let serve = crate::support::Serve::start_with(
+        &path,
+        data.path(),
+        crate::support::free_port(),
+        &[("HERALD_JOURNAL", url.as_str())],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let post = async |n: usize| {
+        client
+            .post(format!("{}/events/drift", serve.url))
+            .header("content-type", "application/json")
+            .body(numbered_drift(n))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    let health = async || {
+        client
+            .get(format!("{}/healthz", serve.url))
+            .send()
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or(0)
+    };
+    let mut accepted = Vec::new();
+    let mut n = 0;
+    for _ in 0..50 {
+        if post(n).await == 202 {
+            accepted.push(n);
+        }
+        n += 1;
+    }
+    assert_eq!(accepted.len(), 50);
+
+    cluster.stop();
+    let mut while_down = Vec::new();
+    for _ in 0..10 {
+        while_down.push(post(n).await);
+        n += 1;
+    }
+    assert!(
+        while_down.iter().all(|s| *s == 503),
+        "nothing accepted that cannot be stored: {while_down:?}"
+    );
+    assert_eq!(health().await, 503, "not ready while the database is down");
+
+    cluster.resume();
+    assert!(
+        eventually(Duration::from_secs(30), async || health().await == 200).await,
+        "ready again by itself"
+    );
+    for _ in 0..50 {
+        if post(n).await == 202 {
+            accepted.push(n);
+        }
+        n += 1;
+    }
+    assert_eq!(
+        accepted.len(),
+        100,
+        "accepted again once the database is back"
+    );
+    let delivered = || {
+        rx.requests()
+            .iter()
+            .filter_map(|r| flood_number(&r.body))
+            .collect::<std::collections::HashSet<_>>()
+    };
+    assert!(
+        eventually(Duration::from_secs(60), async || {
+            let got = delivered();
+            accepted.iter().all(|n| got.contains(n))
+        })
+        .await,
+        "every accepted event delivered; missing {:?}",
+        accepted
+            .iter()
+            .filter(|n| !delivered().contains(n))
+            .collect::<Vec<_>>()
+    );
+    drop(serve);
+}
