@@ -16,6 +16,7 @@ const BIN: &str = "/usr/lib/postgresql/15/bin";
 pub struct Cluster {
     pub port: u16,
     control: std::sync::Mutex<std::process::ChildStdin>,
+    _shell: std::process::Child,
     _dir: tempfile::TempDir,
 }
 
@@ -100,6 +101,7 @@ impl Cluster {
         let cluster = Cluster {
             port,
             control: std::sync::Mutex::new(shell.stdin.take().expect("stdin")),
+            _shell: shell,
             _dir: dir,
         };
         cluster.wait_until(true);
