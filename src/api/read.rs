@@ -22,7 +22,7 @@ pub(super) async fn status(State(api): State<Api>) -> Response {
     Json(wire::Status {
         version: crate::VERSION.to_string(),
         journal: wire::JournalInfo {
-            backend: "sqlite".into(),
+            backend: journal.kind().into(),
             path: journal.at(),
         },
         paused,

@@ -32,9 +32,9 @@ pub struct Status {
 /// The journal behind a `serve`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JournalInfo {
-    /// `sqlite`.
+    /// `sqlite` or `postgres`.
     pub backend: String,
-    /// Where it is, on the server.
+    /// Where it is, on the server (a PostgreSQL URL's password masked).
     pub path: String,
 }
 

@@ -21,11 +21,14 @@ pub fn data_dir(global: &Global) -> Result<PathBuf> {
     }
 }
 
-/// Opens the journal `--journal` names (default: SQLite in the data directory).
-pub async fn journal(global: &Global) -> Result<Journal> {
-    let location = match &global.journal {
-        Some(url) => herald::store::Location::parse(url)?,
-        None => herald::store::Location::Sqlite(data_dir(global)?),
+/// Opens the journal `--journal` (or `HERALD_JOURNAL`, or the config's `herald.journal`)
+/// names; by default SQLite in the data directory.
+pub async fn journal(global: &Global, config: Option<&Config>) -> Result<Journal> {
+    let from_config = config.and_then(|c| c.herald.journal.as_ref());
+    let location = match (&global.journal, from_config) {
+        (Some(url), _) => herald::store::Location::parse(url)?,
+        (None, Some(url)) => herald::store::Location::parse(url.expose())?,
+        (None, None) => herald::store::Location::Sqlite(data_dir(global)?),
     };
     let shown = location.to_string();
     herald::store::open(location, Commit::Grouped)
@@ -35,7 +38,7 @@ pub async fn journal(global: &Global) -> Result<Journal> {
 
 /// Opens the journal and an engine over it.
 pub async fn open(global: &Global, config: Arc<Config>) -> Result<Engine> {
-    let journal = journal(global).await?;
+    let journal = journal(global, Some(&config)).await?;
     Ok(Engine::new(config, journal, EngineOptions::default())?)
 }
 

@@ -47,7 +47,7 @@ pub async fn run(global: &Global, args: &LogArgs) -> Result<ExitCode> {
     let dir = match herald::store::Location::parse(global.journal.as_deref().unwrap_or("")) {
         Ok(herald::store::Location::Sqlite(dir)) => dir,
         Ok(herald::store::Location::Postgres(_)) => {
-            let opened = super::engine::journal(global).await?;
+            let opened = super::engine::journal(global, None).await?;
             return list(opened.reader(), status, args).await;
         }
         Err(_) if global.journal.is_none() => super::engine::data_dir(global)?,

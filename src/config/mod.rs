@@ -260,6 +260,9 @@ pub struct HeraldSettings {
     pub retention_max_events: Option<u64>,
     /// Console theme name or file.
     pub theme: Option<String>,
+    /// `journal:` (`sqlite:DIR` or a PostgreSQL URL, which may hold a password), when
+    /// neither `--journal` nor `HERALD_JOURNAL` gives one.
+    pub journal: Option<Secret>,
 }
 
 /// A loaded, valid configuration.

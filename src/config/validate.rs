@@ -624,7 +624,8 @@ impl Ctx<'_> {
             }
             return s;
         };
-        const KEYS: [&str; 6] = [
+        const KEYS: [&str; 7] = [
+            "journal",
             "ingest-token",
             "env0-secret",
             "operator-token",
@@ -667,6 +668,14 @@ impl Ctx<'_> {
         s.theme = field("theme")
             .and_then(|x| self.string(x, "theme"))
             .filter(|t| !t.is_empty());
+        if let Some(j) = field("journal")
+            && let Some(text) = self.string(j, "journal").filter(|t| !t.is_empty())
+        {
+            match crate::store::Location::parse(&text) {
+                Ok(_) => s.journal = Some(Secret::new(text)),
+                Err(e) => self.error(j.pos, e.to_string()),
+            }
+        }
         if let Some(r) = field("retention") {
             let mut ok = true;
             for key in r

@@ -128,7 +128,9 @@ impl Engine {
                 backlog: AtomicBool::new(true),
                 settle: AtomicBool::new(true),
                 tracker: TaskTracker::new(),
-                current: RwLock::new(Current::new(Dispatcher::new(config)?)),
+                current: RwLock::new(Current::new(
+                    Dispatcher::new(config)?.pacing_through(journal.clone()),
+                )),
                 journal,
                 options,
                 wake: Notify::new(),

@@ -61,6 +61,13 @@ impl Dispatcher {
         })
     }
 
+    /// The same dispatcher, pacing through `journal` (see [`Pacer::shared_through`]).
+    #[must_use]
+    pub fn pacing_through(mut self, journal: crate::store::Journal) -> Self {
+        self.pacer = self.pacer.shared_through(journal);
+        self
+    }
+
     /// The configuration in use.
     pub fn config(&self) -> &Arc<Config> {
         &self.config

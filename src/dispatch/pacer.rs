@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// Hands out send slots per key (a channel), `interval` apart.
+/// Hands out send slots per key (a channel), `interval` apart: in this process, or through
+/// the journal when several processes (replicas on PostgreSQL) send to the same channels.
 #[derive(Debug, Clone)]
 pub struct Pacer {
     interval: Duration,
     next: Arc<Mutex<HashMap<String, Instant>>>,
+    shared: Option<crate::store::Journal>,
 }
 
 impl Pacer {
@@ -21,11 +23,34 @@ impl Pacer {
         Self {
             interval,
             next: Arc::new(Mutex::new(HashMap::new())),
+            shared: None,
         }
+    }
+
+    /// The same pacer, its slots kept in `journal` when the journal shares them.
+    #[must_use]
+    pub fn shared_through(mut self, journal: crate::store::Journal) -> Self {
+        self.shared = Some(journal);
+        self
     }
 
     /// Waits for `key`'s next slot and reserves it.
     pub async fn wait(&self, key: &str) {
+        if let Some(journal) = &self.shared {
+            let interval = i64::try_from(self.interval.as_millis()).unwrap_or(i64::MAX);
+            match journal.reserve_slot(key, interval).await {
+                Ok(Some(at)) => {
+                    let wait = at - crate::clock::now_ms();
+                    if wait > 0 {
+                        tokio::time::sleep(Duration::from_millis(wait.unsigned_abs())).await;
+                    }
+                    return;
+                }
+                Ok(None) => {}
+                // Pacing is not worth a lost post: this process's own slots then.
+                Err(e) => tracing::warn!("cannot reserve a send slot in the journal: {e}"),
+            }
+        }
         let slot = {
             let mut next = self
                 .next

@@ -35,6 +35,8 @@ pub struct Claim {
 
 /// Where the journal is kept. Every call is one unit: stored whole or not at all.
 pub trait Backend: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn kind(&self) -> &'static str;
     /// Where, as it may be shown (a file's path, a masked URL).
     fn at(&self) -> String;
     /// The SQLite file, for the tools that read it directly.
@@ -62,6 +64,12 @@ pub trait Backend: Send + Sync {
     fn set_state(&self, key: &'static str, value: String) -> Fut<'_, ()>;
     /// Checks a write can be made.
     fn ping(&self) -> Fut<'_, ()>;
+    /// Reserves the next send slot on `key` (a Slack channel), `interval_ms` after the last
+    /// one handed out to any process on this journal; returns when it is (Unix ms). `None`:
+    /// the backend has one process only, and the engine's own pacer is exact.
+    fn reserve_slot(&self, _key: String, _interval_ms: i64) -> Fut<'_, Option<i64>> {
+        Box::pin(async { Ok(None) })
+    }
 
     /// Deliveries, newest first.
     fn deliveries(&self, filter: DeliveryFilter) -> Fut<'_, Vec<DeliveryRow>>;

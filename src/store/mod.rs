@@ -466,6 +466,21 @@ impl Journal {
         self.backend.set_state(PAUSED, paused.to_string()).await
     }
 
+    /// Reserves the next send slot on `key` across every process on this journal (see
+    /// [`Backend::reserve_slot`]).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn reserve_slot(
+        &self,
+        key: &str,
+        interval_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        self.backend
+            .reserve_slot(key.to_string(), interval_ms)
+            .await
+    }
+
     /// Checks the journal can take a write (for `/healthz`).
     ///
     /// # Errors
@@ -550,6 +565,11 @@ impl std::fmt::Debug for Reader {
 }
 
 impl Reader {
+    /// `sqlite` or `postgres`.
+    pub fn kind(&self) -> &'static str {
+        self.backend.kind()
+    }
+
     /// Where the journal is, as it may be shown.
     pub fn at(&self) -> String {
         self.backend.at()

@@ -150,6 +150,19 @@ async fn the_journal_contract_holds_on_postgres() {
     assert!(journal.reader().paused().await.expect("paused"));
     journal.ping().await.expect("writable");
 
+    // Send slots are handed out one interval apart, whoever asks.
+    let first = journal
+        .reserve_slot("C1", 1000)
+        .await
+        .expect("slot")
+        .expect("shared");
+    let second = journal
+        .reserve_slot("C1", 1000)
+        .await
+        .expect("slot")
+        .expect("shared");
+    assert_eq!(second, first + 1000);
+
     // Pruning keeps what is unfinished.
     assert_eq!(journal.prune(i64::MAX / 2, 2).await.expect("prune"), 4);
     assert_eq!(journal.reader().counts().await.expect("counts").events, 2);
@@ -536,4 +549,103 @@ async fn a_database_restart_mid_flood_loses_nothing_accepted() {
             .collect::<Vec<_>>()
     );
     drop(serve);
+}
+
+/// Slack's one post per second per channel holds across replicas: three `serve` on one
+/// database, six events to one channel posted round-robin at once, arrive about a second
+/// apart (each replica alone would post its two a second apart, but all three at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_pacing_holds_across_replicas() {
+    let url = crate::pg::database().await;
+    let slack = crate::support::fake_slack().await;
+    let (_cfg, path) = crate::support::config_file(
+        "webhooks:\n  - event: drift\n    kind: slack\n    channel: ops\n",
+    );
+    let data = tempfile::tempdir().expect("tempdir");
+    let api = slack.api_url();
+    let env = [
+        ("HERALD_JOURNAL", url.as_str()),
+        ("ATLANTIS_SLACK_TOKEN", crate::support::TOKEN),
+        ("HERALD_SLACK_API_URL", api.as_str()),
+    ];
+    let mut replicas = Vec::new();
+    for i in 0..3 {
+        replicas.push(
+            crate::support::Serve::start_with(
+                &path,
+                &data.path().join(format!("r{i}")),
+                crate::support::free_port(),
+                &env,
+            )
+            .await,
+        );
+    }
+    let client = reqwest::Client::new();
+    let posts = (0..6).map(|n| {
+        client
+            .post(format!("{}/events/drift", replicas[n % 3].url))
+            .header("content-type", "application/json")
+            .body(numbered_drift(n))
+            .send()
+    });
+    for answer in futures::future::join_all(posts).await {
+        assert_eq!(answer.expect("post").status(), 202);
+    }
+    assert!(
+        eventually(Duration::from_secs(20), async || slack.received().len()
+            == 6)
+        .await,
+        "{} of 6 posted",
+        slack.received().len()
+    );
+    let mut at: Vec<_> = slack.received().iter().map(|r| r.at).collect();
+    at.sort();
+    let gaps: Vec<u128> = at.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
+    assert!(
+        gaps.iter().all(|g| *g >= 900),
+        "posts to one channel about a second apart across replicas: {gaps:?} ms"
+    );
+    drop(replicas);
+}
+
+/// `herald.journal` in the config file chooses the journal when neither `--journal` nor
+/// `HERALD_JOURNAL` does, and the operator API's status names it, the password masked; a
+/// value that is no journal is an error at its line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_config_file_may_name_the_journal() {
+    let url = crate::pg::database().await;
+    let with_password = url.replace("postgres://herald@", "postgres://herald:s3cr3t-pw@");
+    let (_cfg, path) = crate::support::config_file(&format!(
+        "herald:\n  journal: '{with_password}'\nwebhooks:\n  - {{event: drift, kind: http, url: 'http://127.0.0.1:9/'}}\n"
+    ));
+    let data = tempfile::tempdir().expect("tempdir");
+    let serve = crate::support::Serve::start(&path, data.path(), crate::support::free_port()).await;
+    let status: serde_json::Value = reqwest::get(format!("{}/api/v1/status", serve.url))
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(status["journal"]["backend"], "postgres", "{status}");
+    let shown = status["journal"]["path"].as_str().expect("path");
+    assert!(
+        shown.starts_with("postgres://herald:") && !shown.contains("s3cr3t-pw"),
+        "{shown}"
+    );
+    drop(serve);
+
+    let (_cfg, bad) =
+        crate::support::config_file("herald:\n  journal: 'mysql://u:pw@db/x'\nwebhooks: []\n");
+    let out = crate::support::herald(&["check", "-c", bad.to_str().expect("utf-8")], &[]).await;
+    assert!(!out.status.success());
+    let err = format!(
+        "{}{}",
+        crate::support::stdout(&out),
+        crate::support::stderr(&out)
+    );
+    assert!(
+        err.contains(":2:") && err.contains("sqlite:DIR or postgres://"),
+        "{err}"
+    );
+    assert!(!err.contains("pw@"), "{err}");
 }

@@ -119,6 +119,10 @@ fn u32_of(v: i32) -> u32 {
 }
 
 impl Backend for Postgres {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
     fn at(&self) -> String {
         self.shown.clone()
     }
@@ -161,6 +165,10 @@ impl Backend for Postgres {
 
     fn ping(&self) -> Fut<'_, ()> {
         write::ping(self).boxed()
+    }
+
+    fn reserve_slot(&self, key: String, interval_ms: i64) -> Fut<'_, Option<i64>> {
+        write::reserve_slot(self, key, interval_ms).boxed()
     }
 
     fn deliveries(&self, filter: DeliveryFilter) -> Fut<'_, Vec<DeliveryRow>> {

@@ -68,6 +68,9 @@ CREATE INDEX attempts_delivery ON attempts (delivery_id);
 CREATE INDEX attempts_xid ON attempts (xid);
 
 CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+-- The next free send slot per paced key (a Slack channel), shared by every replica.
+CREATE TABLE pacing (key TEXT PRIMARY KEY, next_at BIGINT NOT NULL);
 "];
 
 /// The schema version this herald writes.

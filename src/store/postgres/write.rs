@@ -466,3 +466,24 @@ pub(super) async fn ping(pg: &Postgres) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// The next send slot on `key`, `interval_ms` after the last one any replica took: one
+/// statement, so two replicas asking at once get two slots.
+pub(super) async fn reserve_slot(
+    pg: &Postgres,
+    key: String,
+    interval_ms: i64,
+) -> Result<Option<i64>, StoreError> {
+    let client = pg.client().await?;
+    let row = client
+        .query_one(
+            "INSERT INTO pacing (key, next_at) VALUES ($1, $2::BIGINT + $3::BIGINT)
+             ON CONFLICT (key) DO UPDATE
+                 SET next_at = GREATEST(pacing.next_at, $2::BIGINT) + $3::BIGINT
+             RETURNING next_at - $3::BIGINT",
+            &[&key, &now_ms(), &interval_ms],
+        )
+        .await
+        .map_err(|e| pg.error(&e))?;
+    Ok(Some(row.get(0)))
+}

@@ -101,6 +101,10 @@ impl Sqlite {
 }
 
 impl Backend for Sqlite {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
     fn at(&self) -> String {
         self.path.display().to_string()
     }
