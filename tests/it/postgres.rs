@@ -203,6 +203,29 @@ async fn a_wrong_journal_url_says_what_it_takes_and_hides_the_password() {
     assert!(!text.contains("hunter2"), "{text}");
 }
 
+/// `n` real `serve` replicas with `config`, each its own data directory under `data`, on
+/// the journal `env` names.
+async fn replicas(
+    config: &std::path::Path,
+    data: &std::path::Path,
+    n: usize,
+    env: &[(&str, &str)],
+) -> Vec<crate::support::Serve> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        out.push(
+            crate::support::Serve::start_with(
+                config,
+                &data.join(format!("r{i}")),
+                crate::support::free_port(),
+                env,
+            )
+            .await,
+        );
+    }
+    out
+}
+
 /// A drift body with a detection id the receiver can count by.
 fn numbered_drift(n: usize) -> String {
     format!(
@@ -236,18 +259,11 @@ async fn three_replicas_lose_nothing_when_one_is_killed_mid_flood() {
     ));
     let data = tempfile::tempdir().expect("tempdir");
     let env = [("HERALD_JOURNAL", url.as_str())];
-    let mut replicas = Vec::new();
-    for i in 0..3 {
-        replicas.push(Some(
-            crate::support::Serve::start_with(
-                &path,
-                &data.path().join(format!("r{i}")),
-                crate::support::free_port(),
-                &env,
-            )
-            .await,
-        ));
-    }
+    let mut replicas: Vec<Option<crate::support::Serve>> = replicas(&path, data.path(), 3, &env)
+        .await
+        .into_iter()
+        .map(Some)
+        .collect();
     let urls: Vec<String> = replicas
         .iter()
         .map(|r| r.as_ref().expect("up").url.clone())
@@ -390,20 +406,8 @@ async fn replicas_share_the_stream_and_the_pause() {
     ));
     let data = tempfile::tempdir().expect("tempdir");
     let env = [("HERALD_JOURNAL", url.as_str())];
-    let a = crate::support::Serve::start_with(
-        &path,
-        &data.path().join("a"),
-        crate::support::free_port(),
-        &env,
-    )
-    .await;
-    let b = crate::support::Serve::start_with(
-        &path,
-        &data.path().join("b"),
-        crate::support::free_port(),
-        &env,
-    )
-    .await;
+    let mut both = replicas(&path, data.path(), 2, &env).await;
+    let (b, a) = (both.pop().expect("b"), both.pop().expect("a"));
     let console = herald::api::client::Client::remote(&a.url, None).expect("client");
     let mut items = console.stream(None).await.expect("stream");
     let post = |to: &str, n: usize| {
@@ -568,18 +572,7 @@ async fn slack_pacing_holds_across_replicas() {
         ("ATLANTIS_SLACK_TOKEN", crate::support::TOKEN),
         ("HERALD_SLACK_API_URL", api.as_str()),
     ];
-    let mut replicas = Vec::new();
-    for i in 0..3 {
-        replicas.push(
-            crate::support::Serve::start_with(
-                &path,
-                &data.path().join(format!("r{i}")),
-                crate::support::free_port(),
-                &env,
-            )
-            .await,
-        );
-    }
+    let replicas = replicas(&path, data.path(), 3, &env).await;
     let client = reqwest::Client::new();
     let posts = (0..6).map(|n| {
         client
