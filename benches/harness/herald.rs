@@ -51,6 +51,11 @@ pub struct Serve {
 
 impl Serve {
     pub async fn start(config: &str) -> Self {
+        Self::start_with(config, &[]).await
+    }
+
+    /// With more environment (`HERALD_JOURNAL` for a PostgreSQL journal).
+    pub async fn start_with(config: &str, env: &[(&str, &str)]) -> Self {
         let dir = scratch();
         let file = dir.path().join("herald.yaml");
         std::fs::write(&file, config).expect("config");
@@ -65,6 +70,7 @@ impl Serve {
                 "HERALD_LOG",
                 std::env::var("HERALD_LOG").unwrap_or_else(|_| "error".into()),
             )
+            .envs(env.iter().copied())
             .kill_on_drop(true)
             .spawn()
             .expect("herald serve starts");
@@ -117,9 +123,13 @@ pub struct InProcess {
 impl InProcess {
     /// Ingest only (no delivery workers), with the given commit mode.
     pub fn ingest_only(config: &str, dir: &Path, commit: Commit) -> Self {
+        Self::ingest_only_on(config, Journal::open(dir, commit).expect("journal"))
+    }
+
+    /// Ingest only, on `journal`.
+    pub fn ingest_only_on(config: &str, journal: Journal) -> Self {
         let (config, _) =
             load_str(config, "bench.yaml", &LoadOptions::default()).expect("bench config");
-        let journal = Journal::open(dir, commit).expect("journal");
         let engine =
             Engine::new(Arc::new(config), journal, EngineOptions::default()).expect("engine");
         let shutdown = CancellationToken::new();

@@ -16,6 +16,8 @@ pub mod herald;
 mod ingest;
 #[path = "net.rs"]
 pub mod net;
+#[path = "replicas.rs"]
+mod replicas;
 #[path = "routing.rs"]
 mod routing;
 #[path = "soak.rs"]
@@ -96,11 +98,12 @@ pub struct Report {
 
 /// Groups in the order they run; the console's journal fill is the slowest part but the
 /// soak is the longest, so it runs last.
-pub const GROUPS: [&str; 9] = [
+pub const GROUPS: [&str; 10] = [
     "ingest",
     "delivery",
     "latency",
     "isolation",
+    "replicas",
     "routing",
     "console",
     "api",
@@ -123,6 +126,7 @@ pub async fn run(o: &Options) -> Report {
             "delivery" => delivery::rows(o).await,
             "latency" => delivery::latency_rows(o).await,
             "isolation" => delivery::isolation_rows(o).await,
+            "replicas" => replicas::rows(o).await,
             "routing" => routing::rows(o),
             "console" => console::rows(o).await,
             "api" => api::rows(o).await,
