@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio_postgres::Transaction;
+use deadpool_postgres::Transaction;
 use tokio_postgres::types::ToSql;
 
 use super::{Postgres, u32_of};
@@ -40,51 +40,80 @@ async fn in_tx<T>(
     Ok(out)
 }
 
+/// An event and its deliveries in one statement (so one round trip, committed alone): a
+/// repeated dedupe key inserts nothing and names the first event instead.
+const RECORD: &str = "
+WITH e AS (
+    INSERT INTO events (id, received_at, source, kind, summary, dedupe_key, body, event)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    ON CONFLICT (dedupe_key) DO NOTHING RETURNING id
+), d AS (
+    INSERT INTO deliveries (id, event_id, webhook, webhook_key, target, kind, status, attempts,
+                            next_attempt_at, replay_of, created_at, updated_at, lease_until)
+    SELECT u.id, e.id, u.webhook, u.key, u.target, u.kind, 'pending', 0, $2, u.replay_of,
+           $2, $2, u.lease
+    FROM e, unnest($9::TEXT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], $13::TEXT[],
+                   $14::TEXT[], $15::BIGINT[])
+         AS u (id, webhook, key, target, kind, replay_of, lease)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM e), (SELECT id FROM events WHERE dedupe_key = $6)";
+
 pub(super) async fn record_event(pg: &Postgres, e: NewEvent) -> Result<Recorded, StoreError> {
     let event_json = serde_json::to_string(&e.event)
         .map_err(|err| StoreError::Corrupt(e.id.clone(), err.to_string()))?;
     let summary = e.event.summary();
     let kind = e.event.kind().as_str();
-    in_tx(pg, async |tx| {
-        let now = now_ms();
-        let inserted = tx
-            .query_opt(
-                "INSERT INTO events (id, received_at, source, kind, summary, dedupe_key, body, event)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-                &[
-                    &e.id,
-                    &now,
-                    &e.source.as_str(),
-                    &kind,
-                    &summary,
-                    &e.dedupe_key,
-                    &e.body,
-                    &event_json,
-                ],
-            )
-            .await?;
-        if inserted.is_none() {
-            // Only a dedupe key conflicts: the first event with it is the answer.
-            let first = tx
-                .query_one(
-                    "SELECT id FROM events WHERE dedupe_key = $1",
-                    &[&e.dedupe_key],
-                )
-                .await?;
-            return Ok(Recorded::Duplicate {
-                event_id: first.get(0),
-            });
-        }
-        for d in &e.deliveries {
-            insert_delivery(tx, &e.id, d, now).await?;
-        }
-        Ok(Recorded::New {
-            event_id: e.id.clone(),
-            deliveries: e.deliveries.len(),
-        })
+    let ds = &e.deliveries;
+    let ids: Vec<&str> = ds.iter().map(|d| d.id.as_str()).collect();
+    let webhooks: Vec<i64> = ds
+        .iter()
+        .map(|d| i64::try_from(d.webhook).unwrap_or(i64::MAX))
+        .collect();
+    let keys: Vec<&str> = ds.iter().map(|d| d.key.as_str()).collect();
+    let targets: Vec<&str> = ds.iter().map(|d| d.target.as_str()).collect();
+    let kinds: Vec<&str> = ds.iter().map(|d| d.kind.as_str()).collect();
+    let replay_of: Vec<Option<&str>> = ds.iter().map(|d| d.replay_of.as_deref()).collect();
+    let leases: Vec<Option<i64>> = ds.iter().map(|d| d.lease_until).collect();
+    let client = pg.client().await?;
+    let stmt = client
+        .prepare_cached(RECORD)
+        .await
+        .map_err(|err| pg.error(&err))?;
+    let row = client
+        .query_one(
+            &stmt,
+            &[
+                &e.id,
+                &now_ms(),
+                &e.source.as_str(),
+                &kind,
+                &summary,
+                &e.dedupe_key,
+                &e.body,
+                &event_json,
+                &ids,
+                &webhooks,
+                &keys,
+                &targets,
+                &kinds,
+                &replay_of,
+                &leases,
+            ],
+        )
+        .await
+        .map_err(|err| pg.error(&err))?;
+    if row.get::<_, i64>(0) == 0 {
+        // Only a dedupe key conflicts: the first event with it is the answer.
+        let first: Option<String> = row.get(1);
+        return Ok(Recorded::Duplicate {
+            event_id: first.unwrap_or_default(),
+        });
+    }
+    Ok(Recorded::New {
+        event_id: e.id,
+        deliveries: ds.len(),
     })
-    .await
 }
 
 async fn insert_delivery(
@@ -128,20 +157,33 @@ pub(super) async fn add_deliveries(
     .await
 }
 
+/// An attempt and its delivery's new state in one statement.
+const ATTEMPT: &str = "
+WITH a AS (
+    INSERT INTO attempts (delivery_id, number, started_at, latency_ms, outcome, status,
+                          error, hint, request, response)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+)
+UPDATE deliveries SET status = $11, attempts = $2, next_attempt_at = $12, lease_until = NULL,
+       last_error = $7, updated_at = $13
+WHERE id = $1";
+
 pub(super) async fn record_attempt(
     pg: &Postgres,
     a: AttemptRecord,
     next: NextState,
 ) -> Result<(), StoreError> {
-    in_tx(pg, async |tx| {
-        let number = i32::try_from(a.number).unwrap_or(i32::MAX);
-        tx.execute(
-            "INSERT INTO attempts (delivery_id, number, started_at, latency_ms, outcome, status,
-                                   error, hint, request, response)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    let client = pg.client().await?;
+    let stmt = client
+        .prepare_cached(ATTEMPT)
+        .await
+        .map_err(|e| pg.error(&e))?;
+    client
+        .execute(
+            &stmt,
             &[
                 &a.delivery_id,
-                &number,
+                &i32::try_from(a.number).unwrap_or(i32::MAX),
                 &a.started_at,
                 &a.latency_ms,
                 &a.outcome.as_str(),
@@ -150,25 +192,14 @@ pub(super) async fn record_attempt(
                 &a.hint,
                 &a.request,
                 &a.response,
-            ],
-        )
-        .await?;
-        tx.execute(
-            "UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at = $4,
-                    lease_until = NULL, last_error = $5, updated_at = $6 WHERE id = $1",
-            &[
-                &a.delivery_id,
                 &next.status.as_str(),
-                &number,
                 &next.next_attempt_at,
-                &a.error,
                 &now_ms(),
             ],
         )
-        .await?;
-        Ok(())
-    })
-    .await
+        .await
+        .map_err(|e| pg.error(&e))?;
+    Ok(())
 }
 
 /// A due row picked by a claim, before it is leased.
@@ -197,19 +228,17 @@ const DUE: &str = "d.status IN ('pending', 'retrying') AND d.next_attempt_at <= 
 
 pub(super) async fn claim(pg: &Postgres, c: Claim) -> Result<Vec<Claimed>, StoreError> {
     let rows = in_tx(pg, async |tx| {
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CLAIM_LOCK])
-            .await?;
+        let lock = tx.prepare_cached("SELECT pg_advisory_xact_lock($1)").await?;
+        tx.execute(&lock, &[&CLAIM_LOCK]).await?;
         let mut busy = c.busy.clone();
         // What every replica has in flight: the open deliveries whose lease runs.
         let leased = tx
-            .query(
-                &format!(
-                    "SELECT webhook_key, count(*) FROM deliveries
-                     WHERE {OPEN} AND lease_until >= $1 GROUP BY webhook_key"
-                ),
-                &[&c.now],
-            )
+            .prepare_cached(&format!(
+                "SELECT webhook_key, count(*) FROM deliveries
+                 WHERE {OPEN} AND lease_until >= $1 GROUP BY webhook_key"
+            ))
             .await?;
+        let leased = tx.query(&leased, &[&c.now]).await?;
         for r in leased {
             let key: String = r.get(0);
             let n = usize::try_from(r.get::<_, i64>(1)).unwrap_or(usize::MAX);
@@ -218,7 +247,11 @@ pub(super) async fn claim(pg: &Postgres, c: Claim) -> Result<Vec<Claimed>, Store
         }
         let mut rows: Vec<Picked> = Vec::new();
         if let Some(ids) = &c.only {
-            let pick = format!("{PICK} WHERE d.id = $2 AND {DUE} FOR UPDATE SKIP LOCKED");
+            let pick = tx
+                .prepare_cached(&format!(
+                    "{PICK} WHERE d.id = $2 AND {DUE} FOR UPDATE SKIP LOCKED"
+                ))
+                .await?;
             for id in ids.iter().take(c.limit) {
                 if let Some(r) = tx.query_opt(&pick, &[&c.now, id]).await? {
                     let p = picked(&r);
@@ -229,10 +262,12 @@ pub(super) async fn claim(pg: &Postgres, c: Claim) -> Result<Vec<Claimed>, Store
                 }
             }
         } else {
-            let pick = format!(
-                "{PICK} WHERE d.webhook_key = $2 AND {DUE}
-                 ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED"
-            );
+            let pick = tx
+                .prepare_cached(&format!(
+                    "{PICK} WHERE d.webhook_key = $2 AND {DUE}
+                     ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED"
+                ))
+                .await?;
             for key in busy.rotation() {
                 let want = busy.room(&key).min(c.limit - rows.len());
                 if want == 0 {
@@ -256,17 +291,16 @@ pub(super) async fn claim(pg: &Postgres, c: Claim) -> Result<Vec<Claimed>, Store
             return Ok((rows, Vec::new()));
         }
         let ids: Vec<&str> = rows.iter().map(|p| p.id.as_str()).collect();
-        tx.execute(
-            "UPDATE deliveries SET lease_until = $2 WHERE id = ANY($1)",
-            &[&ids, &c.lease_until],
-        )
-        .await?;
+        let lease = tx
+            .prepare_cached("UPDATE deliveries SET lease_until = $2 WHERE id = ANY($1)")
+            .await?;
+        tx.execute(&lease, &[&ids, &c.lease_until]).await?;
         let event_ids: Vec<&str> = rows.iter().map(|p| p.event_id.as_str()).collect();
+        let read = tx
+            .prepare_cached("SELECT id, event FROM events WHERE id = ANY($1)")
+            .await?;
         let events = tx
-            .query(
-                "SELECT id, event FROM events WHERE id = ANY($1)",
-                &[&event_ids],
-            )
+            .query(&read, &[&event_ids])
             .await?
             .iter()
             .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1)))
