@@ -250,7 +250,7 @@ fn flood_number(body: &[u8]) -> Option<usize> {
 /// duplicates counted), and no delivery is attempted by two replicas at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_lose_nothing_when_one_is_killed_mid_flood() {
-    const EVENTS: usize = 600;
+    const EVENTS: usize = 3_000;
     let url = crate::pg::database().await;
     let rx = Receiver::start(Reply::Slow(150, 200)).await;
     let (_cfg, path) = crate::support::config_file(&format!(
