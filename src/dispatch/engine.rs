@@ -478,6 +478,7 @@ impl Engine {
         self.reschedule().await;
         let mut clock = ClockWatch::new(now_ms(), Instant::now());
         let mut state_read: Option<Instant> = None;
+        let mut told = self.inner.journal.notifications();
         loop {
             if shutdown.is_cancelled() {
                 break;
@@ -532,6 +533,8 @@ impl Engine {
                     () = shutdown.cancelled() => break,
                     () = self.inner.wake.notified() => {}
                     () = tokio::time::sleep(self.inner.options.poll) => {}
+                    // Another process changed shared state: read it now.
+                    () = told_of_change(&mut told) => state_read = None,
                 }
             }
         }
@@ -822,6 +825,17 @@ impl Engine {
             status,
             retry_in,
         });
+    }
+}
+
+/// Waits for word from another process on the journal; never, when none can come.
+async fn told_of_change(told: &mut Option<broadcast::Receiver<()>>) {
+    match told {
+        // A lagged receiver has missed some: that is word too.
+        Some(rx) => {
+            let _ = rx.recv().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

@@ -182,4 +182,3 @@ impl Cluster {
         panic!("cannot connect to the test cluster: {last:?}");
     }
 }
-

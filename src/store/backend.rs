@@ -64,6 +64,11 @@ pub trait Backend: Send + Sync {
     fn set_state(&self, key: &'static str, value: String) -> Fut<'_, ()>;
     /// Checks a write can be made.
     fn ping(&self) -> Fut<'_, ()>;
+    /// Word from other processes on this journal that shared state (the pause) changed,
+    /// so the engine reads it now rather than at its next look. `None`: nobody else tells.
+    fn notifications(&self) -> Option<tokio::sync::broadcast::Receiver<()>> {
+        None
+    }
     /// Reserves the next send slot on `key` (a Slack channel), `interval_ms` after the last
     /// one handed out to any process on this journal; returns when it is (Unix ms). `None`:
     /// the backend has one process only, and the engine's own pacer is exact.

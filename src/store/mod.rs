@@ -466,6 +466,11 @@ impl Journal {
         self.backend.set_state(PAUSED, paused.to_string()).await
     }
 
+    /// Word that another process changed shared state (see [`Backend::notifications`]).
+    pub fn notifications(&self) -> Option<tokio::sync::broadcast::Receiver<()>> {
+        self.backend.notifications()
+    }
+
     /// Reserves the next send slot on `key` across every process on this journal (see
     /// [`Backend::reserve_slot`]).
     ///

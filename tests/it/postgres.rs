@@ -144,10 +144,16 @@ async fn the_journal_contract_holds_on_postgres() {
     let after = journal.reader().changes(end, 100).await.expect("changes");
     assert!(after.events.is_empty() && after.attempts.is_empty());
 
-    // Pause is shared state.
+    // Pause is shared state, and another process on the database hears of the change.
+    let other = self::journal(&url).await;
+    let mut told = other.notifications().expect("PostgreSQL tells");
     assert!(!journal.reader().paused().await.expect("paused"));
     journal.set_paused(true).await.expect("pause");
-    assert!(journal.reader().paused().await.expect("paused"));
+    tokio::time::timeout(Duration::from_secs(5), told.recv())
+        .await
+        .expect("the other process is told of the pause")
+        .expect("open");
+    assert!(other.reader().paused().await.expect("paused"));
     journal.ping().await.expect("writable");
 
     // Send slots are handed out one interval apart, whoever asks.
@@ -440,9 +446,9 @@ async fn replicas_share_the_stream_and_the_pause() {
     );
 
     // Paused through A: B accepts but sends nothing. The pause is shared state in the
-    // journal; another replica reads it within a second (every 500 ms, between polls).
+    // journal, and B is told of it at once (NOTIFY; without it, it read it every 500 ms).
     console.pause(true).await.expect("pause");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let before = rx.requests().len();
     assert_eq!(post(&b.url, 2).await.expect("post").status(), 202);
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -25,11 +25,81 @@ pub use schema::VERSION;
 /// Connections per replica: the engine's writers and claims, the API's reads.
 const POOL_SIZE: usize = 16;
 
+/// The channel replicas tell each other on (`NOTIFY`) that shared state changed.
+const CHANNEL: &str = "herald";
+
 /// The journal in a PostgreSQL database.
 pub struct Postgres {
     pool: deadpool_postgres::Pool,
     /// The URL, credentials masked.
     shown: String,
+    /// What the listening connection heard.
+    heard: tokio::sync::broadcast::Sender<()>,
+    /// Ends the listening connection with the journal.
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Keeps a connection of its own listening on [`CHANNEL`] and passes on what it hears;
+/// reconnects after a second when the database goes away. A notification missed while
+/// disconnected is made up for at once (one is passed on at each new start) and by the
+/// engine's poll meanwhile.
+fn listen(
+    config: tokio_postgres::Config,
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    heard: tokio::sync::broadcast::Sender<()>,
+    stop: tokio_util::sync::CancellationToken,
+) -> tokio::sync::oneshot::Receiver<()> {
+    use futures::StreamExt as _;
+    let (ready, listening) = tokio::sync::oneshot::channel();
+    let mut ready = Some(ready);
+    tokio::spawn(async move {
+        while !stop.is_cancelled() {
+            if let Ok((client, mut conn)) = config.connect(tls.clone()).await {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                let driver = tokio::spawn(async move {
+                    let mut messages = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
+                    while let Some(Ok(m)) = messages.next().await {
+                        if matches!(m, tokio_postgres::AsyncMessage::Notification(_))
+                            && tx.send(()).is_err()
+                        {
+                            break;
+                        }
+                    }
+                });
+                if client
+                    .batch_execute(&format!("LISTEN {CHANNEL}"))
+                    .await
+                    .is_ok()
+                {
+                    let _ = heard.send(());
+                    if let Some(r) = ready.take() {
+                        let _ = r.send(());
+                    }
+                    loop {
+                        tokio::select! {
+                            () = stop.cancelled() => break,
+                            m = rx.recv() => match m {
+                                Some(()) => { let _ = heard.send(()); }
+                                None => break,
+                            },
+                        }
+                    }
+                }
+                driver.abort();
+            }
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+        }
+    });
+    listening
 }
 
 impl Postgres {
@@ -56,9 +126,11 @@ impl Postgres {
             })?;
             tokio_postgres_rustls::MakeRustlsConnect::new(client)
         };
+        let (heard, _) = tokio::sync::broadcast::channel(16);
+        let stop = tokio_util::sync::CancellationToken::new();
         let manager = deadpool_postgres::Manager::from_config(
-            config,
-            tls,
+            config.clone(),
+            tls.clone(),
             deadpool_postgres::ManagerConfig {
                 recycling_method: deadpool_postgres::RecyclingMethod::Fast,
             },
@@ -73,8 +145,17 @@ impl Postgres {
                 at: shown.clone(),
                 why: e.to_string(),
             })?;
-        let pg = Self { pool, shown };
+        let pg = Self {
+            pool,
+            shown,
+            heard,
+            stop,
+        };
         schema::prepare(&pg).await?;
+        let listening = listen(config, tls, pg.heard.clone(), pg.stop.clone());
+        // Open once it hears the others (or without, after a while: the engine's poll
+        // then stands in until the listener connects).
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), listening).await;
         Ok(pg)
     }
 
@@ -165,6 +246,10 @@ impl Backend for Postgres {
 
     fn ping(&self) -> Fut<'_, ()> {
         write::ping(self).boxed()
+    }
+
+    fn notifications(&self) -> Option<tokio::sync::broadcast::Receiver<()>> {
+        Some(self.heard.subscribe())
     }
 
     fn reserve_slot(&self, key: String, interval_ms: i64) -> Fut<'_, Option<i64>> {

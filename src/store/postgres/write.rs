@@ -228,7 +228,9 @@ const DUE: &str = "d.status IN ('pending', 'retrying') AND d.next_attempt_at <= 
 
 pub(super) async fn claim(pg: &Postgres, c: Claim) -> Result<Vec<Claimed>, StoreError> {
     let rows = in_tx(pg, async |tx| {
-        let lock = tx.prepare_cached("SELECT pg_advisory_xact_lock($1)").await?;
+        let lock = tx
+            .prepare_cached("SELECT pg_advisory_xact_lock($1)")
+            .await?;
         tx.execute(&lock, &[&CLAIM_LOCK]).await?;
         let mut busy = c.busy.clone();
         // What every replica has in flight: the open deliveries whose lease runs.
@@ -480,6 +482,9 @@ pub(super) async fn set_state(
             &[&key, &value],
         )
         .await?;
+        // Every replica listening hears it at the commit (see `listen`).
+        tx.execute("SELECT pg_notify($1, $2)", &[&super::CHANNEL, &key])
+            .await?;
         Ok(())
     })
     .await
