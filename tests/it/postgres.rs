@@ -155,6 +155,16 @@ async fn the_journal_contract_holds_on_postgres() {
         .expect("open");
     assert!(other.reader().paused().await.expect("paused"));
     journal.ping().await.expect("writable");
+    // A clock that stepped back: nothing was written ahead of now, so nothing moves.
+    let moved = journal
+        .reschedule(herald::store::Reschedule {
+            now: herald::clock::now_ms(),
+            max_wait: 3_600_000,
+            max_lease: 60_000,
+        })
+        .await
+        .expect("reschedule runs on PostgreSQL");
+    assert_eq!(moved, 0);
 
     // Send slots are handed out one interval apart, whoever asks.
     let first = journal

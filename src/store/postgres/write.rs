@@ -400,9 +400,9 @@ pub(super) async fn reschedule(pg: &Postgres, r: Reschedule) -> Result<usize, St
         let mut changed = tx
             .execute(
                 &format!(
-                    "UPDATE deliveries SET next_attempt_at = next_attempt_at - (updated_at - $1),
-                         lease_until = lease_until - (updated_at - $1), updated_at = $1
-                     WHERE {OPEN} AND updated_at > $1 + 1000"
+                    "UPDATE deliveries SET next_attempt_at = next_attempt_at - (updated_at - $1::BIGINT),
+                         lease_until = lease_until - (updated_at - $1::BIGINT), updated_at = $1::BIGINT
+                     WHERE {OPEN} AND updated_at > $1::BIGINT + 1000"
                 ),
                 &[&r.now],
             )
@@ -413,7 +413,9 @@ pub(super) async fn reschedule(pg: &Postgres, r: Reschedule) -> Result<usize, St
         ] {
             changed += tx
                 .execute(
-                    &format!("UPDATE deliveries SET {column} = $1 WHERE {OPEN} AND {column} > $1"),
+                    &format!(
+                        "UPDATE deliveries SET {column} = $1::BIGINT WHERE {OPEN} AND {column} > $1::BIGINT"
+                    ),
                     &[&(r.now + bound)],
                 )
                 .await?;
