@@ -41,6 +41,8 @@ async fn through_herald(events: u64, fan_out: u64) -> Through {
         rate: (events * fan_out) as f64 / (done - start).as_secs_f64(),
         accepted_in,
         delivered_in: done - start,
+        connections: r.connections(),
+        deliveries: (WARM + events) * fan_out,
     }
 }
 
@@ -49,6 +51,10 @@ struct Through {
     rate: f64,
     accepted_in: Duration,
     delivered_in: Duration,
+    /// Connections the receiver accepted from herald over the run, warm-up included.
+    connections: u64,
+    /// Deliveries it received over the run, warm-up included.
+    deliveries: u64,
 }
 
 impl Through {
@@ -125,6 +131,25 @@ pub async fn rows(o: &Options) -> Vec<Row> {
             target: "≥ 0.5 of the ceiling".into(),
             met: eight.rate / ceiling >= 0.5,
             gap: GAP_FAN_OUT,
+        },
+        {
+            let per_1000 = one.connections as f64 * 1000.0 / one.deliveries as f64;
+            // The load generator opens its connections once per blast and keeps them.
+            let client = (2 * CONNECTIONS) as f64 * 1000.0 / (WARM + events) as f64;
+            Row {
+                figure: format!(
+                    "outbound connections: new connections per 1,000 deliveries, 1 HTTP webhook ({} events)",
+                    thousands(events as f64)
+                ),
+                measured: format!("{per_1000:.1} ({} connections)", one.connections),
+                baseline: format!(
+                    "the load generator, {CONNECTIONS} kept-alive connections per run: {client:.1}"
+                ),
+                ratio: format!("{:.1}×", per_1000 / client),
+                target: "≤ 5".into(),
+                met: per_1000 <= 5.0,
+                gap: "each connection herald opens to a receiver is a TCP and (for https) TLS handshake the receiver pays for too.",
+            }
         },
     ]
 }

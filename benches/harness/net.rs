@@ -33,6 +33,7 @@ pub enum Behaviour {
 pub struct Receiver {
     pub addr: SocketAddr,
     count: Arc<AtomicU64>,
+    connections: Arc<AtomicU64>,
     seen: Option<Seen>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -44,10 +45,12 @@ impl Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let count = Arc::new(AtomicU64::new(0));
+        let connections = Arc::new(AtomicU64::new(0));
         let seen = record.then(|| Arc::new(Mutex::new(Vec::with_capacity(65_536))));
-        let (c, s) = (count.clone(), seen.clone());
+        let (c, s, opened) = (count.clone(), seen.clone(), connections.clone());
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                opened.fetch_add(1, Ordering::Relaxed);
                 let _ = stream.set_nodelay(true);
                 let (c, s) = (c.clone(), s.clone());
                 tokio::spawn(async move {
@@ -64,9 +67,15 @@ impl Receiver {
         Self {
             addr,
             count,
+            connections,
             seen,
             task,
         }
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
     }
 
     /// Requests received so far (answered or not).

@@ -74,7 +74,7 @@ pub struct EngineOptions {
 impl Default for EngineOptions {
     fn default() -> Self {
         Self {
-            max_in_flight: 256,
+            max_in_flight: crate::notify::MAX_IN_FLIGHT,
             per_webhook: 32,
             poll: Duration::from_millis(250),
         }
