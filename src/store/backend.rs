@@ -64,8 +64,9 @@ pub trait Backend: Send + Sync {
     fn set_state(&self, key: &'static str, value: String) -> Fut<'_, ()>;
     /// Checks a write can be made.
     fn ping(&self) -> Fut<'_, ()>;
-    /// Word from other processes on this journal that shared state (the pause) changed,
-    /// so the engine reads it now rather than at its next look. `None`: nobody else tells.
+    /// Word from other processes on this journal that shared state (the pause) changed or
+    /// unleased work (replays) was added, so the engine looks now rather than at its next
+    /// poll. `None`: nobody else tells.
     fn notifications(&self) -> Option<tokio::sync::broadcast::Receiver<()>> {
         None
     }

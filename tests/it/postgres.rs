@@ -154,6 +154,26 @@ async fn the_journal_contract_holds_on_postgres() {
         .expect("the other process is told of the pause")
         .expect("open");
     assert!(other.reader().paused().await.expect("paused"));
+    // So is a replay, which any replica with room may take.
+    journal
+        .add_deliveries(
+            &log[0].event_id,
+            vec![herald::store::NewDelivery {
+                id: uuid::Uuid::now_v7().to_string(),
+                webhook: 0,
+                key: log[0].webhook_key.clone(),
+                target: log[0].target.clone(),
+                kind: log[0].kind.clone(),
+                replay_of: Some(log[0].id.clone()),
+                lease_until: None,
+            }],
+        )
+        .await
+        .expect("replay");
+    tokio::time::timeout(Duration::from_secs(5), told.recv())
+        .await
+        .expect("the other process is told of the replay")
+        .expect("open");
     journal.ping().await.expect("writable");
     // A clock that stepped back: nothing was written ahead of now, so nothing moves.
     let moved = journal

@@ -152,6 +152,9 @@ pub(super) async fn add_deliveries(
         for d in &deliveries {
             insert_delivery(tx, &event_id, d, now).await?;
         }
+        // Due now and leased to nobody: whichever replica has room takes them.
+        tx.execute("SELECT pg_notify($1, 'work')", &[&super::CHANNEL])
+            .await?;
         Ok(())
     })
     .await
