@@ -124,6 +124,24 @@ async fn the_journal_contract_holds_on_postgres() {
             .len(),
         0
     );
+    // Text: any case, LIKE's wildcards taken literally (the query is an ILIKE).
+    assert_eq!(
+        page(vec![term(Field::Text, "ACME/INFRA", false)])
+            .await
+            .expect("page")
+            .len(),
+        5
+    );
+    for literal in ["acme_infra", "acme%structure"] {
+        assert_eq!(
+            page(vec![term(Field::Text, literal, false)])
+                .await
+                .expect("page")
+                .len(),
+            0,
+            "{literal} is not a pattern"
+        );
+    }
     let newest = page(vec![]).await.expect("page");
     let older = journal
         .reader()

@@ -292,7 +292,12 @@ pub(super) async fn events_page(
         params.push(Box::new(t.value.clone()));
         let n = params.len();
         let test = match t.field {
-            Field::Text => format!("(strpos(lower(e.summary), lower(${n})) > 0 OR e.id = ${n})"),
+            // ILIKE on the summary can use its trigram index (see `schema`).
+            Field::Text => {
+                params.push(Box::new(format!("%{}%", like_escaped(&t.value))));
+                let pattern = params.len();
+                format!("(e.summary ILIKE ${pattern} ESCAPE '\\' OR e.id = ${n})")
+            }
             Field::Kind => format!("(e.kind = lower(${n}))"),
             Field::Status => format!(
                 "EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = lower(${n}))"
@@ -319,6 +324,18 @@ pub(super) async fn events_page(
             summary_row(r, seq)
         })
         .collect())
+}
+
+/// `text` with LIKE's wildcards taken literally.
+fn like_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The oldest transaction still open: every row written by an older one is committed (or

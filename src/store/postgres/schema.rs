@@ -90,10 +90,35 @@ pub async fn prepare(pg: &Postgres) -> Result<(), StoreError> {
         .await
         .map_err(|e| pg.error(&e))?;
     let result = migrate(pg, &mut client).await;
+    if result.is_ok() {
+        search_index(pg, &client).await;
+    }
     let _unlocked = client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
         .await;
     result
+}
+
+/// The summaries' trigram index, so a search for text few events hold reads only the
+/// events that may hold it (as FTS5 does on SQLite). `pg_trgm` is a trusted extension (a
+/// database's owner may create it); where it cannot be had, herald runs without it and
+/// says so: search then reads every event.
+async fn search_index(pg: &Postgres, client: &deadpool_postgres::Client) {
+    let made = client
+        .batch_execute(
+            "CREATE EXTENSION IF NOT EXISTS pg_trgm;
+             CREATE INDEX IF NOT EXISTS events_summary_trgm ON events
+                 USING gin (summary gin_trgm_ops);",
+        )
+        .await;
+    if let Err(e) = made {
+        tracing::warn!(
+            "no trigram index on the journal at {}: text search reads every event ({}); \
+             let herald's user create the pg_trgm extension to speed it up",
+            pg.shown,
+            super::why(&e)
+        );
+    }
 }
 
 async fn migrate(pg: &Postgres, client: &mut deadpool_postgres::Client) -> Result<(), StoreError> {
