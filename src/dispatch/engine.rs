@@ -102,6 +102,11 @@ struct Inner {
     metrics: Arc<Metrics>,
     /// Rotates the order in which a claim serves webhooks.
     turn: std::sync::atomic::AtomicUsize,
+    /// This run's id among the processes on the journal.
+    replica: String,
+    /// How many processes share the journal (replicas on PostgreSQL; 1 on SQLite); each
+    /// keeps to its share of every webhook's in-flight cap (see `share`).
+    replicas: std::sync::atomic::AtomicUsize,
 }
 
 /// The engine; cheap to clone.
@@ -135,6 +140,8 @@ impl Engine {
                 options,
                 wake: Notify::new(),
                 slots: Arc::new(Semaphore::new(options.max_in_flight)),
+                replica: uuid::Uuid::new_v4().to_string(),
+                replicas: std::sync::atomic::AtomicUsize::new(1),
                 in_flight: Mutex::new(HashMap::new()),
                 events,
                 metrics: Arc::new(Metrics::default()),
@@ -187,6 +194,22 @@ impl Engine {
         Ok(())
     }
 
+    /// This process's share of a webhook's in-flight cap: the cap divided among the live
+    /// processes on the journal, so that together they never pass it (all of it on SQLite,
+    /// where one process sends).
+    fn share(&self) -> usize {
+        let replicas = self.inner.replicas.load(Ordering::Relaxed).max(1);
+        (self.inner.options.per_webhook / replicas).max(1)
+    }
+
+    /// Tells the journal this process is alive and learns how many share it.
+    async fn heartbeat(&self) {
+        match self.inner.journal.heartbeat(&self.inner.replica).await {
+            Ok(n) => self.inner.replicas.store(n, Ordering::Relaxed),
+            Err(e) => tracing::warn!("cannot count the replicas on the journal: {e}"),
+        }
+    }
+
     /// Reads the shared pause state from the journal (another process may have changed it).
     async fn refresh_paused(&self) {
         match self.inner.journal.reader().paused().await {
@@ -201,12 +224,13 @@ impl Engine {
 
     /// How many webhooks have as many attempts in flight as they may have.
     fn at_cap(&self) -> usize {
+        let share = self.share();
         self.inner
             .in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .values()
-            .filter(|n| **n >= self.inner.options.per_webhook)
+            .filter(|n| **n >= share)
             .count()
     }
 
@@ -384,8 +408,9 @@ impl Engine {
             .in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        let share = self.share();
         for d in deliveries.iter_mut() {
-            if in_flight.get(&d.key).copied().unwrap_or(0) >= self.inner.options.per_webhook {
+            if in_flight.get(&d.key).copied().unwrap_or(0) >= share {
                 continue;
             }
             let Ok(permit) = self.inner.slots.clone().try_acquire_owned() else {
@@ -478,6 +503,7 @@ impl Engine {
         self.reschedule().await;
         let mut clock = ClockWatch::new(now_ms(), Instant::now());
         let mut state_read: Option<Instant> = None;
+        let mut heard_from: Option<Instant> = None;
         let mut told = self.inner.journal.notifications();
         loop {
             if shutdown.is_cancelled() {
@@ -486,6 +512,10 @@ impl Engine {
             if state_read.is_none_or(|t| t.elapsed() >= SHARED_STATE_EVERY) {
                 state_read = Some(Instant::now());
                 self.refresh_paused().await;
+            }
+            if heard_from.is_none_or(|t| t.elapsed() >= HEARTBEAT_EVERY) {
+                heard_from = Some(Instant::now());
+                self.heartbeat().await;
             }
             if self.inner.settle.swap(false, Ordering::Relaxed) {
                 self.settle().await;
@@ -608,7 +638,7 @@ impl Engine {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
-            per_webhook: self.inner.options.per_webhook,
+            per_webhook: self.share(),
             keys: current.keys.clone(),
             first,
         };
@@ -885,6 +915,8 @@ impl Current {
 
 /// How often the run loop reads the state shared through the journal (pause).
 const SHARED_STATE_EVERY: Duration = Duration::from_millis(500);
+/// How often the engine says it is alive to the other processes on the journal.
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
 
 /// A delivery reserved for an attempt right after its commit, with its global slot.
 struct Taken {

@@ -70,6 +70,12 @@ pub trait Backend: Send + Sync {
     fn notifications(&self) -> Option<tokio::sync::broadcast::Receiver<()>> {
         None
     }
+    /// Says this process (`replica`, an id of its run) is alive and returns how many are:
+    /// the engine hands each the same share of a webhook's in-flight cap for the events it
+    /// accepts. One, when the backend has one process only.
+    fn heartbeat(&self, _replica: String) -> Fut<'_, usize> {
+        Box::pin(async { Ok(1) })
+    }
     /// Reserves the next send slot on `key` (a Slack channel), `interval_ms` after the last
     /// one handed out to any process on this journal; returns when it is (Unix ms). `None`:
     /// the backend has one process only, and the engine's own pacer is exact.

@@ -466,6 +466,15 @@ impl Journal {
         self.backend.set_state(PAUSED, paused.to_string()).await
     }
 
+    /// Says this process is alive; returns how many processes on the journal are (see
+    /// [`Backend::heartbeat`]).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn heartbeat(&self, replica: &str) -> Result<usize, StoreError> {
+        self.backend.heartbeat(replica.to_string()).await
+    }
+
     /// Word that another process changed shared state (see [`Backend::notifications`]).
     pub fn notifications(&self) -> Option<tokio::sync::broadcast::Receiver<()>> {
         self.backend.notifications()

@@ -1,9 +1,10 @@
 //! The journal on PostgreSQL: several `serve` replicas on one database.
 //!
 //! Each call is one transaction on a pooled connection (deadpool). Claims lock the rows
-//! they take (`FOR UPDATE SKIP LOCKED`) and count a webhook's leases across every replica
-//! under a per-webhook advisory lock, so the in-flight cap holds for the whole fleet;
-//! pruning runs on one replica at a time; the env0 dedupe is a unique constraint.
+//! they take (`FOR UPDATE SKIP LOCKED`) and lease them; the in-flight cap holds for the
+//! whole fleet because each replica keeps to its share of it (`heartbeat` counts the live
+//! replicas); pruning runs on one replica at a time; the env0 dedupe is a unique
+//! constraint.
 
 mod read;
 mod schema;
@@ -246,6 +247,10 @@ impl Backend for Postgres {
 
     fn ping(&self) -> Fut<'_, ()> {
         write::ping(self).boxed()
+    }
+
+    fn heartbeat(&self, replica: String) -> Fut<'_, usize> {
+        write::heartbeat(self, replica).boxed()
     }
 
     fn notifications(&self) -> Option<tokio::sync::broadcast::Receiver<()>> {

@@ -12,7 +12,8 @@ use super::{Postgres, StoreError};
 /// take sequence numbers in one order and commit in another, so "everything after seq N"
 /// could skip a row committed late; "every transaction older than the oldest still open"
 /// cannot (see `feed`).
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE events (
     seq         BIGINT GENERATED ALWAYS AS IDENTITY UNIQUE,
     id          TEXT PRIMARY KEY,
@@ -71,7 +72,13 @@ CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 -- The next free send slot per paced key (a Slack channel), shared by every replica.
 CREATE TABLE pacing (key TEXT PRIMARY KEY, next_at BIGINT NOT NULL);
-"];
+",
+    // Live replicas, each seen within the last seconds: a webhook's in-flight cap is shared
+    // among them for the events each accepts.
+    r"
+CREATE TABLE replicas (id TEXT PRIMARY KEY, seen_at BIGINT NOT NULL);
+",
+];
 
 /// The schema version this herald writes.
 pub const VERSION: i64 = MIGRATIONS.len() as i64;

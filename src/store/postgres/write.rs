@@ -17,12 +17,6 @@ use crate::store::{
     StoreError,
 };
 
-/// Claims run one at a time across the fleet under this advisory lock: counting a
-/// webhook's leases and taking more must not interleave with another replica doing the
-/// same, or both would fill the same free places. (One lock, not one per webhook: replicas
-/// serve webhooks in different orders, and per-webhook locks taken in different orders
-/// deadlock.)
-const CLAIM_LOCK: i64 = 0x6865_7261_6c64_0002;
 /// Pruning runs on one replica at a time.
 const PRUNE_LOCK: i64 = 0x6865_7261_6c64_0003;
 
@@ -231,25 +225,10 @@ const DUE: &str = "d.status IN ('pending', 'retrying') AND d.next_attempt_at <= 
 
 pub(super) async fn claim(pg: &Postgres, c: Claim) -> Result<Vec<Claimed>, StoreError> {
     let rows = in_tx(pg, async |tx| {
-        let lock = tx
-            .prepare_cached("SELECT pg_advisory_xact_lock($1)")
-            .await?;
-        tx.execute(&lock, &[&CLAIM_LOCK]).await?;
+        // Each replica keeps to its share of a webhook's cap (the engine divides it among
+        // the live replicas), so a claim needs no count of the others' leases; rows another
+        // replica is taking are skipped, not waited for.
         let mut busy = c.busy.clone();
-        // What every replica has in flight: the open deliveries whose lease runs.
-        let leased = tx
-            .prepare_cached(&format!(
-                "SELECT webhook_key, count(*) FROM deliveries
-                 WHERE {OPEN} AND lease_until >= $1 GROUP BY webhook_key"
-            ))
-            .await?;
-        let leased = tx.query(&leased, &[&c.now]).await?;
-        for r in leased {
-            let key: String = r.get(0);
-            let n = usize::try_from(r.get::<_, i64>(1)).unwrap_or(usize::MAX);
-            let mine = busy.in_flight.get(&key).copied().unwrap_or(0);
-            busy.in_flight.insert(key, n.max(mine));
-        }
         let mut rows: Vec<Picked> = Vec::new();
         if let Some(ids) = &c.only {
             let pick = tx
@@ -530,4 +509,34 @@ pub(super) async fn reserve_slot(
         .await
         .map_err(|e| pg.error(&e))?;
     Ok(Some(row.get(0)))
+}
+
+/// A replica not seen for this long (ms) is no longer counted.
+const ALIVE_MS: i64 = 10_000;
+
+/// Notes `replica` alive, forgets long-gone ones, and counts the live.
+pub(super) async fn heartbeat(pg: &Postgres, replica: String) -> Result<usize, StoreError> {
+    in_tx(pg, async |tx| {
+        let now = now_ms();
+        tx.execute(
+            "INSERT INTO replicas (id, seen_at) VALUES ($1, $2)
+             ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at",
+            &[&replica, &now],
+        )
+        .await?;
+        tx.execute(
+            "DELETE FROM replicas WHERE seen_at < $1",
+            &[&(now - 6 * ALIVE_MS)],
+        )
+        .await?;
+        let live: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM replicas WHERE seen_at >= $1",
+                &[&(now - ALIVE_MS)],
+            )
+            .await?
+            .get(0);
+        Ok(usize::try_from(live).unwrap_or(1).max(1))
+    })
+    .await
 }
