@@ -3,13 +3,12 @@
 //! commit per event).
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use herald::config::{LoadOptions, load_str};
 use herald::dispatch::{Engine, EngineOptions};
-use herald::store::{Commit, Journal};
+use herald::store::Journal;
 use tokio_util::sync::CancellationToken;
 
 /// A scratch directory under cargo's target dir (on the project's disk, like a real journal).
@@ -121,13 +120,8 @@ pub struct InProcess {
 }
 
 impl InProcess {
-    /// Ingest only (no delivery workers), with the given commit mode.
-    pub fn ingest_only(config: &str, dir: &Path, commit: Commit) -> Self {
-        Self::ingest_only_on(config, Journal::open(dir, commit).expect("journal"))
-    }
-
-    /// Ingest only, on `journal`.
-    pub fn ingest_only_on(config: &str, journal: Journal) -> Self {
+    /// Ingest only (no delivery workers), on `journal`.
+    pub fn ingest_only(config: &str, journal: Journal) -> Self {
         let (config, _) =
             load_str(config, "bench.yaml", &LoadOptions::default()).expect("bench config");
         let engine =

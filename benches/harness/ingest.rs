@@ -1,21 +1,30 @@
 //! Durable ingest: events/s answered 202 with grouped commits, against one commit (one
 //! fsync) per event. No delivery workers run: this is accepting and journaling only.
 
-use herald::store::Commit;
+use herald::store::{Commit, Journal};
 
 use super::herald::{InProcess, scratch};
 use super::net::{blast, drift_body};
 use super::{Options, Row, median, thousands};
 
-const CONFIG: &str =
+/// One drift webhook that is never called: no workers run.
+pub(super) const CONFIG: &str =
     "webhooks:\n  - {event: drift, kind: http, url: 'http://127.0.0.1:9/never-called'}\n";
-const CONNECTIONS: u64 = 64;
+/// Clients posting at once.
+pub(super) const CONNECTIONS: u64 = 64;
 
 async fn rate(commit: Commit, events: u64) -> f64 {
     let dir = scratch();
-    let herald = InProcess::ingest_only(CONFIG, dir.path(), commit);
-    // Warm up: the database file, the page cache, the connections.
-    blast(herald.addr, "/events/drift", 200, CONNECTIONS, drift_body).await;
+    answered_per_second(Journal::open(dir.path(), commit).expect("journal"), events).await
+}
+
+/// Events/s answered 202 by an in-process ingest (no delivery workers) on `journal`, after
+/// a warm-up (the database, the page cache, the connections); every event is checked to be
+/// in the journal.
+pub(super) async fn answered_per_second(journal: Journal, events: u64) -> f64 {
+    const WARM: u64 = 200;
+    let herald = InProcess::ingest_only(CONFIG, journal);
+    blast(herald.addr, "/events/drift", WARM, CONNECTIONS, drift_body).await;
     let (took, ok) = blast(
         herald.addr,
         "/events/drift",
@@ -32,7 +41,7 @@ async fn rate(commit: Commit, events: u64) -> f64 {
         .await
         .expect("counts")
         .events;
-    assert_eq!(stored, events + 200, "every event is in the journal");
+    assert_eq!(stored, events + WARM, "every event is in the journal");
     events as f64 / took.as_secs_f64()
 }
 

@@ -9,13 +9,10 @@ use std::time::{Duration, Instant};
 use herald::fake::postgres::Cluster;
 use herald::store::{ClaimLimits, Commit, Journal, Location};
 
-use super::herald::{InProcess, Serve, drift_config, scratch};
+use super::herald::{Serve, drift_config, scratch};
+use super::ingest::{CONFIG as INGEST, CONNECTIONS, answered_per_second};
 use super::net::{Behaviour, Receiver, blast, drift_body};
 use super::{Options, Row, median, thousands};
-
-const CONNECTIONS: u64 = 64;
-const INGEST_CONFIG: &str =
-    "webhooks:\n  - {event: drift, kind: http, url: 'http://127.0.0.1:9/never-called'}\n";
 
 async fn pg(cluster: &Cluster) -> (String, Journal) {
     let url = cluster.database().await;
@@ -23,22 +20,6 @@ async fn pg(cluster: &Cluster) -> (String, Journal) {
         .await
         .expect("PostgreSQL journal");
     (url, journal)
-}
-
-/// Events/s answered 202 by an in-process ingest on `journal`.
-async fn ingest(journal: Journal, events: u64) -> f64 {
-    let herald = InProcess::ingest_only_on(INGEST_CONFIG, journal);
-    blast(herald.addr, "/events/drift", 100, CONNECTIONS, drift_body).await;
-    let (took, ok) = blast(
-        herald.addr,
-        "/events/drift",
-        events,
-        CONNECTIONS,
-        drift_body,
-    )
-    .await;
-    assert_eq!(ok, events, "every event was accepted");
-    events as f64 / took.as_secs_f64()
 }
 
 /// Events/s from the first post until all are delivered, through `n` `serve` processes
@@ -78,24 +59,29 @@ async fn end_to_end(n: usize, env: &[(&str, &str)], events: u64) -> f64 {
     (share * n as u64) as f64 / (done - start).as_secs_f64()
 }
 
-/// The median time of one claim of 32 deliveries from a backlog of `backlog` due ones.
-async fn claim_ms(journal: Journal, backlog: u64) -> f64 {
+/// Journals `events` drift events (`body(i)`) through an engine over `journal` with
+/// `config` that is not running, so their deliveries are stored due and unleased.
+async fn journal_events(
+    journal: &Journal,
+    config: &str,
+    events: u64,
+    body: impl Fn(u64) -> hyper::body::Bytes,
+) {
     let (config, _) = herald::config::load_str(
-        INGEST_CONFIG,
+        config,
         "bench.yaml",
         &herald::config::LoadOptions::default(),
     )
     .expect("config");
-    // An engine that is not running stores its deliveries unleased: a backlog.
     let engine = herald::dispatch::Engine::new(
         std::sync::Arc::new(config),
         journal.clone(),
         herald::dispatch::EngineOptions::default(),
     )
     .expect("engine");
-    for chunk in (0..backlog).collect::<Vec<_>>().chunks(256) {
+    for chunk in (0..events).collect::<Vec<_>>().chunks(512) {
         let accepts = chunk.iter().map(|&i| {
-            let received = match herald::intake::read(&drift_body(i), None) {
+            let received = match herald::intake::read(&body(i), None) {
                 Ok(herald::intake::Inbound::Event(r)) => r,
                 _ => panic!("fixture"),
             };
@@ -109,6 +95,11 @@ async fn claim_ms(journal: Journal, backlog: u64) -> f64 {
             r.expect("journaled");
         }
     }
+}
+
+/// The median time of one claim of 32 deliveries from a backlog of `backlog` due ones.
+async fn claim_ms(journal: Journal, backlog: u64) -> f64 {
+    journal_events(&journal, INGEST, backlog, drift_body).await;
     let key = journal
         .reader()
         .deliveries(herald::store::DeliveryFilter {
@@ -144,43 +135,23 @@ async fn claim_ms(journal: Journal, backlog: u64) -> f64 {
 /// first) naming `acme/needle`, and returns the median time of a page of the search for
 /// it (the console's `/acme/needle`).
 async fn search_ms(journal: Journal, events: u64) -> f64 {
-    let (config, _) = herald::config::load_str(
+    journal_events(
+        &journal,
         "webhooks:\n  - {event: apply, kind: http, url: 'http://127.0.0.1:9/'}\n",
-        "bench.yaml",
-        &herald::config::LoadOptions::default(),
-    )
-    .expect("config");
-    let engine = herald::dispatch::Engine::new(
-        std::sync::Arc::new(config),
-        journal.clone(),
-        herald::dispatch::EngineOptions::default(),
-    )
-    .expect("engine");
-    for chunk in (0..events).collect::<Vec<_>>().chunks(512) {
-        let accepts = chunk.iter().map(|&i| {
+        events,
+        |i| {
             let body = drift_body(i);
-            let body = if i % 25_000 == 0 {
+            if i % 25_000 == 0 {
                 String::from_utf8_lossy(&body)
                     .replace("acme/infra", "acme/needle")
                     .into_bytes()
                     .into()
             } else {
                 body
-            };
-            let received = match herald::intake::read(&body, None) {
-                Ok(herald::intake::Inbound::Event(r)) => r,
-                _ => panic!("fixture"),
-            };
-            engine.accept(
-                herald::intake::Source::Drift,
-                received,
-                &herald::dispatch::Selection::Route,
-            )
-        });
-        for r in futures::future::join_all(accepts).await {
-            r.expect("journaled");
-        }
-    }
+            }
+        },
+    )
+    .await;
     // SQLite's summary index is filled by its writer when idle.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let term = || herald::store::Term {
@@ -228,12 +199,12 @@ pub async fn rows(o: &Options) -> Vec<Row> {
     let cluster = Cluster::start_durable();
     let events = o.size(10_000, 200);
 
-    let sqlite_ingest = ingest(
+    let sqlite_ingest = answered_per_second(
         Journal::open(scratch().path(), Commit::Grouped).expect("journal"),
         events,
     )
     .await;
-    let pg_ingest = ingest(pg(&cluster).await.1, events).await;
+    let pg_ingest = answered_per_second(pg(&cluster).await.1, events).await;
 
     let sqlite_dir = scratch();
     let sqlite_journal = format!("sqlite:{}", sqlite_dir.path().display());

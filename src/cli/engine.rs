@@ -21,15 +21,20 @@ pub fn data_dir(global: &Global) -> Result<PathBuf> {
     }
 }
 
-/// Opens the journal `--journal` (or `HERALD_JOURNAL`, or the config's `herald.journal`)
-/// names; by default SQLite in the data directory.
-pub async fn journal(global: &Global, config: Option<&Config>) -> Result<Journal> {
+/// Where the journal is: `--journal` (or `HERALD_JOURNAL`), else the config's
+/// `herald.journal`, else SQLite in the data directory.
+pub fn location(global: &Global, config: Option<&Config>) -> Result<herald::store::Location> {
     let from_config = config.and_then(|c| c.herald.journal.as_ref());
-    let location = match (&global.journal, from_config) {
+    Ok(match (&global.journal, from_config) {
         (Some(url), _) => herald::store::Location::parse(url)?,
         (None, Some(url)) => herald::store::Location::parse(url.expose())?,
         (None, None) => herald::store::Location::Sqlite(data_dir(global)?),
-    };
+    })
+}
+
+/// Opens the journal [`location`] names.
+pub async fn journal(global: &Global, config: Option<&Config>) -> Result<Journal> {
+    let location = location(global, config)?;
     let shown = location.to_string();
     herald::store::open(location, Commit::Grouped)
         .await

@@ -44,14 +44,12 @@ pub async fn run(global: &Global, args: &LogArgs) -> Result<ExitCode> {
         let lines = remote(&client, status, args.limit).await?;
         return print(lines, args.json, &client.at(), args.limit);
     }
-    let dir = match herald::store::Location::parse(global.journal.as_deref().unwrap_or("")) {
-        Ok(herald::store::Location::Sqlite(dir)) => dir,
-        Ok(herald::store::Location::Postgres(_)) => {
+    let dir = match super::engine::location(global, None)? {
+        herald::store::Location::Sqlite(dir) => dir,
+        herald::store::Location::Postgres(_) => {
             let opened = super::engine::journal(global, None).await?;
             return list(opened.reader(), status, args).await;
         }
-        Err(_) if global.journal.is_none() => super::engine::data_dir(global)?,
-        Err(e) => return Err(e.into()),
     };
     // Reading must not create: a journal opened here would be an empty one left behind.
     if !dir.join(herald::store::FILE_NAME).exists() {

@@ -641,54 +641,16 @@ async fn fields_atlantis_adds_reach_the_receiver_unchanged_and_in_order_after_a_
     }
 }
 
-/// A receiver that counts the connections it accepts and answers 200 after `delay`.
-async fn counting_receiver(
-    delay: Duration,
-) -> (
-    String,
-    std::sync::Arc<std::sync::atomic::AtomicU64>,
-    std::sync::Arc<std::sync::atomic::AtomicU64>,
-) {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    let (connections, requests) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let (c, r) = (connections.clone(), requests.clone());
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            c.fetch_add(1, Ordering::SeqCst);
-            let r = r.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |_req| {
-                    let r = r.clone();
-                    async move {
-                        tokio::time::sleep(delay).await;
-                        r.fetch_add(1, Ordering::SeqCst);
-                        Ok::<_, std::convert::Infallible>(hyper::Response::new(
-                            http_body_util::Full::new(axum::body::Bytes::from_static(b"ok")),
-                        ))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    (url, connections, requests)
-}
-
 /// Connections to a receiver are kept for the next attempts: a second burst as large as a
 /// webhook's in-flight cap opens none (the client kept only 16 idle connections per host,
 /// fewer than the 32 attempts in flight, and opened 16 again every burst).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_of_attempts_reuses_the_connections_of_the_last() {
-    use std::sync::atomic::Ordering;
-    let (url, connections, requests) = counting_receiver(Duration::from_millis(200)).await;
-    let config = format!("webhooks:\n  - {{event: drift, kind: http, url: '{url}'}}\n");
+    let rx = crate::support::Tally::start(Duration::from_millis(200)).await;
+    let config = format!(
+        "webhooks:\n  - {{event: drift, kind: http, url: '{}'}}\n",
+        rx.url
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let journal =
         herald::store::Journal::open(dir.path(), herald::store::Commit::Grouped).expect("journal");
@@ -703,7 +665,7 @@ async fn a_burst_of_attempts_reuses_the_connections_of_the_last() {
         let (e, s) = (engine.clone(), stop.clone());
         tokio::spawn(async move { e.run(s, Duration::from_secs(1)).await })
     };
-    let burst = async |round: u64| {
+    let burst = async |round: usize| {
         let accepts = (0..32).map(|_| {
             engine.accept(
                 herald::intake::Source::Drift,
@@ -715,21 +677,20 @@ async fn a_burst_of_attempts_reuses_the_connections_of_the_last() {
             r.expect("accepted");
         }
         assert!(
-            crate::support::eventually(Duration::from_secs(20), async || requests
-                .load(Ordering::SeqCst)
+            crate::support::eventually(Duration::from_secs(20), async || rx.answered()
                 == 32 * round)
             .await,
             "burst {round} delivered"
         );
     };
     burst(1).await;
-    let first = connections.load(Ordering::SeqCst);
+    let first = rx.connections();
     assert!(
         first >= 16,
         "the burst ran in parallel: {first} connections"
     );
     burst(2).await;
-    let second = connections.load(Ordering::SeqCst) - first;
+    let second = rx.connections() - first;
     assert_eq!(
         second, 0,
         "the second burst opened {second} new connections"

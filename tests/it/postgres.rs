@@ -280,6 +280,21 @@ async fn replicas(
     out
 }
 
+/// Posts `n` numbered drift events at once, round-robin across `fleet`, each answered 202.
+async fn post_all_at_once(fleet: &[crate::support::Serve], n: usize) {
+    let client = reqwest::Client::new();
+    let posts = (0..n).map(|i| {
+        client
+            .post(format!("{}/events/drift", fleet[i % fleet.len()].url))
+            .header("content-type", "application/json")
+            .body(numbered_drift(i))
+            .send()
+    });
+    for answer in futures::future::join_all(posts).await {
+        assert_eq!(answer.expect("post").status(), 202);
+    }
+}
+
 /// A drift body with a detection id the receiver can count by.
 fn numbered_drift(n: usize) -> String {
     format!(
@@ -627,17 +642,7 @@ async fn slack_pacing_holds_across_replicas() {
         ("HERALD_SLACK_API_URL", api.as_str()),
     ];
     let replicas = replicas(&path, data.path(), 3, &env).await;
-    let client = reqwest::Client::new();
-    let posts = (0..6).map(|n| {
-        client
-            .post(format!("{}/events/drift", replicas[n % 3].url))
-            .header("content-type", "application/json")
-            .body(numbered_drift(n))
-            .send()
-    });
-    for answer in futures::future::join_all(posts).await {
-        assert_eq!(answer.expect("post").status(), 202);
-    }
+    post_all_at_once(&replicas, 6).await;
     assert!(
         eventually(Duration::from_secs(20), async || slack.received().len()
             == 6)
@@ -697,85 +702,30 @@ async fn the_config_file_may_name_the_journal() {
     assert!(!err.contains("pw@"), "{err}");
 }
 
-/// A receiver that answers 200 after `delay` and records the most requests it held at once.
-async fn peak_receiver(
-    delay: Duration,
-) -> (
-    String,
-    Arc<std::sync::atomic::AtomicUsize>,
-    Arc<std::sync::atomic::AtomicUsize>,
-) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
-    let (peak, done) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let now = Arc::new(AtomicUsize::new(0));
-    let (p, d) = (peak.clone(), done.clone());
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let (p, d, now) = (p.clone(), d.clone(), now.clone());
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |_req| {
-                    let (p, d, now) = (p.clone(), d.clone(), now.clone());
-                    async move {
-                        let held = now.fetch_add(1, Ordering::SeqCst) + 1;
-                        p.fetch_max(held, Ordering::SeqCst);
-                        tokio::time::sleep(delay).await;
-                        now.fetch_sub(1, Ordering::SeqCst);
-                        d.fetch_add(1, Ordering::SeqCst);
-                        Ok::<_, std::convert::Infallible>(hyper::Response::new(
-                            http_body_util::Full::new(axum::body::Bytes::from_static(b"ok")),
-                        ))
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    (url, peak, done)
-}
-
 /// A webhook's in-flight cap (32) holds for the fleet: three replicas each accepting 50
 /// events at once to a slow receiver never have more than 32 requests at it together
 /// (each sends what it accepts within its share, the rest is claimed against every
 /// replica's leases); before, each sent up to 32 of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_in_flight_cap_holds_across_replicas() {
-    use std::sync::atomic::Ordering;
     let url = crate::pg::database().await;
-    let (hook, peak, done) = peak_receiver(Duration::from_millis(300)).await;
+    let rx = crate::support::Tally::start(Duration::from_millis(300)).await;
     let (_cfg, path) = crate::support::config_file(&format!(
-        "webhooks:\n  - {{name: audit, event: drift, kind: http, url: '{hook}'}}\n"
+        "webhooks:\n  - {{name: audit, event: drift, kind: http, url: '{}'}}\n",
+        rx.url
     ));
     let data = tempfile::tempdir().expect("tempdir");
     let env = [("HERALD_JOURNAL", url.as_str())];
     let fleet = replicas(&path, data.path(), 3, &env).await;
     // Each has counted the others (they say they are alive every 2 s).
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let client = reqwest::Client::new();
-    let posts = (0..150).map(|n| {
-        client
-            .post(format!("{}/events/drift", fleet[n % 3].url))
-            .header("content-type", "application/json")
-            .body(numbered_drift(n))
-            .send()
-    });
-    for answer in futures::future::join_all(posts).await {
-        assert_eq!(answer.expect("post").status(), 202);
-    }
+    post_all_at_once(&fleet, 150).await;
     assert!(
-        eventually(Duration::from_secs(60), async || done
-            .load(Ordering::SeqCst)
-            >= 150)
-        .await,
+        eventually(Duration::from_secs(60), async || rx.answered() >= 150).await,
         "{} of 150 delivered",
-        done.load(Ordering::SeqCst)
+        rx.answered()
     );
-    let most = peak.load(Ordering::SeqCst);
+    let most = rx.peak();
     assert!(
         most <= 32,
         "{most} requests at once to one webhook across the fleet"

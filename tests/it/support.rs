@@ -622,3 +622,70 @@ impl TlsFront {
         }
     }
 }
+
+/// A receiver that answers 200 after `delay` and counts what `Receiver` does not: the
+/// connections it accepted, the requests it answered, and the most it held at once.
+pub struct Tally {
+    /// Its URL (`/hook`).
+    pub url: String,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
+    answered: Arc<std::sync::atomic::AtomicUsize>,
+    peak: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Tally {
+    pub async fn start(delay: Duration) -> Self {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let [connections, answered, peak, held] =
+            std::array::from_fn(|_| Arc::new(AtomicUsize::new(0)));
+        let (c, a, p) = (connections.clone(), answered.clone(), peak.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                c.fetch_add(1, Ordering::SeqCst);
+                let (a, p, held) = (a.clone(), p.clone(), held.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |_req| {
+                        let (a, p, held) = (a.clone(), p.clone(), held.clone());
+                        async move {
+                            p.fetch_max(held.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                            tokio::time::sleep(delay).await;
+                            held.fetch_sub(1, Ordering::SeqCst);
+                            a.fetch_add(1, Ordering::SeqCst);
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                                http_body_util::Full::new(Bytes::from_static(b"ok")),
+                            ))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self {
+            url,
+            connections,
+            answered,
+            peak,
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Requests answered so far.
+    pub fn answered(&self) -> usize {
+        self.answered.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The most requests held at once so far.
+    pub fn peak(&self) -> usize {
+        self.peak.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
