@@ -17,6 +17,8 @@ use crate::event::{self, Env0Event, Event, EventError, Shape};
 pub enum Source {
     /// Posted as an Atlantis apply result.
     Apply,
+    /// Posted as an Atlantis plan result.
+    Plan,
     /// Posted as an Atlantis drift report.
     Drift,
     /// Posted as an env0 webhook.
@@ -32,6 +34,7 @@ impl Source {
     pub fn posted(shape: Shape) -> Self {
         match shape {
             Shape::Apply => Source::Apply,
+            Shape::Plan => Source::Plan,
             Shape::Drift => Source::Drift,
             Shape::Env0 => Source::Env0,
         }
@@ -41,6 +44,7 @@ impl Source {
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Apply => "apply",
+            Source::Plan => "plan",
             Source::Drift => "drift",
             Source::Env0 => "env0",
             Source::Fire => "fire",
@@ -52,6 +56,7 @@ impl Source {
     pub fn parse(s: &str) -> Option<Self> {
         [
             Source::Apply,
+            Source::Plan,
             Source::Drift,
             Source::Env0,
             Source::Fire,
@@ -64,7 +69,10 @@ impl Source {
     /// Whether a repeat from this source is recognised and not sent again: posts are (env0
     /// may deliver an event twice); an explicit send is meant to go out each time.
     pub fn dedupes(self) -> bool {
-        matches!(self, Source::Apply | Source::Drift | Source::Env0)
+        matches!(
+            self,
+            Source::Apply | Source::Plan | Source::Drift | Source::Env0
+        )
     }
 }
 
@@ -151,17 +159,42 @@ pub fn read(body: &[u8], shape: Option<Shape>) -> Result<Inbound, EventError> {
         Some(s) => s,
         None => event::detect(&tree).ok_or_else(|| EventError {
             message: "unknown event shape".into(),
-            detail: "expected an Atlantis apply result (Workspace, Pull, ...), an Atlantis drift payload (repository, detection_id, projects, ...) or an env0 webhook (type, data); or post to /events/apply, /events/drift or /events/env0".into(),
+            detail: "expected an Atlantis apply or plan result (Workspace, Pull, ...), an Atlantis drift payload (repository, detection_id, projects, ...) or an env0 webhook (type, data); or post to /events/apply, /events/plan, /events/drift or /events/env0".into(),
         })?,
     };
     match shape {
-        Shape::Apply => {
+        Shape::Apply | Shape::Plan => {
             let a = event::apply_from_tree(tree)?;
+            // A run says which it is (PR #5978); a route that says otherwise is a mistake
+            // of the sender's, not something to guess about.
+            let said = a.event.as_deref().unwrap_or(match shape {
+                Shape::Plan => "plan",
+                _ => "apply",
+            });
+            let want = if shape == Shape::Plan {
+                "plan"
+            } else {
+                "apply"
+            };
+            if said != want {
+                return Err(EventError {
+                    message: format!(
+                        "\"Event\" is {said:?} but this body was read as {want} result"
+                    ),
+                    detail: format!(
+                        "Event; post it to /events (which reads \"Event\") or to /events/{said}"
+                    ),
+                });
+            }
             // Stored as kept: the clone-URL credential is redacted in it.
             let stored = serde_json::to_string(&a).unwrap_or_default();
             Ok(Inbound::Event(Received {
                 shape,
-                event: Event::Apply(a),
+                event: if shape == Shape::Plan {
+                    Event::Plan(a)
+                } else {
+                    Event::Apply(a)
+                },
                 body: stored,
                 dedupe: None,
             }))

@@ -1,8 +1,10 @@
 //! Which webhooks an event goes to, and why: Atlantis' rules in one function.
 //!
-//! An apply goes to an apply webhook when `workspace-regex` matches the workspace **and**
-//! `branch-regex` matches the PR's base branch (unanchored, empty matches all). A drift
-//! report goes to every drift webhook; Atlantis ignores the regex keys there. The same
+//! An apply (or plan) goes to a webhook of its event when `workspace-regex` matches the
+//! workspace **and** `branch-regex` the PR's base branch **and** (Atlantis PR #5557)
+//! `project-regex` the project name **and** `directory-regex` the directory (unanchored,
+//! empty matches all). A drift report goes to every drift webhook; Atlantis ignores the
+//! regex keys there. A report whose projects partly errored goes as `drift-errors:` says. The same
 //! function returns the evidence (what was tested, what matched) for `herald match` and the
 //! console's filter editor, so what users see is what the dispatcher does.
 
@@ -47,6 +49,13 @@ pub enum Reason {
     /// An event kind with nothing to filter on (a drift report): its webhooks take every
     /// one, as in Atlantis.
     Drift,
+    /// A drift report that the webhook's `drift-errors:` setting leaves out.
+    DriftErrors {
+        /// The webhook's setting.
+        setting: &'static str,
+        /// Whether the report has errored projects.
+        errored: bool,
+    },
 }
 
 /// The routing decision for one webhook.
@@ -75,7 +84,16 @@ pub fn decide(webhook: &Webhook, event: &Event) -> Decision {
             .into_iter()
             .filter_map(|s| event.subject(s).map(|v| test(s, webhook.filter(s), v)))
             .collect();
-        if tests.is_empty() {
+        let errored = event.has_errors();
+        if !webhook.drift_errors.takes(errored) {
+            (
+                false,
+                Reason::DriftErrors {
+                    setting: webhook.drift_errors.as_str(),
+                    errored,
+                },
+            )
+        } else if tests.is_empty() {
             (true, Reason::Drift)
         } else {
             (tests.iter().all(|t| t.matched), Reason::Filters { tests })
@@ -97,6 +115,7 @@ pub fn decide_all(webhooks: &[Webhook], event: &Event) -> Vec<Decision> {
 /// dispatcher, which routes every event through every webhook.
 pub fn matches(webhook: &Webhook, event: &Event) -> bool {
     passes(webhook.event, |s| webhook.filter(s), event)
+        && webhook.drift_errors.takes(event.has_errors())
 }
 
 /// Whether a webhook for `kind` events with these filters takes `event`: the rule of

@@ -1,4 +1,5 @@
-//! `PUT /webhooks/{id}/filters`: a webhook's `workspace-regex` and `branch-regex` changed
+//! `PUT /webhooks/{id}/filters`: a webhook's `workspace-regex`, `branch-regex`,
+//! `project-regex` and `directory-regex` changed
 //! in the running engine, and with `"write": true` in the config file too, by the same
 //! [`config::write_filters`] the console uses (comments and layout kept, a backup beside
 //! it, nothing written that would not load).
@@ -24,6 +25,10 @@ pub(super) struct Filters {
     workspace: Option<String>,
     #[serde(rename = "branch-regex")]
     branch: Option<String>,
+    #[serde(rename = "project-regex")]
+    project: Option<String>,
+    #[serde(rename = "directory-regex")]
+    directory: Option<String>,
     #[serde(default)]
     write: bool,
 }
@@ -62,6 +67,8 @@ pub(super) async fn put(State(api): State<Api>, Path(id): Path<String>, bytes: B
     for (key, pattern) in [
         ("workspace-regex", &req.workspace),
         ("branch-regex", &req.branch),
+        ("project-regex", &req.project),
+        ("directory-regex", &req.directory),
     ] {
         let Some(pattern) = pattern else { continue };
         changed = match changed.with_filter(index, key, pattern) {
@@ -80,7 +87,7 @@ pub(super) async fn put(State(api): State<Api>, Path(id): Path<String>, bytes: B
     if fields.is_empty() {
         return bad(
             "nothing to change",
-            "give \"workspace-regex\" and/or \"branch-regex\"",
+            "give one or more of \"workspace-regex\", \"branch-regex\", \"project-regex\", \"directory-regex\"",
         );
     }
     let mut said = String::new();
@@ -92,9 +99,21 @@ pub(super) async fn put(State(api): State<Api>, Path(id): Path<String>, bytes: B
         match written {
             Ok(w) => {
                 // What was written: also the other filter when it was applied but not saved.
-                let what = match w.keys.as_slice() {
-                    [one, two] => format!("{one} and {two} (applied earlier, unsaved until now)"),
-                    keys => keys.join(" and "),
+                let asked: Vec<&str> = fields.iter().map(|(k, _)| *k).collect();
+                let earlier: Vec<&str> = w
+                    .keys
+                    .iter()
+                    .copied()
+                    .filter(|k| !asked.contains(k))
+                    .collect();
+                let what = if earlier.is_empty() {
+                    asked.join(" and ")
+                } else {
+                    format!(
+                        "{} and {} (applied earlier, unsaved until now)",
+                        asked.join(" and "),
+                        earlier.join(" and ")
+                    )
                 };
                 let file = w
                     .config
@@ -146,6 +165,8 @@ pub(super) async fn put(State(api): State<Api>, Path(id): Path<String>, bytes: B
         "webhook": w.label(),
         "workspace_regex": w.workspace_regex.pattern(),
         "branch_regex": w.branch_regex.pattern(),
+        "project_regex": w.project_regex.pattern(),
+        "directory_regex": w.directory_regex.pattern(),
         "written": req.write,
         "said": said,
     }))

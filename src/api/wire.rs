@@ -63,6 +63,15 @@ pub struct Webhook {
     pub workspace_regex: String,
     /// `branch-regex` as written.
     pub branch_regex: String,
+    /// `project-regex` as written.
+    #[serde(default)]
+    pub project_regex: String,
+    /// `directory-regex` as written.
+    #[serde(default)]
+    pub directory_regex: String,
+    /// `drift-errors:` (include, skip or only).
+    #[serde(default)]
+    pub drift_errors: String,
     /// Time allowed for one attempt, in milliseconds.
     pub timeout_ms: u64,
     /// Attempts in all, the first included.
@@ -73,6 +82,19 @@ pub struct Webhook {
     pub signed: bool,
     /// Its deliveries by state.
     pub deliveries: DeliveryTally,
+}
+
+impl Webhook {
+    /// Its pattern of filter `s`, as written.
+    pub fn pattern(&self, s: crate::event::Subject) -> &str {
+        use crate::event::Subject;
+        match s {
+            Subject::Workspace => &self.workspace_regex,
+            Subject::BaseBranch => &self.branch_regex,
+            Subject::Project => &self.project_regex,
+            Subject::Directory => &self.directory_regex,
+        }
+    }
 }
 
 /// The webhooks of `config` as the API shows them, with their deliveries by state (keyed
@@ -96,6 +118,9 @@ pub fn webhooks(
             slack_token: w.target.uses_slack_token(),
             workspace_regex: w.workspace_regex.pattern().to_string(),
             branch_regex: w.branch_regex.pattern().to_string(),
+            project_regex: w.project_regex.pattern().to_string(),
+            directory_regex: w.directory_regex.pattern().to_string(),
+            drift_errors: w.drift_errors.as_str().to_string(),
             timeout_ms: u64::try_from(w.timeout.as_millis()).unwrap_or(u64::MAX),
             max_attempts: w.retry.max_attempts,
             headers: w.headers.iter().map(|(k, _)| k.clone()).collect(),

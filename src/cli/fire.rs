@@ -217,6 +217,7 @@ fn read_event(args: &FireArgs) -> Result<Option<Received>> {
         Some(p) => read_payload(p)?,
         None => match args.event {
             EventArg::Apply => fixtures::APPLY_SUCCESS,
+            EventArg::Plan => fixtures::PLAN_FAILURE,
             EventArg::Drift => fixtures::DRIFT,
             EventArg::Env0 => fixtures::ENV0_DRIFT,
         }
@@ -229,6 +230,7 @@ fn read_event(args: &FireArgs) -> Result<Option<Received>> {
     );
     let shape = match args.event {
         EventArg::Apply => Shape::Apply,
+        EventArg::Plan => Shape::Plan,
         EventArg::Drift => Shape::Drift,
         EventArg::Env0 => Shape::Env0,
     };

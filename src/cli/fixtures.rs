@@ -3,6 +3,8 @@
 
 /// An Atlantis apply that succeeded.
 pub const APPLY_SUCCESS: &str = include_str!("../../examples/payloads/apply-success.json");
+/// An Atlantis plan that failed, with a long coloured `ResultMessage`.
+pub const PLAN_FAILURE: &str = include_str!("../../examples/payloads/plan-failure.json");
 /// An Atlantis drift report with drift.
 pub const DRIFT: &str = include_str!("../../examples/payloads/drift-detected.json");
 /// An env0 `com.env0.drift.detected` webhook.
@@ -10,16 +12,25 @@ pub const ENV0_DRIFT: &str = include_str!("../../examples/payloads/env0-drift-de
 
 /// Every bundled payload, for the console's test-fire: (file name, JSON).
 #[cfg(feature = "tui")]
-pub const ALL: [(&str, &str); 6] = [
+pub const ALL: [(&str, &str); 9] = [
     ("apply-success.json", APPLY_SUCCESS),
     (
         "apply-failure.json",
         include_str!("../../examples/payloads/apply-failure.json"),
     ),
+    (
+        "plan-success.json",
+        include_str!("../../examples/payloads/plan-success.json"),
+    ),
+    ("plan-failure.json", PLAN_FAILURE),
     ("drift-detected.json", DRIFT),
     (
         "drift-clean.json",
         include_str!("../../examples/payloads/drift-clean.json"),
+    ),
+    (
+        "drift-errored.json",
+        include_str!("../../examples/payloads/drift-errored.json"),
     ),
     ("env0-drift-detected.json", ENV0_DRIFT),
     (

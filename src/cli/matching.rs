@@ -7,7 +7,7 @@ use anyhow::{Result, bail};
 use clap::{ArgMatches, Args};
 
 use herald::config::{Config, EventKind};
-use herald::event::{ApplyResult, DriftReport, DriftResult, Event, Relayed};
+use herald::event::{ApplyResult, DriftReport, DriftResult, Event, Relayed, Subject};
 use herald::intake::{self, Inbound};
 use herald::route::{self, Decision, Reason};
 
@@ -19,14 +19,20 @@ pub struct MatchArgs {
     #[arg(long, value_enum)]
     event: MatchEvent,
     /// A payload file (Atlantis apply or drift JSON, or an env0 webhook)
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["workspace", "branch"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["workspace", "branch", "project", "directory"])]
     payload: Option<PathBuf>,
-    /// The apply's workspace
+    /// The run's workspace
     #[arg(long, value_name = "W")]
     workspace: Option<String>,
     /// The PR's base branch
     #[arg(long, value_name = "B")]
     branch: Option<String>,
+    /// The run's project name (what project-regex is tested against)
+    #[arg(long, value_name = "P")]
+    project: Option<String>,
+    /// The run's directory (what directory-regex is tested against)
+    #[arg(long, value_name = "DIR")]
+    directory: Option<String>,
     /// Print JSON
     #[arg(long)]
     json: bool,
@@ -35,6 +41,7 @@ pub struct MatchArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum MatchEvent {
     Apply,
+    Plan,
     Drift,
 }
 
@@ -47,8 +54,10 @@ pub fn run(global: &Global, matches: &ArgMatches, args: &MatchArgs) -> Result<Ex
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "event": event.kind(),
-                "workspace": event.workspace(),
-                "base_branch": event.base_branch(),
+                "workspace": event.subject(Subject::Workspace),
+                "base_branch": event.subject(Subject::BaseBranch),
+                "project": event.subject(Subject::Project),
+                "directory": event.subject(Subject::Directory),
                 "webhooks": decisions,
             }))?
         );
@@ -65,6 +74,7 @@ pub fn run(global: &Global, matches: &ArgMatches, args: &MatchArgs) -> Result<Ex
 fn build_event(args: &MatchArgs) -> Result<Event> {
     let want = match args.event {
         MatchEvent::Apply => EventKind::Apply,
+        MatchEvent::Plan => EventKind::Plan,
         MatchEvent::Drift => EventKind::Drift,
     };
     let event = match &args.payload {
@@ -80,7 +90,7 @@ fn build_event(args: &MatchArgs) -> Result<Event> {
             ),
         },
         None => match want {
-            EventKind::Apply => {
+            EventKind::Apply | EventKind::Plan => {
                 let mut a: ApplyResult =
                     serde_json::from_str(r#"{"Workspace":"","Pull":{},"Success":true}"#)?;
                 a.workspace = args
@@ -88,7 +98,14 @@ fn build_event(args: &MatchArgs) -> Result<Event> {
                     .clone()
                     .unwrap_or_else(|| "default".to_string());
                 a.pull.base_branch = args.branch.clone().unwrap_or_else(|| "main".to_string());
-                Event::Apply(Relayed::new(a))
+                a.project_name = args.project.clone().unwrap_or_default();
+                a.directory = args.directory.clone().unwrap_or_else(|| ".".to_string());
+                if want == EventKind::Plan {
+                    a.event = Some("plan".into());
+                    Event::Plan(Relayed::new(a))
+                } else {
+                    Event::Apply(Relayed::new(a))
+                }
             }
             EventKind::Drift => Event::Drift(Relayed::new(DriftReport {
                 result: DriftResult {
@@ -116,6 +133,7 @@ fn build_event(args: &MatchArgs) -> Result<Event> {
 fn article(k: EventKind) -> String {
     match k {
         EventKind::Apply => "an apply".to_string(),
+        EventKind::Plan => "a plan".to_string(),
         EventKind::Drift => "a drift".to_string(),
     }
 }
@@ -123,9 +141,13 @@ fn article(k: EventKind) -> String {
 /// The human-readable explanation.
 fn explain(config: &Config, event: &Event, decisions: &[Decision]) -> String {
     let mut out = match event {
-        Event::Apply(a) => format!(
-            "apply event: workspace {:?}, base branch {:?}\n",
-            a.workspace, a.pull.base_branch
+        Event::Apply(a) | Event::Plan(a) => format!(
+            "{} event: workspace {:?}, base branch {:?}, project {:?}, directory {:?}\n",
+            event.kind().as_str(),
+            a.workspace,
+            a.pull.base_branch,
+            a.project_name,
+            a.directory
         ),
         Event::Drift(_) => "drift event\n".to_string(),
     };
@@ -151,6 +173,11 @@ fn explain(config: &Config, event: &Event, decisions: &[Decision]) -> String {
             }
             Reason::Drift => out
                 .push_str("    drift webhooks receive every drift report (filters do not apply)\n"),
+            Reason::DriftErrors { setting, errored } => out.push_str(&if *errored {
+                format!("    drift-errors: {setting} leaves out reports with errored projects\n")
+            } else {
+                format!("    drift-errors: {setting} takes only reports with errored projects\n")
+            }),
             Reason::Filters { tests } => {
                 for t in tests {
                     let line = if t.pattern.is_empty() {

@@ -93,6 +93,17 @@ pub struct Global {
         value_name = "URL"
     )]
     pub slack_api_url: Option<String>,
+    /// Whether Slack messages show the PR description (Atlantis' flag) [default: true]
+    #[arg(
+        long,
+        env = "ATLANTIS_SLACK_INCLUDE_BODY",
+        global = true,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub slack_include_body: Option<bool>,
     /// Where the journal lives [default: the platform data dir, $XDG_DATA_HOME/herald]
     #[arg(long, env = "HERALD_DATA_DIR", global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -146,6 +157,8 @@ pub enum Command {
 pub enum EventArg {
     /// An Atlantis apply result.
     Apply,
+    /// An Atlantis plan result (Atlantis PR #5978).
+    Plan,
     /// An Atlantis drift report.
     Drift,
     /// An env0 webhook (drift detected or test).
@@ -235,6 +248,7 @@ pub fn load_options(global: &Global, matches: &ArgMatches) -> LoadOptions {
             )
         }),
         slack_api_url: global.slack_api_url.clone(),
+        slack_include_body: global.slack_include_body,
         ..LoadOptions::default()
     }
 }

@@ -109,6 +109,7 @@ pub fn load_str(text: &str, file: &str, opts: &LoadOptions) -> Result<(Config, R
             .unwrap_or_else(|| SLACK_API_URL.to_string())
             .trim_end_matches('/')
             .to_string(),
+        slack_include_body: true,
         herald: Default::default(),
     };
     ctx.top_level(&doc_value, doc_node.as_ref(), opts, &mut config);

@@ -30,34 +30,44 @@ pub use writeback::{WriteBackError, set_webhook_value};
 
 use crate::secret::Secret;
 
-/// The two events Atlantis sends.
+/// The events a webhook may be for: Atlantis' two, and plan results as Atlantis PR #5978
+/// defines them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventKind {
     /// An apply finished (successfully or not).
     Apply,
+    /// A plan finished (successfully or not).
+    Plan,
     /// A drift detection run finished.
     Drift,
 }
 
 impl EventKind {
     /// Every kind, in the order they are counted and listed.
-    pub const ALL: [EventKind; 2] = [EventKind::Apply, EventKind::Drift];
+    pub const ALL: [EventKind; 3] = [EventKind::Apply, EventKind::Plan, EventKind::Drift];
 
     /// Its place in [`EventKind::ALL`].
     pub fn index(self) -> usize {
         match self {
             EventKind::Apply => 0,
-            EventKind::Drift => 1,
+            EventKind::Plan => 1,
+            EventKind::Drift => 2,
         }
     }
 
-    /// `apply` or `drift`.
+    /// `apply`, `plan` or `drift`.
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Apply => "apply",
+            EventKind::Plan => "plan",
             EventKind::Drift => "drift",
         }
+    }
+
+    /// Whether its events are runs (apply or plan), which the regex filters test.
+    pub fn is_run(self) -> bool {
+        matches!(self, EventKind::Apply | EventKind::Plan)
     }
 }
 
@@ -124,6 +134,12 @@ pub struct Webhook {
     pub workspace_regex: Filter,
     /// `branch-regex`, tested against the PR's base branch (apply only).
     pub branch_regex: Filter,
+    /// `project-regex` (Atlantis PR #5557), tested against the project name.
+    pub project_regex: Filter,
+    /// `directory-regex` (Atlantis PR #5557), tested against the project's directory.
+    pub directory_regex: Filter,
+    /// `drift-errors:` which drift reports with errored projects it takes.
+    pub drift_errors: DriftErrors,
     /// herald's per-webhook `headers:`, sent after the global ones.
     pub headers: Headers,
     /// herald's `secret:`; when set, requests carry a Standard Webhooks signature.
@@ -223,6 +239,8 @@ impl Webhook {
         match s {
             crate::event::Subject::Workspace => &self.workspace_regex,
             crate::event::Subject::BaseBranch => &self.branch_regex,
+            crate::event::Subject::Project => &self.project_regex,
+            crate::event::Subject::Directory => &self.directory_regex,
         }
     }
 
@@ -231,6 +249,8 @@ impl Webhook {
         match s {
             crate::event::Subject::Workspace => &mut self.workspace_regex,
             crate::event::Subject::BaseBranch => &mut self.branch_regex,
+            crate::event::Subject::Project => &mut self.project_regex,
+            crate::event::Subject::Directory => &mut self.directory_regex,
         }
     }
 
@@ -239,6 +259,39 @@ impl Webhook {
         match &self.name {
             Some(n) => n.clone(),
             None => format!("#{}", self.index),
+        }
+    }
+}
+
+/// Which drift reports whose projects partly errored a drift webhook takes (`drift-errors:`).
+/// Atlantis sends none of them (its issue #6753); herald sends them by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DriftErrors {
+    /// Every report, errored or not (the default).
+    #[default]
+    Include,
+    /// Only reports without an errored project (Atlantis' behaviour).
+    Skip,
+    /// Only reports with an errored project (an errors channel).
+    Only,
+}
+
+impl DriftErrors {
+    /// The config value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftErrors::Include => "include",
+            DriftErrors::Skip => "skip",
+            DriftErrors::Only => "only",
+        }
+    }
+
+    /// Whether a report with (`true`) or without errored projects is taken.
+    pub fn takes(self, errored: bool) -> bool {
+        match self {
+            DriftErrors::Include => true,
+            DriftErrors::Skip => !errored,
+            DriftErrors::Only => errored,
         }
     }
 }
@@ -280,6 +333,9 @@ pub struct Config {
     pub http_headers: Headers,
     /// Slack Web API base URL, without a trailing slash.
     pub slack_api_url: String,
+    /// `slack-include-body` (Atlantis PR #6794): false leaves the PR description out of
+    /// Slack messages.
+    pub slack_include_body: bool,
     /// herald-only settings.
     pub herald: HeraldSettings,
 }
@@ -368,6 +424,9 @@ pub struct LoadOptions {
     pub http_headers: Option<(String, Location)>,
     /// `--slack-api-url` / `HERALD_SLACK_API_URL`.
     pub slack_api_url: Option<String>,
+    /// `--slack-include-body` / `ATLANTIS_SLACK_INCLUDE_BODY`, when given (it wins over the
+    /// file's `slack-include-body`).
+    pub slack_include_body: Option<bool>,
     /// How `${VAR}` is looked up; the process environment unless a test says otherwise.
     pub vars: VarLookup,
 }
@@ -379,6 +438,7 @@ impl Default for LoadOptions {
             slack_token: None,
             http_headers: None,
             slack_api_url: None,
+            slack_include_body: None,
             vars: Arc::new(|name| std::env::var(name).ok()),
         }
     }

@@ -148,9 +148,6 @@ pub enum WriteFiltersError {
     File(String),
 }
 
-/// The filter keys a webhook has.
-const FILTER_KEYS: [&str; 2] = ["workspace-regex", "branch-regex"];
-
 /// Writes filters of webhook `index` into the file `running` was loaded from (comments and
 /// layout kept, a backup beside it), and returns the config re-read from it. A filter of the
 /// same webhook that `running` has applied but the file lacks is written too: re-reading
@@ -169,24 +166,21 @@ pub fn write_filters(
     let name = path.display().to_string();
     let text = std::fs::read_to_string(&path)
         .map_err(|e| WriteFiltersError::File(format!("cannot read {name}: {e}")))?;
-    let pattern = |c: &super::Config, key: &str| {
-        c.webhooks.get(index).map(|w| {
-            if key == "workspace-regex" {
-                w.workspace_regex.pattern().to_string()
-            } else {
-                w.branch_regex.pattern().to_string()
-            }
-        })
+    let pattern = |c: &super::Config, s: crate::event::Subject| {
+        c.webhooks
+            .get(index)
+            .map(|w| w.filter(s).pattern().to_string())
     };
     let in_file = super::load_str(&text, &name, opts).ok().map(|(c, _)| c);
     let mut writes: Vec<(&'static str, String)> =
         values.iter().map(|(k, v)| (*k, (*v).to_string())).collect();
-    for key in FILTER_KEYS {
+    for subject in crate::event::Subject::ALL {
+        let key = subject.key();
         if writes.iter().any(|(k, _)| *k == key) {
             continue;
         }
-        if let Some(applied) = pattern(running, key)
-            && in_file.as_ref().and_then(|c| pattern(c, key)) != Some(applied.clone())
+        if let Some(applied) = pattern(running, subject)
+            && in_file.as_ref().and_then(|c| pattern(c, subject)) != Some(applied.clone())
         {
             writes.push((key, applied));
         }

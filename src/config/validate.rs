@@ -7,19 +7,24 @@ use serde_yaml::Value;
 
 use super::yaml_pos::{Node, Pos};
 use super::{
-    Config, DEFAULT_TIMEOUT, Diagnostic, EventKind, Filter, HeraldSettings, LoadOptions, Location,
-    Report, RetryPolicy, Webhook, WebhookKey, headers,
+    Config, DEFAULT_TIMEOUT, Diagnostic, DriftErrors, EventKind, Filter, HeraldSettings,
+    LoadOptions, Location, Report, RetryPolicy, Webhook, WebhookKey, headers,
 };
+use crate::event::Subject;
 use crate::notify::kind::Finding;
 use crate::secret::Secret;
 
-/// Keys every webhook entry may have: Atlantis' four and herald's five; each kind adds
+/// Keys every webhook entry may have: Atlantis' four, the two of Atlantis PR #5557 and
+/// herald's six; each kind adds
 /// its own (Atlantis' `channel` and `url`).
-const WEBHOOK_KEYS: [&str; 9] = [
+const WEBHOOK_KEYS: [&str; 12] = [
     "event",
     "kind",
     "workspace-regex",
     "branch-regex",
+    "project-regex",
+    "directory-regex",
+    "drift-errors",
     "name",
     "headers",
     "secret",
@@ -152,6 +157,20 @@ impl Ctx<'_> {
             config.slack_token = None;
         }
 
+        // slack-include-body (Atlantis PR #6794): the flag or environment, then the file.
+        if let Some(include) = opts.slack_include_body {
+            config.slack_include_body = include;
+        } else if let Some(f) = Field::of(root, node, start, "slack-include-body") {
+            match f.value {
+                Value::Bool(b) => config.slack_include_body = *b,
+                Value::String(s) if go_bool(s).is_some() => {
+                    config.slack_include_body = go_bool(s).unwrap_or(true);
+                }
+                Value::Null => {}
+                _ => self.error(f.pos, "\"slack-include-body\" must be true or false"),
+            }
+        }
+
         if let Some((json, loc)) = &opts.http_headers {
             match headers::parse_json(json) {
                 Ok(h) => config.http_headers = h,
@@ -265,8 +284,10 @@ impl Ctx<'_> {
         };
         let event = read(self, "event");
         let kind = read(self, "kind");
-        let workspace_re = read(self, "workspace-regex");
-        let branch_re = read(self, "branch-regex");
+        let patterns: Vec<(Subject, String)> = Subject::ALL
+            .into_iter()
+            .map(|s| (s, read(self, s.key())))
+            .collect();
         let name = read(self, "name");
 
         self.unknown_keys(value, node, pos);
@@ -278,6 +299,7 @@ impl Ctx<'_> {
         }
         let event = match event.as_str() {
             "apply" => EventKind::Apply,
+            "plan" => EventKind::Plan,
             "drift" => EventKind::Drift,
             other => {
                 self.error(
@@ -288,29 +310,53 @@ impl Ctx<'_> {
             }
         };
         let mut ok = true;
-        let (workspace_regex, branch_regex) = match event {
-            EventKind::Apply => (
-                self.filter(&workspace_re, at("workspace-regex"), "workspace", &mut ok),
-                self.filter(&branch_re, at("branch-regex"), "branch", &mut ok),
-            ),
-            EventKind::Drift => {
-                for (key, pattern) in [
-                    ("workspace-regex", &workspace_re),
-                    ("branch-regex", &branch_re),
-                ] {
-                    if !pattern.is_empty() {
-                        self.warn(
-                            get(key).map_or(pos, |f| f.key_pos),
-                            format!(
-                                "\"{key}\" is ignored on drift webhooks (Atlantis ignores it too): \
-                                 every drift report is sent; remove the key"
-                            ),
-                        );
-                    }
-                }
-                (Filter::any(), Filter::any())
+        // Compiled in PR #5557's order (workspace, branch, project, directory), before the
+        // kind is looked at, so a bad pattern is reported first, as Atlantis reports it.
+        let mut filters = [Filter::any(), Filter::any(), Filter::any(), Filter::any()];
+        for (subject, pattern) in &patterns {
+            if event.is_run() {
+                // "branch" in the anchoring hint, as herald has always said it.
+                let tested = match subject {
+                    Subject::BaseBranch => "branch",
+                    other => other.noun(),
+                };
+                filters[subject.index()] = self.filter(pattern, at(subject.key()), tested, &mut ok);
+            } else if !pattern.is_empty() {
+                let key = subject.key();
+                self.warn(
+                    get(key).map_or(pos, |f| f.key_pos),
+                    format!(
+                        "\"{key}\" is ignored on drift webhooks (Atlantis ignores it too): \
+                         every drift report is sent; remove the key"
+                    ),
+                );
+            }
+        }
+        let [
+            workspace_regex,
+            branch_regex,
+            project_regex,
+            directory_regex,
+        ] = filters;
+        let drift_errors = match read(self, "drift-errors").as_str() {
+            "" | "include" => DriftErrors::Include,
+            "skip" => DriftErrors::Skip,
+            "only" => DriftErrors::Only,
+            other => {
+                self.error(
+                    at("drift-errors"),
+                    format!("\"drift-errors: {other}\" is not one of include, skip, only"),
+                );
+                ok = false;
+                DriftErrors::Include
             }
         };
+        if event != EventKind::Drift && get("drift-errors").is_some() {
+            self.warn(
+                get("drift-errors").map_or(pos, |f| f.key_pos),
+                "\"drift-errors\" only applies to drift webhooks; remove the key",
+            );
+        }
 
         let drift = event == EventKind::Drift;
         let target = match crate::notify::kind::KINDS.iter().find(|k| k.name == kind) {
@@ -433,6 +479,9 @@ impl Ctx<'_> {
             target,
             workspace_regex,
             branch_regex,
+            project_regex,
+            directory_regex,
+            drift_errors,
             headers,
             secret: secret.map(Secret::new),
             timeout,
@@ -738,5 +787,14 @@ fn assign_keys(config: &mut Config) {
         } else {
             WebhookKey::new(w.name.as_deref(), w.event, &w.target, *nth)
         };
+    }
+}
+
+/// A boolean as Go's `strconv.ParseBool` reads it (what Atlantis' flags take).
+fn go_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
     }
 }

@@ -1,4 +1,6 @@
 //! Atlantis' apply payload: the `ApplyResult` Go struct, encoded with its Go field names.
+//! A plan result (Atlantis PR #5978's `EventResult`) is the same struct with `Event` first,
+//! and either may carry PR #5599's `ResultMessage` last.
 
 use serde::{Deserialize, Serialize};
 
@@ -7,6 +9,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ApplyResult {
+    /// `"plan"` or `"apply"` (PR #5978's `EventResult.Event`); released Atlantis sends no
+    /// such key for applies, so it is absent unless it was received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
     /// Terraform workspace; `workspace-regex` is tested against it.
     pub workspace: String,
     /// The base repository.
@@ -25,6 +31,10 @@ pub struct ApplyResult {
     /// Atlantis project name, empty when unnamed.
     #[serde(default)]
     pub project_name: String,
+    /// PR #5599: the step outputs joined with newlines (on failure, the error first).
+    /// It can be the whole Terraform output, so every chat target shows only its end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_message: Option<String>,
 }
 
 /// A repository (`models.Repo`).

@@ -25,6 +25,13 @@ pub struct DriftResult {
     pub projects: Vec<DriftProject>,
 }
 
+impl DriftResult {
+    /// How many projects errored (a non-empty `error`).
+    pub fn errored(&self) -> usize {
+        self.projects.iter().filter(|p| !p.error.is_empty()).count()
+    }
+}
+
 /// One project of a drift run.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -73,5 +80,20 @@ pub fn display_dir(dir: &str) -> String {
         "/".to_string()
     } else {
         dir.to_string()
+    }
+}
+
+/// The first non-empty line of an error, cleaned as a result message is (no colour codes,
+/// no URL passwords), at most 300 characters.
+pub fn first_line(error: &str) -> String {
+    let clean = super::result::clean(error);
+    let line = clean
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    match line.char_indices().nth(300) {
+        Some((i, _)) => format!("{}…", &line[..i]),
+        None => line.to_string(),
     }
 }

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod drift;
 pub mod env0;
 mod relayed;
+pub mod result;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,12 +30,14 @@ pub struct DriftReport {
 }
 
 /// An event ready to route and deliver. In the journal it is stored as
-/// `{"kind": "apply"|"drift", "data": ...}`.
+/// `{"kind": "apply"|"plan"|"drift", "data": ...}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "data", rename_all = "lowercase")]
 pub enum Event {
     /// An Atlantis apply result.
     Apply(Relayed<ApplyResult>),
+    /// An Atlantis plan result (PR #5978: the apply's keys with `"Event": "plan"` first).
+    Plan(Relayed<ApplyResult>),
     /// A drift report (from Atlantis or env0).
     Drift(Relayed<DriftReport>),
 }
@@ -44,14 +47,31 @@ impl Event {
     pub fn kind(&self) -> EventKind {
         match self {
             Event::Apply(_) => EventKind::Apply,
+            Event::Plan(_) => EventKind::Plan,
             Event::Drift(_) => EventKind::Drift,
+        }
+    }
+
+    /// The run result of an apply or a plan (one shape, two events).
+    pub fn run(&self) -> Option<&ApplyResult> {
+        match self {
+            Event::Apply(a) | Event::Plan(a) => Some(a),
+            Event::Drift(_) => None,
+        }
+    }
+
+    /// `Apply` or `Plan`: the word Atlantis starts a run's Slack text with.
+    pub fn step(&self) -> &'static str {
+        match self {
+            Event::Plan(_) => "Plan",
+            Event::Apply(_) | Event::Drift(_) => "Apply",
         }
     }
 
     /// The body an HTTP webhook receives: the Atlantis JSON.
     pub fn to_json(&self) -> Value {
         match self {
-            Event::Apply(a) => serde_json::to_value(a),
+            Event::Apply(a) | Event::Plan(a) => serde_json::to_value(a),
             Event::Drift(d) => serde_json::to_value(d),
         }
         .unwrap_or(Value::Null)
@@ -60,7 +80,7 @@ impl Event {
     /// One line saying what happened, for lists, logs and Slack's notification text.
     pub fn summary(&self) -> String {
         match self {
-            Event::Apply(a) => {
+            Event::Apply(a) | Event::Plan(a) => {
                 let verb = if a.success { "succeeded" } else { "failed" };
                 let project = if a.project_name.is_empty() {
                     format!("dir {}", drift::display_dir(&a.directory))
@@ -68,8 +88,10 @@ impl Event {
                     format!("project {}", a.project_name)
                 };
                 let mut s = format!(
-                    "Apply {verb} for {}: {project}, workspace {}",
-                    a.repo.full_name, a.workspace
+                    "{} {verb} for {}: {project}, workspace {}",
+                    self.step(),
+                    a.repo.full_name,
+                    a.workspace
                 );
                 if a.pull.num > 0 {
                     s.push_str(&format!(", PR #{}", a.pull.num));
@@ -84,14 +106,19 @@ impl Event {
                     .filter(|e| !e.environment.is_empty())
                     .map(|e| format!("{} ({})", r.repository, e.environment))
                     .unwrap_or_else(|| r.repository.clone());
-                if r.projects_with_drift > 0 {
+                let mut s = if r.projects_with_drift > 0 {
                     format!(
                         "Drift detected in {name}: {} of {} projects drifted",
                         r.projects_with_drift, r.total_projects
                     )
                 } else {
                     format!("No drift in {name} ({} projects checked)", r.total_projects)
+                };
+                let errored = r.errored();
+                if errored > 0 {
+                    s.push_str(&format!(", {errored} errored"));
                 }
+                s
             }
         }
     }
@@ -100,8 +127,17 @@ impl Event {
     /// shows it red, and green otherwise, apart from how its deliveries went.
     pub fn is_problem(&self) -> bool {
         match self {
-            Event::Apply(a) => !a.success,
+            Event::Apply(a) | Event::Plan(a) => !a.success,
             Event::Drift(d) => d.result.projects_with_drift > 0,
+        }
+    }
+
+    /// Whether a drift report has projects that errored (their plan failed, or a lock
+    /// was held): Atlantis drops such reports (its #6753); herald sends them, marked.
+    pub fn has_errors(&self) -> bool {
+        match self {
+            Event::Drift(d) => d.result.errored() > 0,
+            Event::Apply(_) | Event::Plan(_) => false,
         }
     }
 
@@ -111,24 +147,10 @@ impl Event {
     /// kind is filtered by saying which values it has.
     pub fn subject(&self, s: Subject) -> Option<&str> {
         match s {
-            Subject::Workspace => self.workspace(),
-            Subject::BaseBranch => self.base_branch(),
-        }
-    }
-
-    /// The apply's workspace (what `workspace-regex` is tested against).
-    pub fn workspace(&self) -> Option<&str> {
-        match self {
-            Event::Apply(a) => Some(&a.workspace),
-            Event::Drift(_) => None,
-        }
-    }
-
-    /// The PR's base branch (what `branch-regex` is tested against).
-    pub fn base_branch(&self) -> Option<&str> {
-        match self {
-            Event::Apply(a) => Some(&a.pull.base_branch),
-            Event::Drift(_) => None,
+            Subject::Workspace => self.run().map(|a| a.workspace.as_str()),
+            Subject::BaseBranch => self.run().map(|a| a.pull.base_branch.as_str()),
+            Subject::Project => self.run().map(|a| a.project_name.as_str()),
+            Subject::Directory => self.run().map(|a| a.directory.as_str()),
         }
     }
 }
@@ -140,17 +162,29 @@ pub enum Subject {
     Workspace,
     /// `branch-regex`, tested against the PR's base branch.
     BaseBranch,
+    /// `project-regex` (Atlantis PR #5557), tested against the project name.
+    Project,
+    /// `directory-regex` (Atlantis PR #5557), tested against the project's directory.
+    Directory,
 }
 
 impl Subject {
-    /// Every filter, in Atlantis' order of testing.
-    pub const ALL: [Subject; 2] = [Subject::Workspace, Subject::BaseBranch];
+    /// Every filter, in Atlantis' order of compiling and testing (PR #5557 adds the last
+    /// two after the released pair).
+    pub const ALL: [Subject; 4] = [
+        Subject::Workspace,
+        Subject::BaseBranch,
+        Subject::Project,
+        Subject::Directory,
+    ];
 
     /// The config key of its filter.
     pub fn key(self) -> &'static str {
         match self {
             Subject::Workspace => "workspace-regex",
             Subject::BaseBranch => "branch-regex",
+            Subject::Project => "project-regex",
+            Subject::Directory => "directory-regex",
         }
     }
 
@@ -159,6 +193,8 @@ impl Subject {
         match self {
             Subject::Workspace => "workspace",
             Subject::BaseBranch => "base branch",
+            Subject::Project => "project",
+            Subject::Directory => "directory",
         }
     }
 
@@ -167,6 +203,8 @@ impl Subject {
         match self {
             Subject::Workspace => 0,
             Subject::BaseBranch => 1,
+            Subject::Project => 2,
+            Subject::Directory => 3,
         }
     }
 
@@ -233,11 +271,13 @@ fn strip_position(s: &str) -> String {
     }
 }
 
-/// The three shapes herald accepts on `POST /events`.
+/// The shapes herald accepts on `POST /events`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
     /// Atlantis `ApplyResult`.
     Apply,
+    /// Atlantis plan result (PR #5978's `EventResult` with `"Event": "plan"`).
+    Plan,
     /// Atlantis drift payload.
     Drift,
     /// env0 webhook envelope.
@@ -258,7 +298,11 @@ pub fn detect(body: &Value) -> Option<Shape> {
         || obj.contains_key("Pull")
         || obj.contains_key("Success")
     {
-        Some(Shape::Apply)
+        if obj.get("Event").and_then(Value::as_str) == Some("plan") {
+            Some(Shape::Plan)
+        } else {
+            Some(Shape::Apply)
+        }
     } else if obj.contains_key("detection_id")
         || obj.contains_key("projects_with_drift")
         || obj.contains_key("projects")

@@ -44,6 +44,7 @@ pub fn router_with(
     Router::new()
         .route("/events", post(any_event))
         .route("/events/apply", post(apply))
+        .route("/events/plan", post(plan))
         .route("/events/drift", post(drift))
         .route("/events/env0", post(env0))
         // Who may post is decided from the headers, before a byte of the body is read.
@@ -138,6 +139,14 @@ async fn apply(
     handle(&e, Some(Shape::Apply), &headers, body).await
 }
 
+async fn plan(
+    State(e): State<Engine>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    handle(&e, Some(Shape::Plan), &headers, body).await
+}
+
 async fn drift(
     State(e): State<Engine>,
     headers: HeaderMap,
@@ -183,6 +192,7 @@ async fn gate(
 ) -> Response {
     let route = match req.uri().path() {
         "/events/apply" => Some(Shape::Apply),
+        "/events/plan" => Some(Shape::Plan),
         "/events/drift" => Some(Shape::Drift),
         "/events/env0" => Some(Shape::Env0),
         _ => None,
@@ -274,7 +284,7 @@ async fn accept(
             Problem::new(r.status(), "cannot read the body", r.body_text())
         }
     })?;
-    let signed_env0 = route != Some(Shape::Apply) && route != Some(Shape::Drift);
+    let signed_env0 = matches!(route, None | Some(Shape::Env0));
     let signature = header(headers, &["x-env0-signature", "x-env-zero-signature"]);
     let signature_ok = match (&settings.env0_secret, signature) {
         (Some(secret), Some(sig)) if signed_env0 => {

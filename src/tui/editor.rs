@@ -1,6 +1,6 @@
-//! The filter editor: a webhook's `workspace-regex` and `branch-regex`, re-evaluated on
-//! every keystroke against the last events, through the same routing function the
-//! dispatcher uses.
+//! The filter editor: a webhook's four regex filters (`workspace-regex`, `branch-regex`,
+//! and PR #5557's `project-regex` and `directory-regex`), re-evaluated on every keystroke
+//! against the last events, through the same routing function the dispatcher uses.
 
 use std::ops::Range;
 
@@ -23,6 +23,8 @@ pub struct Row {
     pub summary: String,
     /// The value the edited filter is tested against.
     pub value: String,
+    /// Every tested value, in [`Subject::ALL`]'s order (all four filters must match).
+    pub values: [String; 4],
     /// The matched span in `value`.
     pub span: Option<Range<usize>>,
     /// The webhook would get the event with the edited filters.
@@ -52,9 +54,9 @@ pub struct Editor {
     /// The focused field.
     pub field: Subject,
     /// What is typed, per field.
-    pub inputs: [Input; 2],
+    pub inputs: [Input; 4],
     /// The patterns in use when the editor opened (or was last applied).
-    pub original: [String; 2],
+    pub original: [String; 4],
     /// The evaluation.
     pub eval: Eval,
     /// Set when the editor is closed.
@@ -70,15 +72,12 @@ impl Editor {
         events: impl IntoIterator<Item = &'a EventItem>,
     ) -> Self {
         let original = webhooks.get(webhook).map_or_else(Default::default, |w| {
-            [w.workspace_regex.clone(), w.branch_regex.clone()]
+            Subject::ALL.map(|s| w.pattern(s).to_string())
         });
         let mut e = Self {
             webhook,
             field,
-            inputs: [
-                Input::new(original[0].clone()),
-                Input::new(original[1].clone()),
-            ],
+            inputs: original.clone().map(Input::new),
             original,
             eval: Eval::default(),
             closed: false,
@@ -102,12 +101,14 @@ impl Editor {
     ) -> Option<Effect> {
         match action {
             Action::Back => self.closed = true,
-            Action::Next | Action::Prev | Action::Up | Action::Down => {
-                self.field = if self.field == Subject::Workspace {
-                    Subject::BaseBranch
-                } else {
-                    Subject::Workspace
-                };
+            Action::Next | Action::Down => {
+                let n = Subject::ALL.len();
+                self.field = Subject::ALL[(self.field.index() + 1) % n];
+                self.evaluate(webhooks, events);
+            }
+            Action::Prev | Action::Up => {
+                let n = Subject::ALL.len();
+                self.field = Subject::ALL[(self.field.index() + n - 1) % n];
                 self.evaluate(webhooks, events);
             }
             Action::Input(req) => {
@@ -143,8 +144,8 @@ impl Editor {
         };
         // The filters as applied now and as typed, compiled here in Atlantis' dialect (the
         // same code the engine compiles them with).
-        let applied = [&current.workspace_regex, &current.branch_regex]
-            .map(|p| Filter::compile(p).unwrap_or_else(|_| Filter::any()));
+        let applied = Subject::ALL
+            .map(|s| Filter::compile(current.pattern(s)).unwrap_or_else(|_| Filter::any()));
         let mut edited = applied.clone();
         let mut error = None;
         for field in Subject::ALL {
@@ -175,9 +176,12 @@ impl Editor {
             };
             eval.gained += usize::from(now && !before);
             eval.lost += usize::from(before && !now);
+            let values =
+                Subject::ALL.map(|s| item.event.subject(s).unwrap_or_default().to_string());
             eval.rows.push(Row {
                 summary: item.summary(),
                 value,
+                values,
                 span,
                 now,
                 before,

@@ -17,20 +17,29 @@ fn every_fixture_is_detected_by_shape() {
             ..
         }) => format!("apply success={}", a.success),
         Inbound::Event(Received {
+            event: Event::Plan(a),
+            ..
+        }) => format!("plan success={}", a.success),
+        Inbound::Event(Received {
             event: Event::Drift(d),
             ..
         }) => format!(
-            "drift {}/{}",
-            d.result.projects_with_drift, d.result.total_projects
+            "drift {}/{} errored {}",
+            d.result.projects_with_drift,
+            d.result.total_projects,
+            d.result.errored()
         ),
         Inbound::Env0Test { .. } => "env0 test".to_string(),
         Inbound::Ignored { kind } => kind,
     };
     assert_eq!(kind("apply-success.json"), "apply success=true");
     assert_eq!(kind("apply-failure.json"), "apply success=false");
-    assert_eq!(kind("drift-detected.json"), "drift 2/3");
-    assert_eq!(kind("drift-clean.json"), "drift 0/2");
-    assert_eq!(kind("env0-drift-detected.json"), "drift 1/1");
+    assert_eq!(kind("plan-success.json"), "plan success=true");
+    assert_eq!(kind("plan-failure.json"), "plan success=false");
+    assert_eq!(kind("drift-detected.json"), "drift 2/3 errored 0");
+    assert_eq!(kind("drift-errored.json"), "drift 1/3 errored 1");
+    assert_eq!(kind("drift-clean.json"), "drift 0/2 errored 0");
+    assert_eq!(kind("env0-drift-detected.json"), "drift 1/1 errored 0");
     assert_eq!(kind("env0-test.json"), "env0 test");
 }
 
@@ -112,7 +121,8 @@ fn bad_bodies_get_clear_errors() {
     assert!(e.message.starts_with("invalid JSON"), "{e}");
     let e = intake::read(br#"{"hello": 1}"#, None).expect_err("unknown shape");
     assert_eq!(e.message, "unknown event shape");
-    assert!(e.detail.contains("an Atlantis apply result"), "{e}");
+    assert!(e.detail.contains("an Atlantis apply or plan result"), "{e}");
+    assert!(e.detail.contains("/events/plan"), "{e}");
     let e = event::parse_drift(br#"{"ref": "main"}"#).expect_err("missing");
     assert!(e.message.contains("repository"), "{e}");
     let e = intake::read(

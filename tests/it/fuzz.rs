@@ -122,11 +122,11 @@ proptest! {
         if let Ok(herald::intake::Inbound::Event(herald::intake::Received { event: e, .. })) =
             herald::intake::read(&bytes, None)
         {
-            let m = herald::notify::slack::message(&e);
+            let m = herald::notify::slack::message(&e, Default::default());
             let body = herald::notify::slack::api_body("C1", &m);
             let _ = herald::notify::slack::render::render(&body, 40).to_terminal(false);
             if let Ok(f) = Filter::compile(&pattern) {
-                let _ = e.workspace().map(|w| f.find(w));
+                let _ = e.subject(herald::event::Subject::Workspace).map(|w| f.find(w));
             }
         }
     }

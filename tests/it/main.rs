@@ -11,6 +11,7 @@ mod console;
 mod engine;
 mod events;
 mod faults;
+mod forward;
 mod fuzz;
 mod hardening;
 mod http_delivery;

@@ -112,7 +112,7 @@ fn field(m: &slack::Message, title: &str) -> Option<slack::Field> {
 
 #[test]
 fn t24_to_t29_attachment_fields() {
-    let m = slack::message(&apply_with("", "feature-branch"));
+    let m = slack::message(&apply_with("", "feature-branch"), slack::Style::default());
     assert_eq!(
         field(&m, "Branch").map(|f| (f.value, f.short)),
         Some(("feature-branch".into(), true))
@@ -128,28 +128,35 @@ fn t24_to_t29_attachment_fields() {
         "t25: no Description for an empty body"
     );
 
-    let m = slack::message(&apply_with("a pull request description", "b"));
+    let m = slack::message(
+        &apply_with("a pull request description", "b"),
+        slack::Style::default(),
+    );
     assert_eq!(
         field(&m, "Description").map(|f| (f.value, f.short)),
         Some(("a pull request description".into(), false))
     );
 
-    let m = slack::message(&apply_with(&"a".repeat(1500), "b"));
+    let m = slack::message(&apply_with(&"a".repeat(1500), "b"), slack::Style::default());
     let d = field(&m, "Description").expect("description").value;
     assert_eq!(d.graphemes(true).count(), 1000);
     assert!(d.ends_with('…'));
 
     let exact = "a".repeat(1000);
     assert_eq!(
-        field(&slack::message(&apply_with(&exact, "b")), "Description").map(|f| f.value),
+        field(
+            &slack::message(&apply_with(&exact, "b"), slack::Style::default()),
+            "Description"
+        )
+        .map(|f| f.value),
         Some(exact)
     );
 
     let technologist = "\u{1F9D1}\u{200D}\u{1F4BB}";
-    let m = slack::message(&apply_with(
-        &format!("{}{technologist}bc", "a".repeat(998)),
-        "b",
-    ));
+    let m = slack::message(
+        &apply_with(&format!("{}{technologist}bc", "a".repeat(998)), "b"),
+        slack::Style::default(),
+    );
     let d = field(&m, "Description").expect("description").value;
     assert_eq!(d.graphemes(true).count(), 1000);
     assert!(d.ends_with(&format!("{technologist}…")));
@@ -158,7 +165,10 @@ fn t24_to_t29_attachment_fields() {
 
 #[test]
 fn markup_characters_are_escaped_everywhere() {
-    let m = slack::message(&apply_with("fix <script> & more", "feat/<x>"));
+    let m = slack::message(
+        &apply_with("fix <script> & more", "feat/<x>"),
+        slack::Style::default(),
+    );
     assert_eq!(
         field(&m, "Description").map(|f| f.value),
         Some("fix &lt;script&gt; &amp; more".into())
@@ -376,7 +386,7 @@ fn a_bar_in_the_pull_url_cannot_take_over_the_link_label() {
     let e = herald::event::Event::Apply(
         herald::event::parse_apply(json.to_string().as_bytes()).expect("apply"),
     );
-    let text = slack::message(&e).attachment.text;
+    let text = slack::message(&e, slack::Style::default()).attachment.text;
     assert_eq!(
         text,
         "Apply succeeded for <https://evil.example/x%7CApprove this PR|o/r>"

@@ -530,6 +530,7 @@ pub fn received(event: &herald::event::Event) -> herald::intake::Received {
     let body = event.to_json().to_string();
     let shape = match event.kind() {
         herald::config::EventKind::Apply => herald::event::Shape::Apply,
+        herald::config::EventKind::Plan => herald::event::Shape::Plan,
         herald::config::EventKind::Drift => herald::event::Shape::Drift,
     };
     match herald::intake::read(body.as_bytes(), Some(shape)) {

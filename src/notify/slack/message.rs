@@ -15,6 +15,35 @@ use crate::event::{DriftReport, Event, drift::display_dir};
 pub const DESCRIPTION_LIMIT: usize = 1000;
 /// At most this many drifted projects get a field of their own.
 pub const MAX_PROJECT_FIELDS: usize = 20;
+/// The "Result" field shows at most this many last lines of a run's `ResultMessage`...
+pub const RESULT_LINES: usize = 20;
+/// ...and at most this many grapheme clusters (a field's text must stay well inside the
+/// 3,000 characters Slack allows a section).
+pub const RESULT_GRAPHEMES: usize = 1000;
+/// At most this many errored projects are named in a drift message.
+pub const MAX_ERROR_FIELDS: usize = 10;
+
+/// What the config says about how messages look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Style {
+    /// `slack-include-body`: whether the PR description is shown.
+    pub include_body: bool,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Self { include_body: true }
+    }
+}
+
+impl Style {
+    /// The style `config` asks for.
+    pub fn of(config: &crate::config::Config) -> Self {
+        Self {
+            include_body: config.slack_include_body,
+        }
+    }
+}
 
 /// One attachment field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -88,10 +117,10 @@ fn field(title: &str, value: impl Into<String>, short: bool) -> Field {
 }
 
 /// The message for an event.
-pub fn message(event: &Event) -> Message {
+pub fn message(event: &Event, style: Style) -> Message {
     let summary = escape(&event.summary());
     let attachment = match event {
-        Event::Apply(a) => {
+        Event::Apply(a) | Event::Plan(a) => {
             let verb = if a.success { "succeeded" } else { "failed" };
             let mut fields = vec![
                 field("Workspace", escape(&a.workspace), true),
@@ -99,18 +128,26 @@ pub fn message(event: &Event) -> Message {
                 field("User", escape(&a.user.username), true),
                 field("Directory", escape(&display_dir_exact(&a.directory)), true),
             ];
-            if !a.pull.body.is_empty() {
+            if style.include_body && !a.pull.body.is_empty() {
                 fields.push(field(
                     "Description",
                     escape(&truncate_description(&a.pull.body)),
                     false,
                 ));
             }
+            if let Some(shown) = a
+                .result_message
+                .as_deref()
+                .and_then(|m| crate::event::result::shown(m, RESULT_LINES, RESULT_GRAPHEMES))
+            {
+                fields.push(field("Result", format!("```{}```", escape(&shown)), false));
+            }
             Attachment {
                 fallback: summary.clone(),
                 color: if a.success { "good" } else { "danger" }.to_string(),
                 text: format!(
-                    "Apply {verb} for <{}|{}>",
+                    "{} {verb} for <{}|{}>",
+                    event.step(),
                     link_url(&a.pull.url),
                     escape(&a.repo.full_name)
                 ),
@@ -176,6 +213,27 @@ fn drift_attachment(d: &DriftReport, fallback: String) -> Attachment {
             false,
         ));
     }
+    let errored: Vec<_> = r.projects.iter().filter(|p| !p.error.is_empty()).collect();
+    for p in errored.iter().take(MAX_ERROR_FIELDS) {
+        fields.push(field(
+            &format!("⚠ {}", escape(&p.label())),
+            format!(
+                "error: {}",
+                escape(&crate::event::drift::first_line(&p.error))
+            ),
+            false,
+        ));
+    }
+    if errored.len() > MAX_ERROR_FIELDS {
+        fields.push(field(
+            "More errors",
+            format!(
+                "…and {} more errored projects",
+                errored.len() - MAX_ERROR_FIELDS
+            ),
+            false,
+        ));
+    }
     if let Some(e) = &d.env0 {
         if !e.environment.is_empty() {
             let env = if e.url.is_empty() {
@@ -189,14 +247,30 @@ fn drift_attachment(d: &DriftReport, fallback: String) -> Attachment {
             fields.push(field("Cause", escape(&e.cause), true));
         }
     }
+    let mut text = if drifted {
+        format!("Drift detected in {}", escape(&r.repository))
+    } else {
+        format!("No drift in {}", escape(&r.repository))
+    };
+    if !errored.is_empty() {
+        text.push_str(&format!(
+            " ({} of {} projects errored)",
+            errored.len(),
+            r.total_projects
+        ));
+    }
     Attachment {
         fallback,
-        color: if drifted { "danger" } else { "good" }.to_string(),
-        text: if drifted {
-            format!("Drift detected in {}", escape(&r.repository))
+        // Red for drift, amber when only errors leave it unknown, green when clean.
+        color: if drifted {
+            "danger"
+        } else if errored.is_empty() {
+            "good"
         } else {
-            format!("No drift in {}", escape(&r.repository))
-        },
+            "warning"
+        }
+        .to_string(),
+        text,
         fields,
     }
 }

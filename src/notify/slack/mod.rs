@@ -109,7 +109,7 @@ impl Destination for Channel {
                 ),
                 ("Authorization".into(), format!("Bearer {}", token.expose())),
             ],
-            body: json_bytes(&api_body(&self.0, &message(cx.event))),
+            body: json_bytes(&api_body(&self.0, &message(cx.event, Style::of(cx.config)))),
             secrets: vec![token.expose().to_string()],
         })
     }
@@ -147,7 +147,7 @@ impl Destination for Incoming {
         Ok(Built {
             url: self.0.expose().to_string(),
             headers: vec![("Content-Type".into(), "application/json".into())],
-            body: json_bytes(&incoming_body(&message(cx.event))),
+            body: json_bytes(&incoming_body(&message(cx.event, Style::of(cx.config)))),
             secrets: vec![self.0.expose().to_string()],
         })
     }

@@ -125,6 +125,9 @@ fn chat_lines<'a>(r: &render::Rendered, theme: &Theme) -> Vec<Line<'a>> {
     lines
 }
 
+/// How much of a run's `ResultMessage` the detail shows above the payload.
+const RESULT_LINES: usize = 200;
+
 /// Draws the detail dialog.
 pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, d: &Detail) {
     let area = popup(frame, 92, 88);
@@ -158,10 +161,29 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme, d: &Detail) {
         Line::raw(""),
     ];
     match d.tab {
-        DetailTab::Payload => match &d.body {
-            None => lines.push(Line::styled("loading…", theme.muted)),
-            Some(body) => lines.extend(json_lines(body, theme)),
-        },
+        DetailTab::Payload => {
+            // A run's ResultMessage reads as the terminal showed it, not as one escaped
+            // JSON string: its end, colour codes removed, URL passwords redacted.
+            if let Some(shown) = item
+                .event
+                .run()
+                .and_then(|a| a.result_message.as_deref())
+                .and_then(|m| crate::event::result::shown(m, RESULT_LINES, 20_000))
+            {
+                lines.push(Line::styled(
+                    format!(" ResultMessage (its last {RESULT_LINES} lines at most)"),
+                    theme.header,
+                ));
+                for l in shown.lines() {
+                    lines.push(Line::styled(format!("   {l}"), theme.text));
+                }
+                lines.push(Line::raw(""));
+            }
+            match &d.body {
+                None => lines.push(Line::styled("loading…", theme.muted)),
+                Some(body) => lines.extend(json_lines(body, theme)),
+            }
+        }
         DetailTab::Message => lines.extend(message_lines(d.preview.as_ref(), theme)),
         DetailTab::Attempts => {
             if item.deliveries.is_empty() {

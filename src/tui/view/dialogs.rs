@@ -61,9 +61,9 @@ pub fn editor(frame: &mut Frame<'_>, app: &App, theme: &Theme, e: &Editor) {
         ]),
         Line::raw(""),
     ];
-    for field in [Subject::Workspace, Subject::BaseBranch] {
+    for field in Subject::ALL {
         let focused = field == e.field;
-        let value = e.inputs[usize::from(field == Subject::BaseBranch)].value();
+        let value = e.inputs[field.index()].value();
         let label = Span::styled(
             format!(" {:<16}", field.key()),
             if focused { theme.keyhint } else { theme.muted },
@@ -86,12 +86,12 @@ pub fn editor(frame: &mut Frame<'_>, app: &App, theme: &Theme, e: &Editor) {
         }
     }
     lines.push(Line::styled(
-        " unanchored, as Atlantis: \"prod\" also matches \"preprod\"; empty matches everything; both filters must match",
+        " unanchored, as Atlantis: \"prod\" also matches \"preprod\"; empty matches all; all must match",
         theme.muted,
     ));
     if w.event == crate::config::EventKind::Drift {
         lines.push(Line::styled(
-            " drift webhooks ignore both filters (Atlantis does too)",
+            " drift webhooks ignore the filters (Atlantis does too)",
             theme.warn,
         ));
     }
@@ -106,19 +106,32 @@ pub fn editor(frame: &mut Frame<'_>, app: &App, theme: &Theme, e: &Editor) {
             theme.header,
         ),
         Span::styled(
-            format!(" of the last {total} apply events (up to {LAST_K})"),
+            format!(
+                " of the last {total} {} events (up to {LAST_K})",
+                w.event.as_str()
+            ),
             theme.muted,
         ),
     ]));
-    let subject = if e.field == Subject::Workspace {
-        "workspace"
-    } else {
-        "base branch"
+    // One column per tested value, the focused one first with its match highlighted.
+    const WIDTH: usize = 16;
+    let others: Vec<Subject> = Subject::ALL.into_iter().filter(|s| *s != e.field).collect();
+    let mut head = format!(" now before  {:<WIDTH$} ", e.field.noun());
+    for s in &others {
+        head.push_str(&format!("{:<WIDTH$} ", s.noun()));
+    }
+    head.push_str("event");
+    lines.push(Line::styled(head, theme.muted));
+    let cell = |v: &str| {
+        let shown: String = if v.chars().count() > WIDTH {
+            let cut: String = v.chars().take(WIDTH - 1).collect();
+            format!("{cut}…")
+        } else {
+            v.to_string()
+        };
+        let pad = WIDTH.saturating_sub(shown.chars().count());
+        format!("{shown}{} ", " ".repeat(pad))
     };
-    lines.push(Line::styled(
-        format!(" now before  {subject:<20} event"),
-        theme.muted,
-    ));
     for r in &e.eval.rows {
         let mark = |m: bool| {
             if m {
@@ -134,21 +147,27 @@ pub fn editor(frame: &mut Frame<'_>, app: &App, theme: &Theme, e: &Editor) {
             Span::raw("  "),
         ];
         match &r.span {
-            Some(s) if !s.is_empty() => {
+            Some(s) if !s.is_empty() && r.value.chars().count() <= WIDTH => {
                 spans.push(Span::styled(r.value[..s.start].to_string(), theme.text));
                 spans.push(Span::styled(r.value[s.clone()].to_string(), theme.matched));
                 spans.push(Span::styled(r.value[s.end..].to_string(), theme.text));
+                let pad = WIDTH.saturating_sub(r.value.chars().count());
+                spans.push(Span::raw(" ".repeat(pad + 1)));
             }
-            _ => spans.push(Span::styled(r.value.clone(), theme.text)),
+            _ => spans.push(Span::styled(cell(&r.value), theme.text)),
         }
-        let pad = 20usize.saturating_sub(r.value.chars().count());
-        spans.push(Span::raw(" ".repeat(pad + 1)));
+        for s in &others {
+            spans.push(Span::styled(cell(&r.values[s.index()]), theme.muted));
+        }
         spans.push(Span::styled(r.summary.clone(), theme.muted));
         lines.push(Line::from(spans));
     }
     if total == 0 {
         lines.push(Line::styled(
-            " no apply events yet: test-fire one (t) or wait for Atlantis",
+            format!(
+                " no {} events yet: test-fire one (t) or wait for Atlantis",
+                w.event.as_str()
+            ),
             theme.muted,
         ));
     }

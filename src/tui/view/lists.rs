@@ -35,11 +35,13 @@ pub fn delivery_state(e: &EventItem, theme: &Theme) -> (&'static str, Style) {
     }
 }
 
-/// The event's own verdict as a style: red for a failed apply or drift found, green
-/// otherwise.
+/// The event's own verdict as a style: red for a failed run or drift found, amber for a
+/// drift report whose errored projects leave it unknown, green otherwise.
 pub fn verdict(e: &EventItem, theme: &Theme) -> Style {
     if e.event.is_problem() {
         theme.bad
+    } else if e.event.has_errors() {
+        theme.warn
     } else {
         theme.ok
     }
@@ -168,26 +170,25 @@ pub fn webhooks(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, sid
                     p.to_string()
                 }
             };
-            match w.event {
-                crate::config::EventKind::Apply => {
-                    lines.push(kv(
-                        "workspace-regex",
-                        pattern(w.workspace_regex.as_str()),
-                        theme.info,
-                    ));
-                    lines.push(kv(
-                        "branch-regex",
-                        pattern(w.branch_regex.as_str()),
-                        theme.info,
-                    ));
-                    lines.push(Line::styled(
-                        "  (tested against the PR's base branch)",
-                        theme.muted,
-                    ));
+            if w.event.is_run() {
+                for subject in crate::event::Subject::ALL {
+                    lines.push(kv(subject.key(), pattern(w.pattern(subject)), theme.info));
+                    if subject == crate::event::Subject::BaseBranch {
+                        lines.push(Line::styled(
+                            "  (tested against the PR's base branch)",
+                            theme.muted,
+                        ));
+                    }
                 }
-                crate::config::EventKind::Drift => {
-                    lines.push(Line::styled("every drift report (no filters)", theme.muted))
-                }
+            } else {
+                lines.push(Line::styled(
+                    match w.drift_errors.as_str() {
+                        "skip" => "drift reports without errored projects (drift-errors: skip)",
+                        "only" => "only drift reports with errored projects (drift-errors: only)",
+                        _ => "every drift report (no filters)",
+                    },
+                    theme.muted,
+                ));
             }
             lines.push(kv(
                 "timeout",
@@ -365,8 +366,11 @@ pub fn drift(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side: 
                 return Row::new(Vec::<Cell<'_>>::new());
             };
             let r = &d.result;
+            // Drift wins; a report with errored projects and no drift is not "clean".
             let (word, style) = if r.projects_with_drift > 0 {
                 ("✗ DRIFT", theme.drifted)
+            } else if r.errored() > 0 {
+                ("⚠ error", theme.warn)
             } else {
                 ("✓ clean", theme.clean)
             };
@@ -409,10 +413,22 @@ pub fn drift(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side: 
                 let r = &d.result;
                 let (word, style) = if r.projects_with_drift > 0 {
                     ("DRIFT DETECTED", theme.drifted)
+                } else if r.errored() > 0 {
+                    ("UNKNOWN (ERRORS)", theme.warn)
                 } else {
                     ("NO DRIFT", theme.clean)
                 };
                 lines.push(Line::styled(format!("{word} in {}", r.repository), style));
+                if r.errored() > 0 {
+                    lines.push(Line::styled(
+                        format!(
+                            "⚠ {} of {} projects errored (Atlantis would send nothing)",
+                            r.errored(),
+                            r.total_projects
+                        ),
+                        theme.warn,
+                    ));
+                }
                 lines.push(Line::styled(
                     format!("ref {} · detection {}", r.git_ref, r.detection_id),
                     theme.muted,
@@ -431,6 +447,17 @@ pub fn drift(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side: 
                 }
                 lines.push(Line::raw(""));
                 for p in &r.projects {
+                    if !p.error.is_empty() {
+                        lines.push(Line::styled(
+                            format!(
+                                "⚠ {:<18} error: {}",
+                                p.label(),
+                                crate::event::drift::first_line(&p.error)
+                            ),
+                            theme.warn,
+                        ));
+                        continue;
+                    }
                     let (sym, s) = if p.has_drift {
                         ("✗", theme.drifted)
                     } else {
