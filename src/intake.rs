@@ -215,27 +215,27 @@ pub fn read(body: &[u8], shape: Option<Shape>) -> Result<Inbound, EventError> {
                     detail: ".".into(),
                 });
             }
-            match event::env0::parse(&tree)? {
-                Env0Event::Test { id } => Ok(Inbound::Env0Test { id }),
-                Env0Event::Other { kind, .. } => Ok(Inbound::Ignored { kind }),
-                Env0Event::Drift(d) => {
-                    let dedupe = match tree.get("id").and_then(Value::as_str) {
-                        Some(id) if !id.is_empty() => format!("env0:{id}"),
-                        _ => {
-                            use sha2::Digest as _;
-                            format!("env0:sha256:{}", hex::encode(sha2::Sha256::digest(body)))
-                        }
-                    };
-                    let mut scrubbed = tree;
-                    event::env0::scrub(&mut scrubbed);
-                    Ok(Inbound::Event(Received {
-                        shape,
-                        event: Event::Drift(crate::event::Relayed::new(d)),
-                        body: scrubbed.to_string(),
-                        dedupe: Some(dedupe),
-                    }))
+            let event = match event::env0::parse(&tree)? {
+                Env0Event::Test { id } => return Ok(Inbound::Env0Test { id }),
+                Env0Event::Other { kind, .. } => return Ok(Inbound::Ignored { kind }),
+                Env0Event::Run(a) => Event::Apply(crate::event::Relayed::new(a)),
+                Env0Event::Drift(d) => Event::Drift(crate::event::Relayed::new(d)),
+            };
+            let dedupe = match tree.get("id").and_then(Value::as_str) {
+                Some(id) if !id.is_empty() => format!("env0:{id}"),
+                _ => {
+                    use sha2::Digest as _;
+                    format!("env0:sha256:{}", hex::encode(sha2::Sha256::digest(body)))
                 }
-            }
+            };
+            let mut scrubbed = tree;
+            event::env0::scrub(&mut scrubbed);
+            Ok(Inbound::Event(Received {
+                shape,
+                event,
+                body: scrubbed.to_string(),
+                dedupe: Some(dedupe),
+            }))
         }
     }
 }

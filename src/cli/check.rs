@@ -86,15 +86,20 @@ async fn test_slack_token(config: &Config) -> Option<Diagnostic> {
 
 fn describe(c: &Config) -> String {
     let n = c.webhooks.len();
-    let apply = c
-        .webhooks
-        .iter()
-        .filter(|w| w.event == EventKind::Apply)
-        .count();
+    let count = |k: EventKind| c.webhooks.iter().filter(|w| w.event == k).count();
+    let plan = count(EventKind::Plan);
+    // Plan webhooks are named only when there are some: the line stays as it was for a
+    // config Atlantis reads today.
+    let plans = if plan > 0 {
+        format!(", {plan} plan")
+    } else {
+        String::new()
+    };
     format!(
-        "{n} webhook{} ({apply} apply, {} drift)",
+        "{n} webhook{} ({} apply{plans}, {} drift)",
         if n == 1 { "" } else { "s" },
-        n - apply
+        count(EventKind::Apply),
+        count(EventKind::Drift)
     )
 }
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// An apply result exactly as Atlantis' HTTP webhook sends it: PascalCase keys in struct
 /// order, integer enums, `Teams` possibly `null`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ApplyResult {
     /// `"plan"` or `"apply"` (PR #5978's `EventResult.Event`); released Atlantis sends no

@@ -1,4 +1,5 @@
-//! env0 webhooks: `com.env0.drift.detected` normalised to a drift report, the test event
+//! env0 webhooks: `com.env0.drift.detected` normalised to a drift report, deployments and
+//! destroys that succeeded or failed normalised to apply results, the test event
 //! recognised, everything else acknowledged and ignored.
 //!
 //! env0's payload is large, loosely typed (numbers sometimes arrive as strings) and full of
@@ -16,6 +17,15 @@ pub const DRIFT_DETECTED: &str = "com.env0.drift.detected";
 /// env0's "Send test event".
 pub const WEBHOOK_TEST: &str = "com.env0.webhook.test";
 
+/// env0's run results that herald sends as apply results: a deployment or a destroy that
+/// ended, well or not.
+pub const RUN_RESULTS: [&str; 4] = [
+    "com.env0.deploy.succeeded",
+    "com.env0.deploy.failed",
+    "com.env0.destroy.succeeded",
+    "com.env0.destroy.failed",
+];
+
 /// Keys whose values herald never keeps, wherever they appear in an env0 body.
 const NEVER_KEPT: [&str; 3] = ["oidcToken", "vcsAccessToken", "tfPlanJson"];
 
@@ -26,6 +36,8 @@ const NEVER_KEPT: [&str; 3] = ["oidcToken", "vcsAccessToken", "tfPlanJson"];
 pub enum Env0Event {
     /// A drift detection result, ready to route.
     Drift(DriftReport),
+    /// A deployment or destroy that ended, as an Atlantis apply result.
+    Run(super::ApplyResult),
     /// The "Send test event" of env0's UI: acknowledged, logged, not dispatched.
     Test {
         /// The envelope id.
@@ -114,6 +126,13 @@ pub fn parse(body: &Value) -> Result<Env0Event, EventError> {
                 .filter(|d| d.is_object())
                 .ok_or_else(|| EventError::missing("data"))?;
             Ok(Env0Event::Drift(drift(body, data, kind, id)))
+        }
+        run if RUN_RESULTS.contains(&run) => {
+            let data = body
+                .get("data")
+                .filter(|d| d.is_object())
+                .ok_or_else(|| EventError::missing("data"))?;
+            Ok(Env0Event::Run(apply(data, run)))
         }
         other => Ok(Env0Event::Other {
             kind: other.to_string(),
@@ -280,6 +299,73 @@ fn drift(body: &Value, data: &Value, kind: &str, id: String) -> DriftReport {
         },
         env0: Some(context),
     }
+}
+
+/// An env0 deployment or destroy as Atlantis' apply result: what `workspace-regex`,
+/// `branch-regex`, `project-regex` and `directory-regex` test is the environment's
+/// workspace, the deployed revision, the environment's name and the template's path; the
+/// "PR" link is the deployment in env0; a failure's error is the `ResultMessage`.
+fn apply(data: &Value, kind: &str) -> super::ApplyResult {
+    let dl = data.get("deploymentLog").unwrap_or(&Value::Null);
+    let env = data.get("environment").unwrap_or(&Value::Null);
+    let vars = dl
+        .get("customEnv0EnvironmentVariables")
+        .unwrap_or(&Value::Null);
+    let repository_url = first(&[
+        text(dl, &["blueprintRepository"]),
+        text(data, &["blueprint", "repository"]),
+    ]);
+    let full_name = repo_display(&repository_url);
+    let (owner, name) = full_name
+        .rsplit_once('/')
+        .map_or((String::new(), full_name.clone()), |(o, n)| {
+            (o.to_string(), n.to_string())
+        });
+    let revision = first(&[
+        text(dl, &["blueprintRevision"]),
+        text(data, &["blueprint", "revision"]),
+        text(dl, &["gitMetadata", "branch"]),
+    ]);
+    let failed = kind.ends_with(".failed");
+    let error = match dl.get("error") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Object(o)) => o
+            .get("message")
+            .and_then(Value::as_str)
+            .map_or_else(|| Value::Object(o.clone()).to_string(), str::to_string),
+        _ => String::new(),
+    };
+    let command = first(&[text(dl, &["failedCommand"])]);
+    let result_message = [error, command]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let tree = serde_json::json!({
+        "Workspace": first(&[text(env, &["workspaceName"]), text(vars, &["workspaceName"])]),
+        "Repo": {"FullName": full_name, "Owner": owner, "Name": name, "CloneURL": repository_url},
+        "Pull": {
+            "Num": dl.get("prNumber").and_then(Value::as_i64).unwrap_or(0),
+            "HeadCommit": first(&[text(data, &["gitRevision"]), text(dl, &["gitMetadata", "commit"]), text(vars, &["commitHash"])]),
+            "URL": first(&[text(dl, &["url"]), text(env, &["url"])]),
+            "HeadBranch": first(&[text(dl, &["gitMetadata", "branch"]), text(vars, &["prSourceBranch"]), Some(revision.as_str())]),
+            "BaseBranch": revision,
+            "Author": first(&[text(vars, &["prAuthor"])]),
+        },
+        "User": {"Username": first(&[
+            text(dl, &["startedByUser", "name"]),
+            text(vars, &["deployerName"]),
+            text(dl, &["startedBy"]),
+        ])},
+        "Success": !failed,
+        "Directory": first(&[text(dl, &["blueprintPath"]), text(data, &["blueprint", "path"])]),
+        "ProjectName": first(&[text(env, &["name"]), text(vars, &["environmentName"])]),
+    });
+    // Every key above has the type ApplyResult reads, so this never falls back.
+    let mut a: super::ApplyResult = serde_json::from_value(tree).unwrap_or_default();
+    a.result_message = (failed && !result_message.is_empty()).then_some(result_message);
+    a.redact();
+    a
 }
 
 /// Removes what must never be stored from an env0 body: tokens, the plan JSON, resource

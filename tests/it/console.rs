@@ -384,6 +384,63 @@ fn filter_editor_applies_and_writes() {
     assert!(matches!(app.overlay, Overlay::None));
 }
 
+#[test]
+fn filter_editor_tests_project_and_directory_with_the_other_values_shown() {
+    let mut app = editor_app();
+    // tab walks workspace → branch → project → directory, and back around.
+    for _ in 0..2 {
+        app.update(Action::Next);
+    }
+    type_pattern(&mut app, "^databases-");
+    let Overlay::Editor(e) = &app.overlay else {
+        panic!("editor")
+    };
+    assert_eq!(e.field, Subject::Project);
+    // Only the event whose project matches stays: the other has no project name.
+    assert_eq!(
+        e.eval.rows.iter().map(|r| r.now).collect::<Vec<_>>(),
+        [false, true],
+        "{:?}",
+        e.eval.rows
+    );
+    let row = &e.eval.rows[1];
+    assert_eq!(row.value, "databases-production");
+    assert_eq!(
+        row.values,
+        [
+            "production",
+            "main",
+            "databases-production",
+            "terraform/databases"
+        ]
+    );
+    let t = render(&app, &theme(), 120, 30);
+    let text = screen(&t);
+    assert!(
+        text.contains("directory") && text.contains("terraform/databases"),
+        "{text}"
+    );
+    assert_eq!(
+        app.update(Action::Enter),
+        Some(Effect::ApplyFilter {
+            webhook: 0,
+            field: Subject::Project,
+            pattern: "^databases-".into()
+        })
+    );
+    app.update(Action::Next);
+    app.update(Action::Next);
+    let Overlay::Editor(e) = &app.overlay else {
+        panic!("editor")
+    };
+    assert_eq!(e.field, Subject::Workspace, "wraps around");
+    app.update(Action::Prev);
+    let Overlay::Editor(e) = &app.overlay else {
+        panic!("editor")
+    };
+    assert_eq!(e.field, Subject::Directory, "and back");
+}
+
 /// Answers a preview the console asked for as the API would (the same `notify::preview`
 /// over the same config), keeping these tests at the pure `update`/`apply` level.
 fn answer_preview(app: &mut App, effect: Option<Effect>) {

@@ -412,3 +412,123 @@ impl TapCloneUrls for Value {
         self
     }
 }
+
+#[tokio::test]
+async fn env0_deployments_that_ended_are_apply_results() {
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let config = load_ok(
+        &format!(
+            "webhooks:\n  - {{event: apply, kind: http, url: '{}', project-regex: '^payments-', directory-regex: '^terraform/'}}\n  - {{event: drift, kind: http, url: '{}'}}\n",
+            rx.url("/apply"),
+            rx.url("/drift")
+        ),
+        None,
+        None,
+    );
+    let s = Server::start(config).await;
+    let (status, body) = post(
+        &format!("{}/events/env0", s.url),
+        payload("env0-deploy-failed.json"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["deliveries"].as_u64()),
+        (202, Some(1)),
+        "{body}"
+    );
+    // A repeat of the same env0 event is recognised, as env0's drift events are.
+    let (status, again) = post(
+        &format!("{}/events/env0", s.url),
+        payload("env0-deploy-failed.json"),
+    )
+    .await;
+    assert_eq!(status, 200, "{again}");
+    assert!(eventually(Duration::from_secs(5), async || rx.requests().len() == 1).await);
+    let got = rx.requests()[0].json();
+    assert_eq!(rx.requests()[0].uri, "/apply");
+    assert_eq!(got["Success"], false);
+    assert_eq!(got["Workspace"], "payments-prod");
+    assert_eq!(got["ProjectName"], "payments-prod");
+    assert_eq!(got["Directory"], "terraform/payments");
+    assert_eq!(got["Repo"]["FullName"], "acme/payments-infra");
+    assert_eq!(got["Pull"]["BaseBranch"], "main");
+    assert!(
+        got["Pull"]["URL"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("https://app.env0.com/")),
+        "{got}"
+    );
+    let result = got["ResultMessage"]
+        .as_str()
+        .expect("the error is the result");
+    assert!(
+        result.contains("db.t2.micro is not supported") && result.ends_with("terraform apply"),
+        "{result}"
+    );
+    let raw = String::from_utf8(payload("env0-deploy-failed.json")).expect("utf-8");
+    assert!(raw.contains("ghs_example"), "the fixture carries a token");
+    assert!(
+        !String::from_utf8_lossy(&rx.requests()[0].body).contains("ghs_example"),
+        "no env0 token relayed"
+    );
+    // Other env0 types are still acknowledged and not sent.
+    let (status, body) = post(
+        &format!("{}/events/env0", s.url),
+        br#"{"type": "com.env0.budget.exceeded", "id": "b1", "data": {}}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["ignored"].as_str()),
+        (202, Some("com.env0.budget.exceeded"))
+    );
+}
+
+#[tokio::test]
+async fn a_ten_thousand_line_result_fits_slack_and_reaches_http_whole() {
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let slack = fake_slack().await;
+    let mut config = load_ok(
+        &format!(
+            "webhooks:\n  - {{event: apply, kind: http, url: '{}'}}\n  - {{event: apply, kind: slack, channel: C1}}\n",
+            rx.url("/apply")
+        ),
+        Some(TOKEN),
+        None,
+    );
+    config.slack_api_url = slack.api_url();
+    let s = Server::start(config).await;
+    let mut run: Value = serde_json::from_slice(&payload("apply-success.json")).expect("fixture");
+    let message: String = (1..=10_000)
+        .map(|i| {
+            format!(
+                "\u{1b}[1maws_s3_object.o[{i}]: Creation complete after 1s [id=o-{i}]\u{1b}[0m\n"
+            )
+        })
+        .collect();
+    run["ResultMessage"] = Value::String(message.clone());
+    let (status, body) = post(
+        &format!("{}/events/apply", s.url),
+        serde_json::to_vec(&run).expect("json"),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    assert!(
+        eventually(Duration::from_secs(10), async || rx.requests().len() == 1
+            && slack.received().len() == 1)
+        .await
+    );
+    assert_eq!(rx.requests()[0].json()["ResultMessage"], message.as_str());
+    let post = &slack.received()[0].body;
+    let fields = post["attachments"][0]["fields"].as_array().expect("fields");
+    let result = fields
+        .iter()
+        .find(|f| f["title"] == "Result")
+        .and_then(|f| f["value"].as_str())
+        .expect("Result");
+    assert!(
+        result.contains("o[10000]") && !result.contains("o[9980]:"),
+        "{result}"
+    );
+    assert!(result.lines().count() <= 22, "{result}");
+    assert!(result.chars().count() < 3_000, "within a Slack section");
+}

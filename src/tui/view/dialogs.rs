@@ -113,23 +113,31 @@ pub fn editor(frame: &mut Frame<'_>, app: &App, theme: &Theme, e: &Editor) {
             theme.muted,
         ),
     ]));
-    // One column per tested value, the focused one first with its match highlighted.
-    const WIDTH: usize = 16;
+    // One column per tested value, the focused one first with its match highlighted, each
+    // as wide as its longest value (within 10 to 22 columns).
+    let width = e
+        .eval
+        .rows
+        .iter()
+        .flat_map(|r| r.values.iter().map(|v| v.chars().count()))
+        .max()
+        .unwrap_or(0)
+        .clamp(10, 22);
     let others: Vec<Subject> = Subject::ALL.into_iter().filter(|s| *s != e.field).collect();
-    let mut head = format!(" now before  {:<WIDTH$} ", e.field.noun());
+    let mut head = format!(" now before  {:<width$} ", e.field.noun());
     for s in &others {
-        head.push_str(&format!("{:<WIDTH$} ", s.noun()));
+        head.push_str(&format!("{:<width$} ", s.noun()));
     }
     head.push_str("event");
     lines.push(Line::styled(head, theme.muted));
     let cell = |v: &str| {
-        let shown: String = if v.chars().count() > WIDTH {
-            let cut: String = v.chars().take(WIDTH - 1).collect();
+        let shown: String = if v.chars().count() > width {
+            let cut: String = v.chars().take(width - 1).collect();
             format!("{cut}…")
         } else {
             v.to_string()
         };
-        let pad = WIDTH.saturating_sub(shown.chars().count());
+        let pad = width.saturating_sub(shown.chars().count());
         format!("{shown}{} ", " ".repeat(pad))
     };
     for r in &e.eval.rows {
@@ -147,11 +155,11 @@ pub fn editor(frame: &mut Frame<'_>, app: &App, theme: &Theme, e: &Editor) {
             Span::raw("  "),
         ];
         match &r.span {
-            Some(s) if !s.is_empty() && r.value.chars().count() <= WIDTH => {
+            Some(s) if !s.is_empty() && r.value.chars().count() <= width => {
                 spans.push(Span::styled(r.value[..s.start].to_string(), theme.text));
                 spans.push(Span::styled(r.value[s.clone()].to_string(), theme.matched));
                 spans.push(Span::styled(r.value[s.end..].to_string(), theme.text));
-                let pad = WIDTH.saturating_sub(r.value.chars().count());
+                let pad = width.saturating_sub(r.value.chars().count());
                 spans.push(Span::raw(" ".repeat(pad + 1)));
             }
             _ => spans.push(Span::styled(cell(&r.value), theme.text)),
