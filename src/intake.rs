@@ -27,6 +27,8 @@ pub enum Source {
     Fire,
     /// The demo's sample feed.
     Demo,
+    /// herald's drift scheduler: a detection it asked Atlantis for, or a notice.
+    Scheduler,
 }
 
 impl Source {
@@ -37,6 +39,7 @@ impl Source {
             Shape::Plan => Source::Plan,
             Shape::Drift => Source::Drift,
             Shape::Env0 => Source::Env0,
+            Shape::Notice => Source::Scheduler,
         }
     }
 
@@ -49,6 +52,7 @@ impl Source {
             Source::Env0 => "env0",
             Source::Fire => "fire",
             Source::Demo => "demo",
+            Source::Scheduler => "scheduler",
         }
     }
 
@@ -61,6 +65,7 @@ impl Source {
             Source::Env0,
             Source::Fire,
             Source::Demo,
+            Source::Scheduler,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -148,6 +153,20 @@ pub enum NotSent {
     Ignored(String),
 }
 
+/// A notice of herald's own, read as every event is read.
+///
+/// # Errors
+/// None in practice: a notice always serialises to what it reads back from.
+pub fn notice(n: &crate::event::DriftNotice) -> Result<Received, EventError> {
+    let body = serde_json::to_vec(n).unwrap_or_default();
+    read(&body, Some(Shape::Notice))?
+        .into_event()
+        .map_err(|e| EventError {
+            message: e.to_string(),
+            detail: String::new(),
+        })
+}
+
 /// Reads `body`, of the given shape or (with `None`) of whichever shape it has.
 ///
 /// # Errors
@@ -204,6 +223,16 @@ pub fn read(body: &[u8], shape: Option<Shape>) -> Result<Inbound, EventError> {
             Ok(Inbound::Event(Received {
                 shape,
                 event: Event::Drift(d),
+                body: String::from_utf8_lossy(body).into_owned(),
+                dedupe: None,
+            }))
+        }
+        Shape::Notice => {
+            let n: crate::event::DriftNotice = serde_path_to_error::deserialize(&tree)
+                .map_err(|e| EventError::from_json_value(&e))?;
+            Ok(Inbound::Event(Received {
+                shape,
+                event: Event::Notice(crate::event::Relayed::new(n)),
                 body: String::from_utf8_lossy(body).into_owned(),
                 dedupe: None,
             }))

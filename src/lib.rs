@@ -19,6 +19,7 @@ pub mod notify;
 pub mod printable;
 pub mod redact;
 pub mod route;
+pub mod schedule;
 pub mod secret;
 pub mod store;
 #[cfg(feature = "tui")]

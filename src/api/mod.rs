@@ -7,6 +7,7 @@
 
 mod act;
 pub mod client;
+mod drift;
 mod filters;
 mod preview;
 mod read;
@@ -69,6 +70,8 @@ impl Api {
             .route("/reload", post(act::reload))
             .route("/preview", post(preview::preview))
             .route("/slack", get(preview::slack))
+            .route("/drift", get(drift::get))
+            .route("/drift/run", post(drift::run))
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 authorize,
@@ -117,7 +120,7 @@ async fn authorize(State(api): State<Api>, req: Request, next: Next) -> Response
         return Problem::new(
             StatusCode::FORBIDDEN,
             "the viewer token may only read",
-            "acting (replay, fire, pause, reload) needs herald.operator-token",
+            "acting (replay, fire, pause, reload, running a drift schedule) needs herald.operator-token",
         )
         .into_response();
     }

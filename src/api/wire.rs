@@ -269,3 +269,50 @@ pub enum StreamItem {
     /// The client missed more than the journal keeps: reload.
     Reset,
 }
+
+/// `GET /drift`: what herald's drift scheduler and staleness watch know.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DriftWatch {
+    /// `drift-stale-after`, in milliseconds, when set.
+    pub stale_after_ms: Option<u64>,
+    /// Every `drift-schedule:` entry, in config order.
+    pub schedules: Vec<Schedule>,
+    /// The newest report of each `repository@ref` seen lately, newest first.
+    pub seen: Vec<Seen>,
+}
+
+/// One drift schedule and its last run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// Its identity (what `POST /drift/run` takes).
+    pub key: String,
+    /// `repository@ref`.
+    pub subject: String,
+    /// The Atlantis it asks, as `scheme://host`.
+    pub atlantis: String,
+    /// `every 6h` or `cron "0 */6 * * *" (UTC)`.
+    pub when: String,
+    /// When its last run started (Unix ms).
+    pub last_run_at: Option<i64>,
+    /// When its last run finished (Unix ms).
+    pub last_finished_at: Option<i64>,
+    /// Whether the last finished run brought a report.
+    pub last_ok: Option<bool>,
+    /// What the last finished run came to.
+    pub last_said: Option<String>,
+    /// A run is going now (here or on another replica).
+    pub running: bool,
+    /// When it runs next (Unix ms).
+    pub next_run_at: Option<i64>,
+}
+
+/// When a `repository@ref` last reported drift.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    /// `repository@ref`.
+    pub subject: String,
+    /// When its newest report came (Unix ms).
+    pub last_at: i64,
+    /// Older than `drift-stale-after`.
+    pub stale: bool,
+}

@@ -149,7 +149,7 @@ fn explain(config: &Config, event: &Event, decisions: &[Decision]) -> String {
             a.project_name,
             a.directory
         ),
-        Event::Drift(_) => "drift event\n".to_string(),
+        Event::Drift(_) | Event::Notice(_) => "drift event\n".to_string(),
     };
     if decisions.is_empty() {
         out.push_str("no webhooks are configured\n");

@@ -61,6 +61,7 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &ServeArgs) -> Res
         async move { engine.run(shutdown, grace).await }
     });
     tokio::spawn(prune_forever(engine.clone(), shutdown.clone()));
+    tokio::spawn(herald::schedule::run(engine.clone(), shutdown.clone()));
     tokio::spawn(signals(
         engine.clone(),
         load_options(global, matches),

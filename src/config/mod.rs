@@ -316,6 +316,11 @@ pub struct HeraldSettings {
     /// `journal:` (`sqlite:DIR` or a PostgreSQL URL, which may hold a password), when
     /// neither `--journal` nor `HERALD_JOURNAL` gives one.
     pub journal: Option<Secret>,
+    /// `drift-schedule:`: Atlantis drift detections `serve` asks for.
+    pub drift_schedule: Vec<crate::schedule::DriftSchedule>,
+    /// `drift-stale-after:`: how long a `repository@ref` may send no drift report before
+    /// the drift webhooks are told.
+    pub drift_stale_after: Option<Duration>,
 }
 
 /// A loaded, valid configuration.
@@ -374,6 +379,12 @@ impl Config {
             .into_iter()
             .flatten()
             .map(|s| s.expose().to_string()),
+        );
+        out.extend(
+            self.herald
+                .drift_schedule
+                .iter()
+                .map(|s| s.api_secret.expose().to_string()),
         );
         out.retain(|s| !s.is_empty());
         out

@@ -1,6 +1,8 @@
 //! Turning the parsed YAML into [`Webhook`]s, with every check Atlantis makes (and its
 //! words) plus herald's own, all collected rather than stopping at the first.
 
+mod schedule;
+
 use std::time::Duration;
 
 use serde_yaml::Value;
@@ -673,7 +675,7 @@ impl Ctx<'_> {
             }
             return s;
         };
-        const KEYS: [&str; 7] = [
+        const KEYS: [&str; 9] = [
             "journal",
             "ingest-token",
             "env0-secret",
@@ -681,6 +683,8 @@ impl Ctx<'_> {
             "viewer-token",
             "retention",
             "theme",
+            "drift-schedule",
+            "drift-stale-after",
         ];
         for key in map.keys().filter_map(Value::as_str) {
             if !KEYS.contains(&key) {
@@ -724,6 +728,13 @@ impl Ctx<'_> {
                 Ok(_) => s.journal = Some(Secret::new(text)),
                 Err(e) => self.error(j.pos, e.to_string()),
             }
+        }
+        if let Some(d) = field("drift-schedule") {
+            s.drift_schedule = self.drift_schedules(d);
+        }
+        if let Some(d) = field("drift-stale-after") {
+            let mut ok = true;
+            s.drift_stale_after = self.duration(d, "drift-stale-after", &mut ok);
         }
         if let Some(r) = field("retention") {
             let mut ok = true;

@@ -260,6 +260,40 @@ impl Engine {
         self.inner.journal.prune(ms, max_events).await
     }
 
+    /// Takes occurrence `occurrence` of a scheduled job for this process until
+    /// `lease_until` (see [`crate::store::Journal::claim_run`]): the scheduler asks this
+    /// before each run, so a run happens once, and never twice at a time, in the fleet.
+    ///
+    /// # Errors
+    /// Journal errors.
+    pub async fn claim_run(
+        &self,
+        key: &str,
+        occurrence: i64,
+        lease_until: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .journal
+            .claim_run(key, occurrence, lease_until)
+            .await
+    }
+
+    /// Ends a scheduled job's run with what it came to.
+    ///
+    /// # Errors
+    /// Journal errors.
+    pub async fn finish_run(
+        &self,
+        key: &str,
+        occurrence: i64,
+        outcome: String,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .journal
+            .finish_run(key, occurrence, outcome)
+            .await
+    }
+
     /// Whether the journal takes a write now (for `/healthz`).
     ///
     /// # Errors

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod drift;
 pub mod env0;
+pub mod notice;
 mod relayed;
 pub mod result;
 
@@ -13,6 +14,7 @@ use serde_json::Value;
 pub use apply::ApplyResult;
 pub use drift::{DriftProject, DriftResult};
 pub use env0::{Env0Context, Env0Event};
+pub use notice::{DriftNotice, NoticeKind};
 pub use relayed::Relayed;
 
 use crate::config::EventKind;
@@ -40,6 +42,9 @@ pub enum Event {
     Plan(Relayed<ApplyResult>),
     /// A drift report (from Atlantis or env0).
     Drift(Relayed<DriftReport>),
+    /// herald's own word to drift webhooks: a scheduled detection failed, or reports
+    /// stopped coming.
+    Notice(Relayed<DriftNotice>),
 }
 
 impl Event {
@@ -48,7 +53,7 @@ impl Event {
         match self {
             Event::Apply(_) => EventKind::Apply,
             Event::Plan(_) => EventKind::Plan,
-            Event::Drift(_) => EventKind::Drift,
+            Event::Drift(_) | Event::Notice(_) => EventKind::Drift,
         }
     }
 
@@ -56,7 +61,7 @@ impl Event {
     pub fn run(&self) -> Option<&ApplyResult> {
         match self {
             Event::Apply(a) | Event::Plan(a) => Some(a),
-            Event::Drift(_) => None,
+            Event::Drift(_) | Event::Notice(_) => None,
         }
     }
 
@@ -64,7 +69,7 @@ impl Event {
     pub fn step(&self) -> &'static str {
         match self {
             Event::Plan(_) => "Plan",
-            Event::Apply(_) | Event::Drift(_) => "Apply",
+            Event::Apply(_) | Event::Drift(_) | Event::Notice(_) => "Apply",
         }
     }
 
@@ -73,6 +78,7 @@ impl Event {
         match self {
             Event::Apply(a) | Event::Plan(a) => serde_json::to_value(a),
             Event::Drift(d) => serde_json::to_value(d),
+            Event::Notice(n) => serde_json::to_value(n),
         }
         .unwrap_or(Value::Null)
     }
@@ -120,6 +126,7 @@ impl Event {
                 }
                 s
             }
+            Event::Notice(n) => n.summary(),
         }
     }
 
@@ -129,6 +136,7 @@ impl Event {
         match self {
             Event::Apply(a) | Event::Plan(a) => !a.success,
             Event::Drift(d) => d.result.projects_with_drift > 0,
+            Event::Notice(_) => true,
         }
     }
 
@@ -137,6 +145,8 @@ impl Event {
     pub fn has_errors(&self) -> bool {
         match self {
             Event::Drift(d) => d.result.errored() > 0,
+            // A failed detection is the whole run erroring: `drift-errors: only` takes it.
+            Event::Notice(n) => n.event == NoticeKind::DriftFailed,
             Event::Apply(_) | Event::Plan(_) => false,
         }
     }
@@ -254,6 +264,11 @@ impl EventError {
 }
 
 impl EventError {
+    /// A typed read of a JSON tree that failed, for readers outside this module.
+    pub(crate) fn from_json_value(e: &serde_path_to_error::Error<serde_json::Error>) -> Self {
+        Self::from_value(e)
+    }
+
     /// A typed read of a JSON tree that failed: the path of the field.
     fn from_value(e: &serde_path_to_error::Error<serde_json::Error>) -> Self {
         let path = e.path().to_string();
@@ -282,6 +297,8 @@ pub enum Shape {
     Drift,
     /// env0 webhook envelope.
     Env0,
+    /// herald's own drift notice (from its scheduler; never detected in a post).
+    Notice,
 }
 
 /// Tells the shape of a JSON body by its keys.

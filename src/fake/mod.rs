@@ -1,7 +1,9 @@
 //! Loopback stand-ins for the services herald delivers to, for tests, the example
-//! `fake_slack` program and `herald demo`. They never leave 127.0.0.1. Beside them, a
+//! `fake_slack` program and `herald demo` (and Atlantis' drift API, for the drift scheduler).
+//! They never leave 127.0.0.1. Beside them, a
 //! real PostgreSQL started for the tests and the benchmarks (`postgres`).
 
+pub mod atlantis;
 pub mod http;
 pub mod postgres;
 pub mod slack;

@@ -11,8 +11,8 @@ use futures::future::BoxFuture;
 
 use super::{
     AttemptRecord, AttemptRow, Changes, ClaimLimits, Claimed, DeliveryFilter, DeliveryRow,
-    DeliveryTally, EventRow, EventSummary, FeedPosition, KnownWebhook, NewDelivery, NewEvent,
-    NextState, Recorded, Reschedule, StatusCounts, StoreError, Term,
+    DeliveryTally, DriftSeen, EventRow, EventSummary, FeedPosition, KnownWebhook, NewDelivery,
+    NewEvent, NextState, Recorded, Reschedule, RunRow, StatusCounts, StoreError, Term,
 };
 
 /// What a backend call gives back.
@@ -64,6 +64,13 @@ pub trait Backend: Send + Sync {
     fn set_state(&self, key: &'static str, value: String) -> Fut<'_, ()>;
     /// Checks a write can be made.
     fn ping(&self) -> Fut<'_, ()>;
+    /// Takes occurrence `occurrence` (Unix ms) of the job `key` until `lease_until`, unless
+    /// that or a later occurrence was taken, or a run of the job is still leased: each
+    /// occurrence runs once, and never two runs of a job at a time, across every process
+    /// on the journal. `true` when taken.
+    fn claim_run(&self, key: String, occurrence: i64, lease_until: i64) -> Fut<'_, bool>;
+    /// Ends the run of `occurrence` of `key`, keeping what it came to.
+    fn finish_run(&self, key: String, occurrence: i64, outcome: String) -> Fut<'_, ()>;
     /// Word from other processes on this journal that shared state (the pause) changed or
     /// unleased work (replays) was added, so the engine looks now rather than at its next
     /// poll. `None`: nobody else tells.
@@ -113,4 +120,9 @@ pub trait Backend: Send + Sync {
     fn head(&self) -> Fut<'_, (FeedPosition, i64)>;
     /// Shared state by key.
     fn state(&self, key: &'static str) -> Fut<'_, Option<String>>;
+    /// Every job's last run.
+    fn runs(&self) -> Fut<'_, Vec<RunRow>>;
+    /// The newest drift report (not a notice) of each `repository@ref` received since
+    /// `since` (Unix ms).
+    fn drift_seen(&self, since: i64) -> Fut<'_, Vec<DriftSeen>>;
 }

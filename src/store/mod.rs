@@ -18,8 +18,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use rows::{
-    AttemptRow, Attempted, Changes, DeliveryFilter, DeliveryRow, DeliveryTally, EventRow,
-    EventSummary, FeedPosition, Field, StatusCounts, Term,
+    AttemptRow, Attempted, Changes, DeliveryFilter, DeliveryRow, DeliveryTally, DriftSeen,
+    EventRow, EventSummary, FeedPosition, Field, RunRow, StatusCounts, Term,
 };
 pub use sqlite::FILE_NAME;
 
@@ -495,6 +495,37 @@ impl Journal {
             .await
     }
 
+    /// Takes occurrence `occurrence` (Unix ms) of job `key` until `lease_until`, unless it
+    /// or a later one was taken, or a run is still leased (see [`Backend::claim_run`]).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn claim_run(
+        &self,
+        key: &str,
+        occurrence: i64,
+        lease_until: i64,
+    ) -> Result<bool, StoreError> {
+        self.backend
+            .claim_run(key.to_string(), occurrence, lease_until)
+            .await
+    }
+
+    /// Ends the run of `occurrence` of job `key` with what it came to.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn finish_run(
+        &self,
+        key: &str,
+        occurrence: i64,
+        outcome: String,
+    ) -> Result<(), StoreError> {
+        self.backend
+            .finish_run(key.to_string(), occurrence, outcome)
+            .await
+    }
+
     /// Checks the journal can take a write (for `/healthz`).
     ///
     /// # Errors
@@ -700,6 +731,22 @@ impl Reader {
     /// Storage errors.
     pub async fn head(&self) -> Result<(FeedPosition, i64), StoreError> {
         self.backend.head().await
+    }
+
+    /// Every job's last run (drift schedules, staleness notices).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn runs(&self) -> Result<Vec<RunRow>, StoreError> {
+        self.backend.runs().await
+    }
+
+    /// The newest drift report of each `repository@ref` received since `since` (Unix ms).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn drift_seen(&self, since: i64) -> Result<Vec<DriftSeen>, StoreError> {
+        self.backend.drift_seen(since).await
     }
 
     /// Whether attempts are paused, for every process on this journal.

@@ -266,3 +266,30 @@ pub struct Attempted {
     /// The delivery's state now.
     pub delivery_status: DeliveryStatus,
 }
+
+/// A job's last run (a drift schedule, a staleness notice), shared by every process on the
+/// journal so that each occurrence runs once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRow {
+    /// The job.
+    pub key: String,
+    /// The occurrence last taken (Unix ms).
+    pub occurrence: i64,
+    /// Taken until (Unix ms); in the past once it finished.
+    pub lease_until: i64,
+    /// When its last run finished (Unix ms).
+    pub finished_at: Option<i64>,
+    /// What its last run came to (JSON, the job's own words).
+    pub outcome: Option<String>,
+}
+
+/// The newest drift report of one `repository@ref`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftSeen {
+    /// `owner/repo`.
+    pub repository: String,
+    /// The ref.
+    pub git_ref: String,
+    /// When its newest report was received (Unix ms).
+    pub last_at: i64,
+}

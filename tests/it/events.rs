@@ -29,6 +29,10 @@ fn every_fixture_is_detected_by_shape() {
             d.result.total_projects,
             d.result.errored()
         ),
+        Inbound::Event(Received {
+            event: Event::Notice(n),
+            ..
+        }) => format!("notice {}", n.event.as_str()),
         Inbound::Env0Test { .. } => "env0 test".to_string(),
         Inbound::Ignored { kind } => kind,
     };

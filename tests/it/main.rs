@@ -20,6 +20,7 @@ mod journal;
 mod pg;
 mod postgres;
 mod regex_dialect;
+mod schedule;
 mod secrets;
 mod serve;
 mod slack;

@@ -733,3 +733,70 @@ async fn the_in_flight_cap_holds_across_replicas() {
     assert!(most >= 16, "the fleet did send in parallel: {most}");
     drop(fleet);
 }
+
+/// The drift scheduler on replicas sharing one database: each occurrence is claimed in
+/// PostgreSQL, so two replicas looking at the same moment ask Atlantis once, and a run on
+/// demand is refused while one is going; a staleness notice goes out once for the fleet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_run_each_drift_schedule_occurrence_once() {
+    use herald::fake::atlantis::{Answer, FakeAtlantis};
+    let url = crate::pg::database().await;
+    let atlantis = FakeAtlantis::start(crate::support::ATLANTIS_API_SECRET)
+        .await
+        .expect("fake atlantis");
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let config = Arc::new(load_ok(
+        &format!(
+            "herald:\n  drift-stale-after: 26h\n  drift-schedule:\n    - {{atlantis-url: '{}', repository: acme/infra, ref: main, type: Github, every: 6h, api-secret: '${{ATLANTIS_API_SECRET}}'}}\nwebhooks:\n  - {{event: drift, kind: http, url: '{}'}}\n",
+            atlantis.url(),
+            rx.url("/d")
+        ),
+        None,
+        None,
+    ));
+    let stop = CancellationToken::new();
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let e = Engine::new(
+            config.clone(),
+            journal(&url).await,
+            EngineOptions::default(),
+        )
+        .expect("engine");
+        let (run, s) = (e.clone(), stop.clone());
+        tokio::spawn(async move { run.run(s, Duration::from_secs(1)).await });
+        replicas.push(e);
+    }
+    let client = herald::notify::client().expect("client");
+    let now = herald::clock::now_ms();
+    atlantis.push([Answer::Hang(Duration::from_millis(600))]);
+    let s = config.herald.drift_schedule[0].clone();
+    let (a, b) = (&replicas[0], &replicas[1]);
+    tokio::join!(
+        herald::schedule::tick(a, &client, now, now),
+        herald::schedule::tick(b, &client, now, now),
+    );
+    assert!(
+        !herald::schedule::run_now(b, &client, &s)
+            .await
+            .expect("journal"),
+        "refused while A's run is going"
+    );
+    assert!(eventually(Duration::from_secs(5), async || rx.requests().len() == 1).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(atlantis.calls().len(), 1);
+    // B's console sees A's run, finished.
+    let runs = b.reader().runs().await.expect("runs");
+    assert_eq!(runs.len(), 1);
+    assert!(runs[0].finished_at.is_some() && runs[0].outcome.is_some());
+    // 27 hours on (simulated), the report is stale: one notice for both replicas.
+    let after = config.herald.drift_stale_after.expect("set");
+    let (x, y) = tokio::join!(
+        herald::schedule::stale::check(a, now + 27 * 3_600_000, after),
+        herald::schedule::stale::check(b, now + 27 * 3_600_000, after),
+    );
+    assert_eq!(x + y, 1);
+    assert!(eventually(Duration::from_secs(5), async || rx.requests().len() == 2).await);
+    assert_eq!(rx.requests()[1].json()["event"], "drift-stale");
+    stop.cancel();
+}

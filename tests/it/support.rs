@@ -141,6 +141,9 @@ impl Receiver {
     }
 }
 
+/// What `${ATLANTIS_API_SECRET}` reads as in the tests' configs.
+pub const ATLANTIS_API_SECRET: &str = "atlantis-api-secret-0123456789";
+
 /// Loads a config from text, with a fixed environment for `${VAR}`.
 pub fn load(
     text: &str,
@@ -157,6 +160,7 @@ pub fn load(
         }),
         vars: Arc::new(|name| match name {
             "TEST_TOKEN" => Some("xoxb-from-env".to_string()),
+            "ATLANTIS_API_SECRET" => Some(ATLANTIS_API_SECRET.to_string()),
             _ => None,
         }),
         ..LoadOptions::default()

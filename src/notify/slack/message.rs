@@ -155,6 +155,7 @@ pub fn message(event: &Event, style: Style) -> Message {
             }
         }
         Event::Drift(d) => drift_attachment(d, summary.clone()),
+        Event::Notice(n) => notice_attachment(n, summary.clone()),
     };
     Message {
         text: summary,
@@ -271,6 +272,48 @@ fn drift_attachment(d: &DriftReport, fallback: String) -> Attachment {
         }
         .to_string(),
         text,
+        fields,
+    }
+}
+
+/// A notice: red for a failed detection, amber for reports that stopped coming.
+fn notice_attachment(n: &crate::event::DriftNotice, fallback: String) -> Attachment {
+    use crate::event::NoticeKind;
+    let mut fields = vec![
+        field("Repository", escape(&n.repository), true),
+        field("Ref", escape(&n.git_ref), true),
+    ];
+    match n.event {
+        NoticeKind::DriftFailed => {
+            if let Some(status) = n.status {
+                fields.push(field("Atlantis answered", status.to_string(), true));
+            }
+            if !n.atlantis.is_empty() {
+                fields.push(field("Atlantis", escape(&n.atlantis), true));
+            }
+            fields.push(field(
+                "Error",
+                escape(&crate::event::drift::first_line(&n.error)),
+                false,
+            ));
+        }
+        NoticeKind::DriftStale => {
+            if let Some(at) = &n.last_report_at {
+                fields.push(field("Last report", escape(at), true));
+            }
+            if let Some(after) = &n.stale_after {
+                fields.push(field("Expected within", escape(after), true));
+            }
+        }
+    }
+    Attachment {
+        fallback: fallback.clone(),
+        color: match n.event {
+            NoticeKind::DriftFailed => "danger",
+            NoticeKind::DriftStale => "warning",
+        }
+        .to_string(),
+        text: fallback,
         fields,
     }
 }

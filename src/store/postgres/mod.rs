@@ -249,6 +249,14 @@ impl Backend for Postgres {
         write::ping(self).boxed()
     }
 
+    fn claim_run(&self, key: String, occurrence: i64, lease_until: i64) -> Fut<'_, bool> {
+        write::claim_run(self, key, occurrence, lease_until).boxed()
+    }
+
+    fn finish_run(&self, key: String, occurrence: i64, outcome: String) -> Fut<'_, ()> {
+        write::finish_run(self, key, occurrence, outcome).boxed()
+    }
+
     fn heartbeat(&self, replica: String) -> Fut<'_, usize> {
         write::heartbeat(self, replica).boxed()
     }
@@ -311,5 +319,13 @@ impl Backend for Postgres {
 
     fn state(&self, key: &'static str) -> Fut<'_, Option<String>> {
         read::state(self, key).boxed()
+    }
+
+    fn runs(&self) -> Fut<'_, Vec<crate::store::RunRow>> {
+        read::runs(self).boxed()
+    }
+
+    fn drift_seen(&self, since: i64) -> Fut<'_, Vec<crate::store::DriftSeen>> {
+        read::drift_seen(self, since).boxed()
     }
 }

@@ -449,3 +449,45 @@ pub(super) async fn state(pg: &Postgres, key: &'static str) -> Result<Option<Str
         .first()
         .map(|r| r.get(0)))
 }
+
+pub(super) async fn runs(pg: &Postgres) -> Result<Vec<crate::store::RunRow>, StoreError> {
+    Ok(query(
+        pg,
+        "SELECT key, occurrence, lease_until, finished_at, outcome FROM runs ORDER BY key",
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|r| crate::store::RunRow {
+        key: r.get(0),
+        occurrence: r.get(1),
+        lease_until: r.get(2),
+        finished_at: r.get(3),
+        outcome: r.get(4),
+    })
+    .collect())
+}
+
+pub(super) async fn drift_seen(
+    pg: &Postgres,
+    since: i64,
+) -> Result<Vec<crate::store::DriftSeen>, StoreError> {
+    // Drift reports only: a notice about a repository is not a report from it.
+    Ok(query(
+        pg,
+        "SELECT j -> 'data' ->> 'repository', j -> 'data' ->> 'ref', MAX(received_at)
+         FROM (SELECT event::jsonb AS j, received_at FROM events
+               WHERE received_at >= $1 AND kind = 'drift') e
+         WHERE j ->> 'kind' = 'drift'
+         GROUP BY 1, 2",
+        &[&since],
+    )
+    .await?
+    .iter()
+    .map(|r| crate::store::DriftSeen {
+        repository: r.get::<_, Option<String>>(0).unwrap_or_default(),
+        git_ref: r.get::<_, Option<String>>(1).unwrap_or_default(),
+        last_at: r.get(2),
+    })
+    .collect())
+}

@@ -78,6 +78,17 @@ CREATE TABLE pacing (key TEXT PRIMARY KEY, next_at BIGINT NOT NULL);
     r"
 CREATE TABLE replicas (id TEXT PRIMARY KEY, seen_at BIGINT NOT NULL);
 ",
+    // Jobs run on a schedule (drift detections, staleness notices): the occurrence last
+    // taken by any replica and its lease, so each occurrence runs once in the fleet.
+    r"
+CREATE TABLE runs (
+    key         TEXT PRIMARY KEY,
+    occurrence  BIGINT NOT NULL,
+    lease_until BIGINT NOT NULL,
+    finished_at BIGINT,
+    outcome     TEXT
+);
+",
 ];
 
 /// The schema version this herald writes.

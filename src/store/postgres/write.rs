@@ -540,3 +540,43 @@ pub(super) async fn heartbeat(pg: &Postgres, replica: String) -> Result<usize, S
     })
     .await
 }
+
+/// Takes an occurrence of a job for this replica (see `Backend::claim_run`): one upsert,
+/// so "not taken yet" and "take it" are one step whichever replica asks first.
+pub(super) async fn claim_run(
+    pg: &Postgres,
+    key: String,
+    occurrence: i64,
+    lease_until: i64,
+) -> Result<bool, StoreError> {
+    let client = pg.client().await?;
+    let n = client
+        .execute(
+            "INSERT INTO runs (key, occurrence, lease_until) VALUES ($1, $2, $3)
+             ON CONFLICT (key) DO UPDATE
+                 SET occurrence = excluded.occurrence, lease_until = excluded.lease_until
+                 WHERE runs.occurrence < excluded.occurrence AND runs.lease_until < $4::BIGINT",
+            &[&key, &occurrence, &lease_until, &now_ms()],
+        )
+        .await
+        .map_err(|e| pg.error(&e))?;
+    Ok(n > 0)
+}
+
+pub(super) async fn finish_run(
+    pg: &Postgres,
+    key: String,
+    occurrence: i64,
+    outcome: String,
+) -> Result<(), StoreError> {
+    let client = pg.client().await?;
+    client
+        .execute(
+            "UPDATE runs SET lease_until = 0, finished_at = $3::BIGINT, outcome = $4
+             WHERE key = $1 AND occurrence = $2",
+            &[&key, &occurrence, &now_ms(), &outcome],
+        )
+        .await
+        .map_err(|e| pg.error(&e))?;
+    Ok(())
+}

@@ -22,8 +22,8 @@ use tokio::sync::oneshot;
 use super::backend::{Backend, Claim, Fut};
 use super::{
     AttemptRecord, AttemptRow, Changes, Claimed, Commit, DeliveryFilter, DeliveryRow,
-    DeliveryStatus, DeliveryTally, EventRow, EventSummary, FeedPosition, KnownWebhook, NewDelivery,
-    NewEvent, NextState, Recorded, Reschedule, StatusCounts, StoreError, Term,
+    DeliveryStatus, DeliveryTally, DriftSeen, EventRow, EventSummary, FeedPosition, KnownWebhook,
+    NewDelivery, NewEvent, NextState, Recorded, Reschedule, RunRow, StatusCounts, StoreError, Term,
 };
 use writer::Op;
 
@@ -163,6 +163,16 @@ impl Backend for Sqlite {
         self.call(Op::Ping).boxed()
     }
 
+    fn claim_run(&self, key: String, occurrence: i64, lease_until: i64) -> Fut<'_, bool> {
+        let taken = self.call(move |reply| Op::ClaimRun(key, occurrence, lease_until, reply));
+        async move { Ok(taken.await? > 0) }.boxed()
+    }
+
+    fn finish_run(&self, key: String, occurrence: i64, outcome: String) -> Fut<'_, ()> {
+        self.call(move |reply| Op::FinishRun(key, occurrence, outcome, reply))
+            .boxed()
+    }
+
     fn deliveries(&self, filter: DeliveryFilter) -> Fut<'_, Vec<DeliveryRow>> {
         self.read(move |c| query::deliveries(c, &filter))
     }
@@ -224,6 +234,45 @@ impl Backend for Sqlite {
 
     fn head(&self) -> Fut<'_, (FeedPosition, i64)> {
         self.read(feed::head)
+    }
+
+    fn runs(&self) -> Fut<'_, Vec<RunRow>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT key, occurrence, lease_until, finished_at, outcome FROM runs ORDER BY key",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok(RunRow {
+                    key: r.get(0)?,
+                    occurrence: r.get(1)?,
+                    lease_until: r.get(2)?,
+                    finished_at: r.get(3)?,
+                    outcome: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn drift_seen(&self, since: i64) -> Fut<'_, Vec<DriftSeen>> {
+        self.read(move |c| {
+            // Drift reports only: a notice about a repository is not a report from it.
+            let mut st = c.prepare_cached(
+                "SELECT json_extract(event, '$.data.repository') AS repo,
+                        json_extract(event, '$.data.ref') AS git_ref, MAX(received_at)
+                 FROM events
+                 WHERE received_at >= ?1 AND kind = 'drift' AND json_extract(event, '$.kind') = 'drift'
+                 GROUP BY repo, git_ref",
+            )?;
+            let rows = st.query_map([since], |r| {
+                Ok(DriftSeen {
+                    repository: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                    git_ref: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    last_at: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
     }
 
     fn state(&self, key: &'static str) -> Fut<'_, Option<String>> {

@@ -89,6 +89,18 @@ BEGIN
     INSERT INTO events_text (events_text, rowid, summary) VALUES ('delete', old.rowid, old.summary);
 END;
 ",
+    // Jobs herald runs on a schedule (drift detections, staleness notices): the occurrence
+    // last taken and its lease, so each occurrence runs once; its last outcome, for the
+    // console.
+    r"
+CREATE TABLE runs (
+    key         TEXT PRIMARY KEY,
+    occurrence  INTEGER NOT NULL,
+    lease_until INTEGER NOT NULL,
+    finished_at INTEGER,
+    outcome     TEXT
+);
+",
 ];
 
 /// The schema version this herald writes.

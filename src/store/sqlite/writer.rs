@@ -45,6 +45,8 @@ pub enum Op {
     Reschedule(Reschedule, Reply<usize>),
     Settle(Vec<KnownWebhook>, Reply<usize>),
     SetState(String, String, Reply<()>),
+    ClaimRun(String, i64, i64, Reply<usize>),
+    FinishRun(String, i64, String, Reply<()>),
 }
 
 /// A result waiting for the commit before it is sent.
@@ -169,7 +171,9 @@ fn fail_op(op: Op, error: &impl Fn() -> StoreError) {
         | Op::Attempt(_, _, r)
         | Op::GiveUp(_, _, r)
         | Op::Ping(r)
-        | Op::SetState(_, _, r) => r.send(Err(error())).is_ok(),
+        | Op::SetState(_, _, r)
+        | Op::FinishRun(_, _, _, r) => r.send(Err(error())).is_ok(),
+        Op::ClaimRun(_, _, _, r) => r.send(Err(error())).is_ok(),
         Op::Claim { reply, .. } => reply.send(Err(error())).is_ok(),
         Op::Prune { reply, .. } | Op::Reschedule(_, reply) | Op::Settle(_, reply) => {
             reply.send(Err(error())).is_ok()
@@ -235,6 +239,31 @@ fn apply(tx: &mut Transaction<'_>, op: Op) -> Done {
                     "INSERT INTO state (key, value) VALUES (?1, ?2)
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     params![key, value],
+                )?;
+                Ok(())
+            }),
+        ),
+        Op::ClaimRun(key, occurrence, lease_until, reply) => Done::Count(
+            reply,
+            savepoint(tx, |t| {
+                // A later occurrence only, and only when no run is leased: the upsert's
+                // condition makes "taken" and "take it" one step.
+                Ok(t.execute(
+                    "INSERT INTO runs (key, occurrence, lease_until) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (key) DO UPDATE
+                         SET occurrence = excluded.occurrence, lease_until = excluded.lease_until
+                         WHERE runs.occurrence < excluded.occurrence AND runs.lease_until < ?4",
+                    params![key, occurrence, lease_until, now_ms()],
+                )?)
+            }),
+        ),
+        Op::FinishRun(key, occurrence, outcome, reply) => Done::Unit(
+            reply,
+            savepoint(tx, |t| {
+                t.execute(
+                    "UPDATE runs SET lease_until = 0, finished_at = ?3, outcome = ?4
+                     WHERE key = ?1 AND occurrence = ?2",
+                    params![key, occurrence, now_ms(), outcome],
                 )?;
                 Ok(())
             }),
