@@ -314,6 +314,27 @@ impl Client {
         self.json(reqwest::Method::POST, "/reload", None).await
     }
 
+    /// `GET /drift`: the drift schedules, their runs, and when repositories last reported.
+    ///
+    /// # Errors
+    /// See [`ClientError`].
+    pub async fn drift(&self) -> Result<wire::DriftWatch, ClientError> {
+        self.json(reqwest::Method::GET, "/drift", None).await
+    }
+
+    /// `POST /drift/run`: runs a drift schedule (by key or `repository@ref`) now.
+    ///
+    /// # Errors
+    /// See [`ClientError`]; 409 when a run of it is going.
+    pub async fn run_schedule(&self, schedule: &str) -> Result<Value, ClientError> {
+        self.json(
+            reqwest::Method::POST,
+            "/drift/run",
+            Some(&json!({"schedule": schedule})),
+        )
+        .await
+    }
+
     /// `POST /pause` or `POST /resume`.
     ///
     /// # Errors

@@ -28,17 +28,20 @@ pub enum Pane {
     Events,
     /// Drift reports.
     Drift,
+    /// herald's drift schedules and when each repository last reported.
+    Schedules,
 }
 
 impl Pane {
-    /// All panes in order (keys 1-3, tab).
-    pub const ALL: [Pane; 3] = [Pane::Webhooks, Pane::Events, Pane::Drift];
+    /// All panes in order (keys 1-4, tab).
+    pub const ALL: [Pane; 4] = [Pane::Webhooks, Pane::Events, Pane::Drift, Pane::Schedules];
 
     fn index(self) -> usize {
         match self {
             Pane::Webhooks => 0,
             Pane::Events => 1,
             Pane::Drift => 2,
+            Pane::Schedules => 3,
         }
     }
 
@@ -48,6 +51,7 @@ impl Pane {
             Pane::Webhooks => "Webhooks",
             Pane::Events => "Events",
             Pane::Drift => "Drift",
+            Pane::Schedules => "Schedules",
         }
     }
 }
@@ -416,6 +420,13 @@ pub enum Message {
     Toast(Toast),
     /// Whether deliveries are paused.
     Paused(bool),
+    /// What the drift scheduler knows, and the wall clock when it was asked.
+    Drift {
+        /// The schedules and last reports.
+        watch: wire::DriftWatch,
+        /// Now (Unix ms).
+        now: i64,
+    },
     /// Where the journal continues past the newest page (`None`: nothing older).
     Cursor(Option<i64>),
     /// An older page of the list (or of the search) arrived.
@@ -501,6 +512,8 @@ pub enum Effect {
     ReplayFailed,
     /// Re-read the config file of the herald shown.
     Reload,
+    /// Run a drift schedule now (by its key).
+    RunSchedule(String),
     /// Copy something of an event to the clipboard.
     Copy {
         /// The event.
@@ -569,9 +582,9 @@ pub struct App {
     /// Focused pane.
     pub pane: Pane,
     /// Selected row per pane (in the filtered list).
-    pub selected: [usize; 3],
+    pub selected: [usize; 4],
     /// List filters per pane.
-    pub filters: [Option<ListFilter>; 3],
+    pub filters: [Option<ListFilter>; 4],
     /// Keep the newest event selected as events arrive.
     pub follow: bool,
     /// The open dialog.
@@ -590,6 +603,11 @@ pub struct App {
     pub quit: bool,
     /// Bundled and past payloads for test-fire (name, JSON).
     pub fixtures: Vec<(String, String)>,
+    /// The drift scheduler's schedules and when repositories last reported.
+    pub drift: wire::DriftWatch,
+    /// The wall clock (Unix ms) as of the last look, for "3 h ago": rendering reads it
+    /// here and never asks the clock itself.
+    pub now_ms: i64,
 }
 
 impl App {
@@ -613,8 +631,8 @@ impl App {
             marked: Vec::new(),
             cap: WINDOW,
             pane: Pane::Events,
-            selected: [0; 3],
-            filters: [None, None, None],
+            selected: [0; 4],
+            filters: [None, None, None, None],
             follow: true,
             overlay: Overlay::None,
             counts: StatusCounts::default(),
@@ -624,6 +642,8 @@ impl App {
             size: (80, 24),
             quit: false,
             fixtures,
+            drift: wire::DriftWatch::default(),
+            now_ms: 0,
         }
     }
 
@@ -674,11 +694,38 @@ impl App {
             .collect()
     }
 
+    /// Indexes of the drift schedules the Schedules pane shows.
+    pub fn schedule_rows(&self) -> Vec<usize> {
+        let f = &self.filters[Pane::Schedules.index()];
+        (0..self.drift.schedules.len())
+            .filter(|&i| {
+                let s = &self.drift.schedules[i];
+                f.as_ref()
+                    .is_none_or(|f| f.passes(&format!("{} {} {}", s.subject, s.atlantis, s.when)))
+            })
+            .collect()
+    }
+
+    /// The selected drift schedule (Schedules pane).
+    pub fn selected_schedule(&self) -> Option<&wire::Schedule> {
+        (self.pane == Pane::Schedules)
+            .then(|| self.schedule_rows().get(self.selected()).copied())
+            .flatten()
+            .and_then(|i| self.drift.schedules.get(i))
+    }
+
+    /// When `subject` (`repository@ref`) last reported drift, and whether that is longer
+    /// ago than `drift-stale-after`.
+    pub fn last_report(&self, subject: &str) -> Option<&wire::Seen> {
+        self.drift.seen.iter().find(|s| s.subject == subject)
+    }
+
     fn rows(&self, pane: Pane) -> usize {
         match pane {
             Pane::Webhooks => self.webhook_rows().len(),
             Pane::Events => self.event_rows().len(),
             Pane::Drift => self.drift_rows().len(),
+            Pane::Schedules => self.schedule_rows().len(),
         }
     }
 
@@ -718,7 +765,7 @@ impl App {
         let rows = match self.pane {
             Pane::Events => self.event_rows(),
             Pane::Drift => self.drift_rows(),
-            Pane::Webhooks => return None,
+            Pane::Webhooks | Pane::Schedules => return None,
         };
         rows.get(self.selected()).map(|&i| &self.events[i])
     }
@@ -913,6 +960,13 @@ impl App {
                     webhooks.iter().map(label).collect::<Vec<_>>().join(", ")
                 };
                 format!("Replay {what} to {to}?")
+            }
+            Effect::RunSchedule(key) => {
+                let s = self.drift.schedules.iter().find(|s| s.key == *key)?;
+                format!(
+                    "Ask Atlantis at {} to detect drift in {} now (it plans every project; the report goes to the drift webhooks)?",
+                    s.atlantis, s.subject
+                )
             }
             Effect::Fire { webhooks, .. } => format!(
                 "Send the payload to {} (real deliveries, journaled)?",
@@ -1216,11 +1270,11 @@ impl App {
             Action::Top => self.move_by(isize::MIN / 2),
             Action::Bottom => self.move_by(isize::MAX / 2),
             Action::Next | Action::Prev => {
-                let i = self.pane.index();
+                let (i, n) = (self.pane.index(), Pane::ALL.len());
                 let next = if action == Action::Next {
-                    (i + 1) % 3
+                    (i + 1) % n
                 } else {
-                    (i + 2) % 3
+                    (i + n - 1) % n
                 };
                 self.pane = Pane::ALL[next];
             }
@@ -1309,6 +1363,9 @@ impl App {
                 return Some(Effect::ReplayMany(self.marked.clone()));
             }
             Action::Replay => {
+                if let Some(s) = self.selected_schedule() {
+                    return Some(Effect::RunSchedule(s.key.clone()));
+                }
                 if let Some(e) = self.selected_event() {
                     return Some(Effect::Replay {
                         id: e.id.clone(),
@@ -1529,6 +1586,13 @@ impl App {
             }
             Message::Toast(t) => self.toast = Some(t),
             Message::Paused(p) => self.paused = p,
+            Message::Drift { watch, now } => {
+                self.drift = watch;
+                self.now_ms = now;
+                let n = self.schedule_rows().len();
+                let i = &mut self.selected[Pane::Schedules.index()];
+                *i = (*i).min(n.saturating_sub(1));
+            }
         }
         None
     }

@@ -14,7 +14,7 @@ pub const HELP: &[(&str, &str)] = &[
     ("g G  Home End", "first, last"),
     ("PgUp PgDn", "a page up, down"),
     ("tab  shift-tab", "next, previous pane (or field, tab)"),
-    ("1 2 3", "Webhooks, Events, Drift"),
+    ("1 2 3 4", "Webhooks, Events, Drift, Schedules"),
     (
         "enter",
         "open the event (payload, message, attempts) or edit the webhook's filters",
@@ -29,12 +29,12 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     (
         "r",
-        "replay the event (or, in the detail, the chosen delivery)",
+        "replay the event (or, in the detail, the chosen delivery); in Schedules: ask Atlantis for drift now",
     ),
     ("R", "replay to a webhook of your choice"),
     (
         "e",
-        "edit the selected webhook's workspace-regex and branch-regex",
+        "edit the selected webhook's workspace-, branch-, project- and directory-regex",
     ),
     (
         "t",
@@ -150,6 +150,7 @@ fn map_key(app: &App, key: &KeyEvent, event: &Event) -> Option<Action> {
         KeyCode::Char('1') => Action::Pane(Pane::Webhooks),
         KeyCode::Char('2') => Action::Pane(Pane::Events),
         KeyCode::Char('3') => Action::Pane(Pane::Drift),
+        KeyCode::Char('4') => Action::Pane(Pane::Schedules),
         KeyCode::Char('?') => Action::Help,
         KeyCode::Char('/') => Action::Filter,
         KeyCode::Char('f') => Action::ToggleFollow,

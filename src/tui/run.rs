@@ -98,6 +98,11 @@ pub async fn run(target: Target, options: Options) -> Result<(), TuiError> {
                 let (e, s) = (engine.clone(), shutdown.clone());
                 async move { e.run(s, Duration::from_secs(3)).await }
             }));
+            // The console in place of a serve does what a serve does, drift schedules too.
+            background.push(tokio::spawn(crate::schedule::run(
+                engine.clone(),
+                shutdown.clone(),
+            )));
             let client = crate::api::Api::new(engine, Some(*load)).local_client();
             (client, listen, Link::InProcess)
         }
@@ -136,6 +141,8 @@ pub async fn run(target: Target, options: Options) -> Result<(), TuiError> {
     app.update(Action::Resize(size.width, size.height));
     let mut input = EventStream::new();
     let mut counts = tokio::time::interval(Duration::from_secs(1));
+    // The drift scheduler's state changes on the scale of minutes: every 5th second.
+    let mut ticks: u64 = 0;
     let frame = Duration::from_millis(33);
     let mut dirty = true;
     let mut next_frame = Instant::now();
@@ -188,7 +195,13 @@ pub async fn run(target: Target, options: Options) -> Result<(), TuiError> {
             }
             _ = counts.tick() => {
                 let (c, tx) = (client.clone(), tx.clone());
+                let drift = ticks.is_multiple_of(5);
+                ticks += 1;
                 tokio::spawn(async move {
+                    if drift && let Ok(watch) = c.drift().await {
+                        let now = herald_now();
+                        let _ = tx.send(Message::Drift { watch, now });
+                    }
                     if let Ok(s) = c.status().await {
                         let _ = tx.send(Message::Counts(s.counts));
                         // The stream tells pause changes as it polls them; a pause and a
@@ -209,6 +222,11 @@ pub async fn run(target: Target, options: Options) -> Result<(), TuiError> {
         let _ = task.await;
     }
     result
+}
+
+/// The wall clock for the console's "3 h ago" (read here, on the loop, never in a view).
+fn herald_now() -> i64 {
+    crate::clock::now_ms()
 }
 
 /// Follows the live stream, and reconnects with a growing pause (0.5 s to 5 s) when it
@@ -416,6 +434,7 @@ fn acts(effect: &Effect) -> bool {
             | Effect::WriteFilter { .. }
             | Effect::Fire { .. }
             | Effect::Pause(_)
+            | Effect::RunSchedule(_)
     )
 }
 
@@ -442,6 +461,17 @@ fn run_effect(effect: Effect, client: &Client, tx: &UnboundedSender<Message>, re
     tokio::spawn(async move {
         match effect {
             Effect::Quit | Effect::EditPayload(_) => {}
+            Effect::RunSchedule(key) => match client.run_schedule(&key).await {
+                Ok(v) => toast(
+                    &tx,
+                    format!(
+                        "asked Atlantis about {}: the report comes as a drift event",
+                        v["started"].as_str().unwrap_or("the repository")
+                    ),
+                    false,
+                ),
+                Err(e) => toast(&tx, format!("drift run: {}", said(&e)), true),
+            },
             Effect::Pause(p) => match client.pause(p).await {
                 Ok(()) => {
                     let _ = tx.send(Message::Paused(p));

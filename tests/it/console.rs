@@ -213,6 +213,125 @@ fn drift_pane_is_red_when_drifted_and_green_when_clean() {
     assert_ne!(th.drifted.fg, th.clean.fg);
 }
 
+/// What a serve with one drift schedule and `drift-stale-after: 26h` tells the console:
+/// acme/infrastructure checked 2 h ago, next in 4 h; acme/payments-infra silent for 31 h.
+fn watched(app: &mut App) {
+    let now = 1_763_870_400_000 + 10 * 61_000;
+    let hour = 3_600_000;
+    app.apply(Message::Drift {
+        watch: herald::api::wire::DriftWatch {
+            stale_after_ms: Some(26 * 3_600_000),
+            schedules: vec![herald::api::wire::Schedule {
+                key: "drift-schedule:acme/infrastructure@main|https://atlantis.acme.example".into(),
+                subject: "acme/infrastructure@main".into(),
+                atlantis: "https://atlantis.acme.example".into(),
+                when: "every 6h".into(),
+                last_run_at: Some(now - 2 * hour),
+                last_finished_at: Some(now - 2 * hour + 40_000),
+                last_ok: Some(true),
+                last_said: Some(
+                    "Drift detected in acme/infrastructure: 2 of 3 projects drifted".into(),
+                ),
+                running: false,
+                next_run_at: Some(now + 4 * hour),
+            }],
+            seen: vec![
+                herald::api::wire::Seen {
+                    subject: "acme/infrastructure@main".into(),
+                    last_at: now - 2 * hour,
+                    stale: false,
+                },
+                herald::api::wire::Seen {
+                    subject: "acme/payments-infra@main".into(),
+                    last_at: now - 31 * hour,
+                    stale: true,
+                },
+            ],
+        },
+        now,
+    });
+}
+
+#[test]
+fn schedules_pane_shows_last_and_next_runs_and_r_runs_one_now() {
+    let mut app = app();
+    watched(&mut app);
+    app.update(Action::Pane(Pane::Schedules));
+    let th = theme();
+    let t = render(&app, &th, 110, 24);
+    insta::assert_snapshot!(t.backend());
+    let text = screen(&t);
+    for want in [
+        "acme/infrastructure@main",
+        "✓ 1 h ago",
+        "in 4 h",
+        "every 6h",
+        "31 h ago",
+    ] {
+        assert!(text.contains(want), "{want:?} missing:\n{text}");
+    }
+    // The silent repository is in the warning colour; the other is not.
+    assert_eq!(fg_of(&t, "acme/payments-infra@main"), th.warn.fg);
+    // r asks first, naming Atlantis and the repository, then runs it.
+    let Some(Effect::RunSchedule(key)) = confirmed(&mut app, Action::Replay) else {
+        panic!("a run is asked for")
+    };
+    assert!(key.starts_with("drift-schedule:acme/infrastructure@main"));
+}
+
+#[test]
+fn drift_pane_says_how_long_ago_a_repository_last_reported() {
+    let mut app = app();
+    watched(&mut app);
+    app.update(Action::Pane(Pane::Drift));
+    // The newest report is payments-infra's (env0), silent for 31 h: amber.
+    let th = theme();
+    let t = render(&app, &th, 100, 30);
+    let text = screen(&t);
+    assert!(text.contains("last report 31 h ago"), "{text}");
+    assert_eq!(fg_of(&t, "last report 31 h ago"), th.warn.fg);
+    // A notice and an errored report are rows of their own kind.
+    let mut errored = item(
+        11,
+        "drift-errored.json",
+        vec![("drift-alerts", DeliveryStatus::Succeeded, None)],
+    );
+    errored.source = herald::intake::Source::Drift;
+    let notice = herald::intake::notice(&herald::event::DriftNotice {
+        event: herald::event::NoticeKind::DriftFailed,
+        repository: "acme/infra".into(),
+        git_ref: "main".into(),
+        error: "invalid or missing API token".into(),
+        status: Some(401),
+        atlantis: "https://atlantis.acme.example".into(),
+        last_report_at: None,
+        stale_after: None,
+        silent_hours: None,
+    })
+    .expect("a notice");
+    let mut failed = item(12, "drift-clean.json", vec![]);
+    failed.event = Arc::new(notice.event);
+    app.apply(Message::Recorded(errored));
+    app.apply(Message::Recorded(failed));
+    let t = render(&app, &th, 100, 30);
+    let text = screen(&t);
+    assert!(
+        text.contains("✗ failed") && text.contains("acme/infra "),
+        "{text}"
+    );
+    assert!(
+        text.contains("Drift detection failed for")
+            && text.contains("acme/infra@main: 401 invalid or missing"),
+        "{text}"
+    );
+    app.update(Action::Down);
+    let t = render(&app, &th, 100, 30);
+    let text = screen(&t);
+    // drift-errored has drift too, so it is red, with the errored project marked.
+    assert!(text.contains("1 of 3 projects errored"), "{text}");
+    assert!(text.contains("⚠ databases-production"), "{text}");
+}
+
 #[test]
 fn drift_reads_without_colour() {
     let mut app = app();

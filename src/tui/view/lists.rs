@@ -1,5 +1,6 @@
-//! The three panes: Webhooks, Events and Drift, each a list with a side panel about the
-//! selected row.
+//! The Webhooks and Events panes, each a list with a side panel about the selected row,
+//! and what every list shares (times, verdicts, the visible window). The drift panes are
+//! in [`super::drift`].
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -8,7 +9,6 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
 use super::{block, offset};
-use crate::event::Event;
 use crate::store::DeliveryStatus;
 use crate::tui::app::{App, EventItem, Pane};
 use crate::tui::theme::Theme;
@@ -47,7 +47,7 @@ pub fn verdict(e: &EventItem, theme: &Theme) -> Style {
     }
 }
 
-fn filter_title(app: &App, base: &str) -> String {
+pub(super) fn filter_title(app: &App, base: &str) -> String {
     let i = Pane::ALL.iter().position(|p| *p == app.pane).unwrap_or(0);
     match &app.filters[i] {
         Some(f) => format!(
@@ -61,7 +61,7 @@ fn filter_title(app: &App, base: &str) -> String {
 
 /// The rows of `indexes` that fit in `area` around `selected`: only those are built, so a
 /// long list costs no more to draw than a short one.
-fn visible(
+pub(super) fn visible(
     indexes: &[usize],
     selected: usize,
     area: Rect,
@@ -350,143 +350,6 @@ pub fn events(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side:
         Paragraph::new(Text::from(lines))
             .wrap(Wrap { trim: false })
             .block(block("Deliveries", theme, false)),
-        side,
-    );
-}
-
-/// The Drift pane: red when drifted, green when clean, with words and symbols so it reads
-/// without colour too.
-pub fn drift(frame: &mut Frame<'_>, app: &App, theme: &Theme, list: Rect, side: Rect) {
-    let rows_idx = app.drift_rows();
-    let selected = app.selected().min(rows_idx.len().saturating_sub(1));
-    let rows: Vec<Row<'_>> = visible(&rows_idx, selected, list)
-        .map(|(n, i)| {
-            let e = &app.events[i];
-            let Event::Drift(d) = e.event.as_ref() else {
-                return Row::new(Vec::<Cell<'_>>::new());
-            };
-            let r = &d.result;
-            // Drift wins; a report with errored projects and no drift is not "clean".
-            let (word, style) = if r.projects_with_drift > 0 {
-                ("✗ DRIFT", theme.drifted)
-            } else if r.errored() > 0 {
-                ("⚠ error", theme.warn)
-            } else {
-                ("✓ clean", theme.clean)
-            };
-            let name = match d.env0.as_ref().filter(|x| !x.environment.is_empty()) {
-                Some(x) => format!("{} ({})", r.repository, x.environment),
-                None => r.repository.clone(),
-            };
-            let row = Row::new(vec![
-                Cell::from(Span::styled(clock(e.received_at), theme.muted)),
-                Cell::from(Span::styled(word, style)),
-                Cell::from(Span::styled(name, style)),
-                Cell::from(Span::styled(
-                    format!("{}/{}", r.projects_with_drift, r.total_projects),
-                    style,
-                )),
-            ]);
-            if n == selected {
-                row.style(theme.selection)
-            } else {
-                row
-            }
-        })
-        .collect();
-    let header = Row::new(vec!["time", "state", "repository", "drifted"]).style(theme.header);
-    let widths = vec![
-        Constraint::Length(8),
-        Constraint::Length(7),
-        Constraint::Min(10),
-        Constraint::Length(7),
-    ];
-    let t = Table::new(rows, widths).header(header);
-    let title = filter_title(app, &format!("Drift ({})", rows_idx.len()));
-    frame.render_widget(t.block(block(&title, theme, true)), list);
-
-    let mut lines: Vec<Line<'_>> = Vec::new();
-    match rows_idx.get(selected).map(|&i| &app.events[i]) {
-        None => lines.push(Line::styled("No drift reports yet.", theme.muted)),
-        Some(e) => {
-            if let Event::Drift(d) = e.event.as_ref() {
-                let r = &d.result;
-                let (word, style) = if r.projects_with_drift > 0 {
-                    ("DRIFT DETECTED", theme.drifted)
-                } else if r.errored() > 0 {
-                    ("UNKNOWN (ERRORS)", theme.warn)
-                } else {
-                    ("NO DRIFT", theme.clean)
-                };
-                lines.push(Line::styled(format!("{word} in {}", r.repository), style));
-                if r.errored() > 0 {
-                    lines.push(Line::styled(
-                        format!(
-                            "⚠ {} of {} projects errored (Atlantis would send nothing)",
-                            r.errored(),
-                            r.total_projects
-                        ),
-                        theme.warn,
-                    ));
-                }
-                lines.push(Line::styled(
-                    format!("ref {} · detection {}", r.git_ref, r.detection_id),
-                    theme.muted,
-                ));
-                if let Some(x) = &d.env0 {
-                    lines.push(Line::styled(
-                        format!("env0 {} · {} · {}", x.environment, x.project, x.status),
-                        theme.info,
-                    ));
-                    if !x.url.is_empty() {
-                        lines.push(Line::styled(x.url.clone(), theme.muted));
-                    }
-                    if !x.cause.is_empty() {
-                        lines.push(Line::styled(x.cause.clone(), theme.muted));
-                    }
-                }
-                lines.push(Line::raw(""));
-                for p in &r.projects {
-                    if !p.error.is_empty() {
-                        lines.push(Line::styled(
-                            format!(
-                                "⚠ {:<18} error: {}",
-                                p.label(),
-                                crate::event::drift::first_line(&p.error)
-                            ),
-                            theme.warn,
-                        ));
-                        continue;
-                    }
-                    let (sym, s) = if p.has_drift {
-                        ("✗", theme.drifted)
-                    } else {
-                        ("✓", theme.clean)
-                    };
-                    lines.push(Line::from(vec![
-                        Span::styled(format!("{sym} {:<18} ", p.label()), s),
-                        Span::styled(format!("+{}", p.to_add), theme.ok),
-                        Span::raw(" "),
-                        Span::styled(format!("~{}", p.to_change), theme.warn),
-                        Span::raw(" "),
-                        Span::styled(format!("-{}", p.to_destroy), theme.bad),
-                    ]));
-                }
-                if let Some(x) = &d.env0 {
-                    for rc in x.resources.iter().take(8) {
-                        lines.push(Line::styled(
-                            format!("  {} {}", rc.action, rc.address),
-                            theme.muted,
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    frame.render_widget(
-        Paragraph::new(Text::from(lines))
-            .wrap(Wrap { trim: false })
-            .block(block("Report", theme, false)),
         side,
     );
 }

@@ -2,6 +2,7 @@
 
 mod detail;
 mod dialogs;
+mod drift;
 mod lists;
 
 use ratatui::Frame;
@@ -88,7 +89,8 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, theme: &Theme) {
     match app.pane {
         Pane::Webhooks => lists::webhooks(frame, app, theme, a.list, a.side),
         Pane::Events => lists::events(frame, app, theme, a.list, a.side),
-        Pane::Drift => lists::drift(frame, app, theme, a.list, a.side),
+        Pane::Drift => drift::drift(frame, app, theme, a.list, a.side),
+        Pane::Schedules => drift::schedules(frame, app, theme, a.list, a.side),
     }
     draw_status(frame, app, theme, a.status);
     draw_footer(frame, app, theme, a.footer);
@@ -257,12 +259,20 @@ fn draw_footer(frame: &mut Frame<'_>, app: &App, theme: &Theme, area: Rect) {
         ],
         Overlay::ReplayTo { .. } => &[("j/k", "webhook"), ("enter", "replay"), ("esc", "cancel")],
         Overlay::None => match app.pane {
+            Pane::Schedules => &[
+                ("j/k", "move"),
+                ("r", "run now"),
+                ("/", "filter"),
+                ("1-4", "pane"),
+                ("?", "help"),
+                ("q", "quit"),
+            ],
             Pane::Webhooks => &[
                 ("j/k", "move"),
                 ("e", "edit filters"),
                 ("t", "test-fire"),
                 ("/", "filter"),
-                ("1-3", "pane"),
+                ("1-4", "pane"),
                 ("?", "help"),
                 ("q", "quit"),
             ],
