@@ -45,11 +45,15 @@ pub fn request_body(s: &DriftSchedule) -> Value {
     body
 }
 
-/// Asks Atlantis to detect drift now, as the schedule says.
-pub async fn detect(client: &reqwest::Client, s: &DriftSchedule) -> Detection {
+/// Asks Atlantis to detect drift now, as the schedule says. `secrets` are every secret of
+/// the config: what Atlantis (or a proxy before it) answers is quoted in the error, and an
+/// answer may echo any of them.
+pub async fn detect(client: &reqwest::Client, s: &DriftSchedule, secrets: &[String]) -> Detection {
     let url = format!("{}/api/drift/detect", s.atlantis_url.trim_end_matches('/'));
     let secret = s.api_secret.expose();
-    let masked = |text: &str| crate::redact::sanitize(text, &[secret]);
+    let mut all: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    all.push(secret);
+    let masked = |text: &str| crate::redact::sanitize(text, &all);
     let sent = client
         .post(&url)
         .header("X-Atlantis-Token", secret)

@@ -189,7 +189,7 @@ pub async fn detect_and_record(
     client: &reqwest::Client,
     s: &DriftSchedule,
 ) -> Outcome {
-    let detection = detect::detect(client, s).await;
+    let detection = detect::detect(client, s, &engine.config().secret_values()).await;
     let (ok, status, received) = match detection {
         detect::Detection::Report { status, body } => {
             (true, Some(status), intake::read(&body, Some(Shape::Drift)))

@@ -17,7 +17,7 @@ use tokio::process::Command;
 
 use crate::support::{Receiver, Reply, eventually, free_port, herald, repo_file, stderr, stdout};
 
-const SECRETS: [&str; 11] = [
+const SECRETS: [&str; 12] = [
     "xoxb-PLANTED-slack-token-1111",
     "PLANTED-header-2222",
     "PLANTED-header-3333",
@@ -29,6 +29,7 @@ const SECRETS: [&str; 11] = [
     "PLANTED-vcs-access-9999",
     "PLANTED-ingest-0000",
     "PLANTED-env0-secret-aaaa",
+    "PLANTED-atlantis-bbbb",
 ];
 
 fn config(receiver: &Receiver) -> String {
@@ -36,6 +37,7 @@ fn config(receiver: &Receiver) -> String {
         "slack-token: xoxb-PLANTED-slack-token-1111\n\
          webhook-http-headers: '{{\"Authorization\": \"Bearer PLANTED-header-2222\"}}'\n\
          herald:\n  ingest-token: PLANTED-ingest-0000\n  env0-secret: PLANTED-env0-secret-aaaa\n\
+         \x20 drift-schedule:\n    - {{atlantis-url: 'http://{addr}', repository: acme/infra, ref: main, type: Github, every: 1h, api-secret: PLANTED-atlantis-bbbb, timeout: 5s}}\n\
          webhooks:\n\
          \x20 - name: audit\n    event: apply\n    kind: http\n    url: http://user:PLANTED-url-6666@{addr}/hook?token=PLANTED-query-7777\n\
          \x20   headers: {{X-Api-Key: PLANTED-header-3333}}\n    secret: PLANTED-signing-secret-4444\n    retry: {{max-attempts: 1}}\n\
@@ -85,7 +87,7 @@ fn file_text(path: &Path) -> String {
 async fn planted_secrets_appear_nowhere() {
     // The receiver fails and echoes secrets back, as a misbehaving proxy might.
     // Among the echoes: the bearer token without its scheme, as in `invalid api key TOKEN`.
-    let rx = Receiver::start(Reply::Status(500, "upstream said: Bearer PLANTED-header-2222 key PLANTED-header-3333 via http://user:PLANTED-url-6666@internal/x?token=PLANTED-query-7777; invalid api key PLANTED-header-2222")).await;
+    let rx = Receiver::start(Reply::Status(500, "upstream said: Bearer PLANTED-header-2222 key PLANTED-header-3333 via http://user:PLANTED-url-6666@internal/x?token=PLANTED-query-7777; invalid api key PLANTED-header-2222; X-Atlantis-Token: PLANTED-atlantis-bbbb")).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("herald.yaml");
     std::fs::write(&cfg, config(&rx)).expect("config");
@@ -158,6 +160,26 @@ async fn planted_secrets_appear_nowhere() {
         eventually(Duration::from_secs(15), async || rx.requests().len() >= 2).await,
         "deliveries attempted"
     );
+    // The drift schedule asked "Atlantis" (the echoing receiver) and reported the failure
+    // to the drift webhook; what the operator API says of it is searched too.
+    assert!(
+        eventually(Duration::from_secs(15), async || {
+            let uris: Vec<String> = rx.requests().iter().map(|r| r.uri.clone()).collect();
+            uris.iter().any(|u| u == "/api/drift/detect")
+                && uris.iter().any(|u| u.starts_with("/drift"))
+        })
+        .await,
+        "the drift schedule ran and its failure was delivered"
+    );
+    let drift = client
+        .get(format!("{url}/api/v1/drift"))
+        .send()
+        .await
+        .expect("GET /api/v1/drift");
+    let drift = drift.text().await.unwrap_or_default();
+    assert!(drift.contains("acme/infra@main"), "{drift}");
+    hits("GET /api/v1/drift", &drift, &mut found);
+    places.push("operator API: GET /drift");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let pid = child.id().expect("pid").to_string();
     let _ = std::process::Command::new("kill")
