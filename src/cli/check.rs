@@ -95,12 +95,37 @@ fn describe(c: &Config) -> String {
     } else {
         String::new()
     };
-    format!(
+    let mut line = format!(
         "{n} webhook{} ({} apply{plans}, {} drift)",
         if n == 1 { "" } else { "s" },
         count(EventKind::Apply),
         count(EventKind::Drift)
-    )
+    );
+    // The schedules serve will run, said as they will run (secrets never shown).
+    let schedules = &c.herald.drift_schedule;
+    if !schedules.is_empty() {
+        let each: Vec<String> = schedules
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {} via {}",
+                    s.subject(),
+                    s.when.describe(),
+                    herald::redact::url_origin(&s.atlantis_url)
+                )
+            })
+            .collect();
+        line.push_str(&format!(
+            ", {} drift schedule{} ({})",
+            schedules.len(),
+            if schedules.len() == 1 { "" } else { "s" },
+            each.join("; ")
+        ));
+    }
+    if let Some(d) = c.herald.drift_stale_after {
+        line.push_str(&format!(", stale after {}", humantime::format_duration(d)));
+    }
+    line
 }
 
 fn counts(r: &Report) -> String {

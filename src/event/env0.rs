@@ -481,9 +481,27 @@ mod tests {
             Ok(Env0Event::Test { id: "t".into() })
         );
         assert!(
-            matches!(parse(&json!({"type": "com.env0.deploy.succeeded", "id": "b"})), Ok(Env0Event::Other { id, .. }) if id == "b")
+            matches!(parse(&json!({"type": "com.env0.budget.exceeded", "id": "b"})), Ok(Env0Event::Other { id, .. }) if id == "b")
         );
         assert!(parse(&json!({"type": DRIFT_DETECTED})).is_err());
+        // A deployment that ended is an apply result, and needs its data like drift does.
+        assert!(parse(&json!({"type": "com.env0.deploy.succeeded", "id": "b"})).is_err());
+        let Ok(Env0Event::Run(a)) = parse(&json!({"type": "com.env0.destroy.failed", "id": "d",
+            "data": {"deploymentLog": {"error": "state locked", "blueprintRepository": "https://github.com/o/r.git"},
+                     "environment": {"name": "prod", "workspaceName": "prod-ws"}}}))
+        else {
+            panic!("a run result")
+        };
+        assert!(!a.success);
+        assert_eq!(
+            (
+                a.repo.full_name.as_str(),
+                a.workspace.as_str(),
+                a.project_name.as_str()
+            ),
+            ("o/r", "prod-ws", "prod")
+        );
+        assert_eq!(a.result_message.as_deref(), Some("state locked"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ async fn check_passes_on_every_example_config() {
             "SLACK_DRIFT_WEBHOOK_URL",
             "https://hooks.slack.com/services/T0/B0/XYZ",
         ),
+        ("ATLANTIS_API_SECRET", "atlantis-api-secret"),
     ];
     let dir = repo_file("examples/configs");
     let mut checked = 0;

@@ -532,3 +532,83 @@ async fn a_ten_thousand_line_result_fits_slack_and_reaches_http_whole() {
     assert!(result.lines().count() <= 22, "{result}");
     assert!(result.chars().count() < 3_000, "within a Slack section");
 }
+
+#[tokio::test]
+async fn the_commands_know_plans_and_schedules() {
+    let env = [
+        ("SLACK_BOT_TOKEN", "xoxb-example"),
+        ("ATLANTIS_API_SECRET", "atlantis-api-secret-cli"),
+    ];
+    let path = repo_file("examples/configs/ahead-of-atlantis.yaml");
+    let p = path.to_str().expect("utf-8");
+    let out = crate::support::herald(&["check", "--offline", "-c", p], &env).await;
+    let text = crate::support::stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        crate::support::stderr(&out)
+    );
+    assert!(
+        text.contains("4 webhooks (1 apply, 1 plan, 2 drift), 2 drift schedules (acme/infrastructure@main every 6h via http://atlantis:4141; acme/payments-infra@main cron \"30 6 * * 1-5\" (UTC) via http://atlantis:4141), stale after 1day 2h: OK"),
+        "{text}"
+    );
+    assert!(!text.contains("atlantis-api-secret-cli"));
+    // match: a plan, tested by all four filters.
+    let out = crate::support::herald(
+        &[
+            "match",
+            "--event",
+            "plan",
+            "--workspace",
+            "default",
+            "--branch",
+            "main",
+            "--project",
+            "billing-service",
+            "--directory",
+            "environments/production/billing",
+            "-c",
+            p,
+        ],
+        &env,
+    )
+    .await;
+    let text = crate::support::stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("service-plans slack"), "{text}");
+    assert!(text.contains("(plan): MATCH"), "{text}");
+    assert!(
+        text.contains("project-regex \".*-service\" matched project \"billing-service\""),
+        "{text}"
+    );
+    assert!(text.contains("applies http"), "{text}");
+    assert!(text.contains("this webhook is for apply events"), "{text}");
+    // fire --dry-run: the bundled plan fixture, as the Slack webhook would get it.
+    let out = crate::support::herald(
+        &[
+            "fire",
+            "--event",
+            "plan",
+            "--webhook",
+            "service-plans",
+            "--dry-run",
+            "--json",
+            "-c",
+            p,
+        ],
+        &env,
+    )
+    .await;
+    let text = crate::support::stdout(&out);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        crate::support::stderr(&out)
+    );
+    assert!(text.contains("Plan failed for"), "{text}");
+    assert!(text.contains("\"Result\""), "{text}");
+    assert!(
+        !text.contains("Description"),
+        "slack-include-body: false: {text}"
+    );
+}

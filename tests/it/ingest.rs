@@ -256,13 +256,14 @@ async fn env0_test_event_is_acknowledged_not_dispatched() {
     assert_eq!(status, 200, "{answer}");
     let (status, answer) = post(
         &format!("{}/events/env0", s.url),
-        br#"{"type": "com.env0.deploy.succeeded", "id": "x", "data": {}}"#.to_vec(),
+        br#"{"type": "com.env0.budget.exceeded", "id": "x", "data": {}}"#.to_vec(),
         &[JSON],
     )
     .await;
+    // (Deployments that ended are apply results now: see `forward::env0_deployments_...`.)
     assert_eq!(
         (status, answer["ignored"].as_str()),
-        (202, Some("com.env0.deploy.succeeded"))
+        (202, Some("com.env0.budget.exceeded"))
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(rx.requests().is_empty());
