@@ -141,24 +141,48 @@ pub fn parse(body: &Value) -> Result<Env0Event, EventError> {
     }
 }
 
-fn drift(body: &Value, data: &Value, kind: &str, id: String) -> DriftReport {
-    let dl = data.get("deploymentLog").unwrap_or(&Value::Null);
-    let env = data.get("environment").unwrap_or(&Value::Null);
-    let latest = env.get("latestDeploymentLog").unwrap_or(&Value::Null);
-    let vars = dl
-        .get("customEnv0EnvironmentVariables")
-        .unwrap_or(&Value::Null);
+/// The parts of an env0 `data` that drift reports and run results both read.
+struct Parts<'a> {
+    dl: &'a Value,
+    env: &'a Value,
+    vars: &'a Value,
+    repository_url: String,
+    revision: String,
+}
 
-    let repository_url = first(&[
-        text(dl, &["blueprintRepository"]),
-        text(data, &["blueprint", "repository"]),
-        text(latest, &["blueprintRepository"]),
-    ]);
-    let git_ref = first(&[
-        text(dl, &["blueprintRevision"]),
-        text(data, &["blueprint", "revision"]),
-        text(dl, &["gitMetadata", "branch"]),
-    ]);
+impl<'a> Parts<'a> {
+    fn of(data: &'a Value) -> Self {
+        let dl = data.get("deploymentLog").unwrap_or(&Value::Null);
+        let env = data.get("environment").unwrap_or(&Value::Null);
+        let latest = env.get("latestDeploymentLog").unwrap_or(&Value::Null);
+        Self {
+            dl,
+            env,
+            vars: dl
+                .get("customEnv0EnvironmentVariables")
+                .unwrap_or(&Value::Null),
+            repository_url: first(&[
+                text(dl, &["blueprintRepository"]),
+                text(data, &["blueprint", "repository"]),
+                text(latest, &["blueprintRepository"]),
+            ]),
+            revision: first(&[
+                text(dl, &["blueprintRevision"]),
+                text(data, &["blueprint", "revision"]),
+                text(dl, &["gitMetadata", "branch"]),
+            ]),
+        }
+    }
+}
+
+fn drift(body: &Value, data: &Value, kind: &str, id: String) -> DriftReport {
+    let Parts {
+        dl,
+        env,
+        vars,
+        repository_url,
+        revision: git_ref,
+    } = Parts::of(data);
     let path = first(&[
         text(dl, &["blueprintPath"]),
         text(data, &["blueprint", "path"]),
@@ -306,26 +330,19 @@ fn drift(body: &Value, data: &Value, kind: &str, id: String) -> DriftReport {
 /// workspace, the deployed revision, the environment's name and the template's path; the
 /// "PR" link is the deployment in env0; a failure's error is the `ResultMessage`.
 fn apply(data: &Value, kind: &str) -> super::ApplyResult {
-    let dl = data.get("deploymentLog").unwrap_or(&Value::Null);
-    let env = data.get("environment").unwrap_or(&Value::Null);
-    let vars = dl
-        .get("customEnv0EnvironmentVariables")
-        .unwrap_or(&Value::Null);
-    let repository_url = first(&[
-        text(dl, &["blueprintRepository"]),
-        text(data, &["blueprint", "repository"]),
-    ]);
+    let Parts {
+        dl,
+        env,
+        vars,
+        repository_url,
+        revision,
+    } = Parts::of(data);
     let full_name = repo_display(&repository_url);
     let (owner, name) = full_name
         .rsplit_once('/')
         .map_or((String::new(), full_name.clone()), |(o, n)| {
             (o.to_string(), n.to_string())
         });
-    let revision = first(&[
-        text(dl, &["blueprintRevision"]),
-        text(data, &["blueprint", "revision"]),
-        text(dl, &["gitMetadata", "branch"]),
-    ]);
     let failed = kind.ends_with(".failed");
     let error = match dl.get("error") {
         Some(Value::String(s)) => s.clone(),

@@ -45,6 +45,23 @@ async fn engine(config: herald::config::Config) -> (Engine, tempfile::TempDir) {
     (engine_on(config, journal).await, dir)
 }
 
+/// Posts a bundled drift fixture to the engine as Atlantis would.
+async fn report(engine: &Engine, name: &str) {
+    let body = std::fs::read(repo_file(&format!("examples/payloads/{name}"))).expect("fixture");
+    let r = herald::intake::read(&body, None)
+        .expect("reads")
+        .into_event()
+        .expect("event");
+    engine
+        .accept(
+            herald::intake::Source::Drift,
+            r,
+            &herald::dispatch::Selection::Route,
+        )
+        .await
+        .expect("journaled");
+}
+
 fn at(text: &str) -> i64 {
     humantime::parse_rfc3339(text)
         .expect("time")
@@ -327,22 +344,8 @@ async fn a_repository_that_stops_reporting_is_told_of_once_per_silence() {
     );
     let after = c.herald.drift_stale_after.expect("set");
     let (engine, _dir) = engine(c).await;
-    let post = |name: &str| {
-        std::fs::read(repo_file(&format!("examples/payloads/{name}"))).expect("fixture")
-    };
     for name in ["drift-detected.json", "env0-drift-detected.json"] {
-        let r = herald::intake::read(&post(name), None)
-            .expect("reads")
-            .into_event()
-            .expect("event");
-        engine
-            .accept(
-                herald::intake::Source::Drift,
-                r,
-                &herald::dispatch::Selection::Route,
-            )
-            .await
-            .expect("journaled");
+        report(&engine, name).await;
     }
     let now = herald::clock::now_ms();
     // Not yet stale.
@@ -373,18 +376,7 @@ async fn a_repository_that_stops_reporting_is_told_of_once_per_silence() {
     repos.sort_unstable();
     assert_eq!(repos, ["acme/infrastructure", "acme/payments-infra"]);
     // A notice is not a report: it does not reset the silence, and a new report does.
-    let r = herald::intake::read(&post("drift-clean.json"), None)
-        .expect("reads")
-        .into_event()
-        .expect("event");
-    engine
-        .accept(
-            herald::intake::Source::Drift,
-            r,
-            &herald::dispatch::Selection::Route,
-        )
-        .await
-        .expect("journaled");
+    report(&engine, "drift-clean.json").await;
     let seen = engine.reader().drift_seen(0).await.expect("seen");
     assert_eq!(seen.len(), 2, "{seen:?}");
     assert_eq!(
