@@ -105,6 +105,20 @@ async fn plan_results_go_to_plan_webhooks_as_sent_and_to_slack_with_their_result
         rx.requests().len(),
         slack.received().len()
     );
+    // /metrics counts plans as their own kind.
+    let metrics = herald::notify::client()
+        .expect("client")
+        .get(format!("{}/metrics", s.url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("herald_events_total{kind=\"plan\"} 3"),
+        "{metrics}"
+    );
     let got = rx.requests();
     assert!(
         got.iter().all(|r| r.uri == "/plan"),

@@ -384,3 +384,100 @@ async fn a_repository_that_stops_reporting_is_told_of_once_per_silence() {
         1
     );
 }
+
+#[tokio::test]
+async fn serve_runs_the_schedules_and_the_api_shows_and_runs_them() {
+    let atlantis = FakeAtlantis::start(SECRET).await.expect("fake atlantis");
+    let rx = Receiver::start(Reply::Status(200, "")).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("herald.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "herald:\n  operator-token: op-token-1234567890\n  viewer-token: view-token-1234567890\n  drift-stale-after: 26h\n  drift-schedule:\n    - {{atlantis-url: '{}', repository: acme/infra, ref: main, type: Github, every: 1h, api-secret: '${{ATLANTIS_API_SECRET}}'}}\nwebhooks:\n  - {{event: drift, kind: http, url: '{}'}}\n",
+            atlantis.url(),
+            rx.url("/drift")
+        ),
+    )
+    .expect("config");
+    let port = crate::support::free_port();
+    let serve = crate::support::Serve::start_with(
+        &cfg,
+        &dir.path().join("data"),
+        port,
+        &[("ATLANTIS_API_SECRET", SECRET)],
+    )
+    .await;
+    // Never run, on an interval: the first run is at start.
+    assert!(
+        eventually(Duration::from_secs(10), async || rx.requests().len() == 1).await,
+        "the scheduled report was delivered"
+    );
+    assert_eq!(rx.requests()[0].json()["repository"], "acme/infra");
+    let client = herald::notify::client().expect("client");
+    let get = async |token: &str| -> Value {
+        client
+            .get(format!("{}/api/v1/drift", serve.url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET /drift")
+            .json()
+            .await
+            .expect("json")
+    };
+    let watch = get("view-token-1234567890").await;
+    assert!(
+        eventually(Duration::from_secs(5), async || {
+            get("view-token-1234567890").await["schedules"][0]["last_ok"] == true
+        })
+        .await,
+        "{watch}"
+    );
+    let watch = get("view-token-1234567890").await;
+    let s = &watch["schedules"][0];
+    assert_eq!(s["subject"], "acme/infra@main");
+    assert_eq!(s["when"], "every 1h");
+    assert_eq!(s["running"], false);
+    let next = s["next_run_at"].as_i64().expect("next") - s["last_run_at"].as_i64().expect("last");
+    assert_eq!(next, 3_600_000);
+    assert_eq!(watch["seen"][0]["subject"], "acme/infra@main");
+    assert_eq!(watch["seen"][0]["stale"], false);
+    assert!(!watch.to_string().contains(SECRET));
+    // Running one now: the viewer may not, the operator may.
+    let run = async |token: &str, body: &str| {
+        client
+            .post(format!("{}/api/v1/drift/run", serve.url))
+            .bearer_auth(token)
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("POST /drift/run")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(
+        run(
+            "view-token-1234567890",
+            r#"{"schedule": "acme/infra@main"}"#
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        run("op-token-1234567890", r#"{"schedule": "nope@main"}"#).await,
+        404
+    );
+    atlantis.push([Answer::Hang(Duration::from_millis(800))]);
+    assert_eq!(
+        run("op-token-1234567890", r#"{"schedule": "acme/infra@main"}"#).await,
+        202
+    );
+    assert_eq!(
+        run("op-token-1234567890", r#"{"schedule": "acme/infra@main"}"#).await,
+        409,
+        "refused while the run goes"
+    );
+    assert!(eventually(Duration::from_secs(5), async || rx.requests().len() == 2).await);
+    assert_eq!(atlantis.calls().len(), 2);
+}
