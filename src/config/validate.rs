@@ -402,9 +402,12 @@ impl Ctx<'_> {
                     .iter()
                     .map(|k| format!("\"kind: {}\"", k.name))
                     .collect();
+                // "a and b" as Atlantis v0.47 says it; "a, b, and c" as its PR #5672 (the
+                // msteams kind) says it.
                 let only = match names.split_last() {
                     Some((last, [])) => last.clone(),
-                    Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+                    Some((last, [one])) => format!("{one} and {last}"),
+                    Some((last, rest)) => format!("{}, and {last}", rest.join(", ")),
                     None => String::new(),
                 };
                 let msg = if drift {

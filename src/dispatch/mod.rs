@@ -57,7 +57,7 @@ impl Dispatcher {
             secrets: config.secret_values().into(),
             config,
             client: notify::client()?,
-            pacer: Pacer::new(Duration::from_secs(1)),
+            pacer: Pacer::new(),
         })
     }
 
@@ -131,8 +131,8 @@ impl Dispatcher {
                 return (attempt, None);
             }
         };
-        if let Some(key) = &webhook.target.pace_key(&self.config) {
-            self.pacer.wait(key).await;
+        if let Some(pace) = webhook.target.pace(&self.config) {
+            self.pacer.wait(&pace.key, pace.every).await;
         }
         request.scrub_also(self.secrets.clone());
         let attempt = notify::send(&self.client, &request).await;

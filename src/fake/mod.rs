@@ -7,5 +7,6 @@ pub mod atlantis;
 pub mod http;
 pub mod postgres;
 pub mod slack;
+pub mod teams;
 
 pub use slack::{FakeSlack, Received, Scenario};

@@ -17,7 +17,7 @@ use crate::config::{Config, EventKind, Webhook};
 use crate::event::Event;
 
 /// Every delivery kind herald knows, in the order `herald check` names them.
-pub const KINDS: &[Spec] = &[super::slack::SPEC, super::http::SPEC];
+pub const KINDS: &[Spec] = &[super::slack::SPEC, super::http::SPEC, super::msteams::SPEC];
 
 /// What the config reader needs of a kind: its `kind:` value and how to read an entry.
 pub struct Spec {
@@ -66,6 +66,16 @@ pub fn check_url(url: &str) -> Result<(), String> {
             crate::redact::url_masked(url)
         )),
     }
+}
+
+/// How a destination's sends are spaced: attempts with the same key go `every` apart, in
+/// this process or, on a shared journal, across every replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pace {
+    /// What is rate-limited (a channel, a URL); may be a secret, never shown.
+    pub key: String,
+    /// The least time between two sends on it.
+    pub every: Duration,
 }
 
 /// What a kind puts into a request; [`super::prepare`] adds what every kind shares.
@@ -151,8 +161,8 @@ pub trait Destination: Send + Sync + fmt::Debug {
         "sending webhook to"
     }
     /// Attempts with the same key are spaced by the pacer (Slack: one post a second per
-    /// channel); `None` sends unpaced.
-    fn pace_key(&self, _config: &Config) -> Option<String> {
+    /// channel; Teams: four a second per URL); `None` sends unpaced.
+    fn pace(&self, _config: &Config) -> Option<Pace> {
         None
     }
     /// The request's URL as it may be shown.

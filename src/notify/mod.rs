@@ -7,6 +7,7 @@
 
 pub mod http;
 pub mod kind;
+pub mod msteams;
 pub mod sign;
 pub mod slack;
 

@@ -109,12 +109,14 @@ fn t06_unsupported_event() {
     );
 }
 
+/// Atlantis v0.47 says `Only "kind: slack" and "kind: http" are supported right now`; with
+/// `kind: msteams` herald says it as Atlantis' PR #5672 (which adds msteams) does.
 #[test]
 fn t08_unsupported_kind() {
     assert_eq!(
         load_errors(&one("apply", "badkind", ""), None),
         vec![
-            "\"kind: badkind\" not supported. Only \"kind: slack\" and \"kind: http\" are supported right now"
+            "\"kind: badkind\" not supported. Only \"kind: slack\", \"kind: http\", and \"kind: msteams\" are supported right now"
         ]
     );
 }
@@ -226,7 +228,7 @@ fn t36_to_t42_drift_entries() {
     assert_eq!(
         load_errors(&one("drift", "unsupported", ""), None),
         vec![
-            "\"kind: unsupported\" not supported for drift webhooks. Only \"kind: slack\" and \"kind: http\" are supported"
+            "\"kind: unsupported\" not supported for drift webhooks. Only \"kind: slack\", \"kind: http\", and \"kind: msteams\" are supported"
         ]
     );
     let errors = load_errors("webhooks:\n  - event: drift\n", None);

@@ -25,4 +25,5 @@ mod secrets;
 mod serve;
 mod slack;
 mod support;
+mod teams;
 mod tmux;

@@ -10,7 +10,10 @@ use serde_json::Value;
 
 pub use message::*;
 
-use super::kind::{Answer, Build, Built, Destination, Entry, Finding, Preview, Spec, Target};
+use super::kind::{Answer, Build, Built, Destination, Entry, Finding, Pace, Preview, Spec, Target};
+
+/// Slack's documented rate for posting to one channel: one message a second.
+const SLACK_PACE: Duration = Duration::from_secs(1);
 use super::{Attempt, Outcome, PrepareError, ShownRequest};
 use crate::config::{Config, EventKind};
 use crate::secret::Secret;
@@ -119,8 +122,11 @@ impl Destination for Channel {
     fn failure_verb(&self) -> &'static str {
         "posting to Slack at"
     }
-    fn pace_key(&self, config: &Config) -> Option<String> {
-        Some(format!("{}#{}", config.slack_api_url, self.0))
+    fn pace(&self, config: &Config) -> Option<Pace> {
+        Some(Pace {
+            key: format!("{}#{}", config.slack_api_url, self.0),
+            every: SLACK_PACE,
+        })
     }
     fn preview(&self, shown: &ShownRequest, width: usize) -> Preview {
         Preview::Message(render::render(&shown.body, width))
@@ -157,8 +163,11 @@ impl Destination for Incoming {
     fn failure_verb(&self) -> &'static str {
         "posting to Slack at"
     }
-    fn pace_key(&self, _config: &Config) -> Option<String> {
-        Some(self.0.expose().to_string())
+    fn pace(&self, _config: &Config) -> Option<Pace> {
+        Some(Pace {
+            key: self.0.expose().to_string(),
+            every: SLACK_PACE,
+        })
     }
     fn shown_url(&self, url: &str) -> String {
         crate::redact::secret_path_url(url)
