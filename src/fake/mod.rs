@@ -4,6 +4,7 @@
 //! real PostgreSQL started for the tests and the benchmarks (`postgres`).
 
 pub mod atlantis;
+pub mod chat;
 pub mod http;
 pub mod postgres;
 pub mod slack;

@@ -17,7 +17,14 @@ use crate::config::{Config, EventKind, Webhook};
 use crate::event::Event;
 
 /// Every delivery kind herald knows, in the order `herald check` names them.
-pub const KINDS: &[Spec] = &[super::slack::SPEC, super::http::SPEC, super::msteams::SPEC];
+pub const KINDS: &[Spec] = &[
+    super::slack::SPEC,
+    super::http::SPEC,
+    super::msteams::SPEC,
+    super::discord::SPEC,
+    super::googlechat::SPEC,
+    super::pagerduty::SPEC,
+];
 
 /// What the config reader needs of a kind: its `kind:` value and how to read an entry.
 pub struct Spec {

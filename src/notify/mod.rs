@@ -5,9 +5,13 @@
 //! the result as delivered, worth retrying, or failed for good. Retrying itself is the
 //! dispatcher's job.
 
+pub mod digest;
+pub mod discord;
+pub mod googlechat;
 pub mod http;
 pub mod kind;
 pub mod msteams;
+pub mod pagerduty;
 pub mod sign;
 pub mod slack;
 

@@ -110,13 +110,13 @@ fn t06_unsupported_event() {
 }
 
 /// Atlantis v0.47 says `Only "kind: slack" and "kind: http" are supported right now`; with
-/// `kind: msteams` herald says it as Atlantis' PR #5672 (which adds msteams) does.
+/// more kinds herald lists them all, in the words of Atlantis' PR #5672 (which adds msteams).
 #[test]
 fn t08_unsupported_kind() {
     assert_eq!(
         load_errors(&one("apply", "badkind", ""), None),
         vec![
-            "\"kind: badkind\" not supported. Only \"kind: slack\", \"kind: http\", and \"kind: msteams\" are supported right now"
+            "\"kind: badkind\" not supported. Only \"kind: slack\", \"kind: http\", \"kind: msteams\", \"kind: discord\", \"kind: googlechat\", and \"kind: pagerduty\" are supported right now"
         ]
     );
 }
@@ -228,7 +228,7 @@ fn t36_to_t42_drift_entries() {
     assert_eq!(
         load_errors(&one("drift", "unsupported", ""), None),
         vec![
-            "\"kind: unsupported\" not supported for drift webhooks. Only \"kind: slack\", \"kind: http\", and \"kind: msteams\" are supported"
+            "\"kind: unsupported\" not supported for drift webhooks. Only \"kind: slack\", \"kind: http\", \"kind: msteams\", \"kind: discord\", \"kind: googlechat\", and \"kind: pagerduty\" are supported"
         ]
     );
     let errors = load_errors("webhooks:\n  - event: drift\n", None);

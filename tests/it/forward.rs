@@ -387,7 +387,7 @@ fn project_and_directory_filters_are_pr_5557s() {
     assert_eq!(
         errors,
         [
-            "\"kind: nope\" not supported. Only \"kind: slack\", \"kind: http\", and \"kind: msteams\" are supported right now",
+            "\"kind: nope\" not supported. Only \"kind: slack\", \"kind: http\", \"kind: msteams\", \"kind: discord\", \"kind: googlechat\", and \"kind: pagerduty\" are supported right now",
             "error parsing regexp: missing closing ): `(`",
             "error parsing regexp: invalid character class range: `z-a`"
         ]

@@ -8,6 +8,7 @@ mod atlantis_config;
 mod bench_harness;
 mod cli;
 mod console;
+mod destinations;
 mod engine;
 mod events;
 mod faults;
