@@ -123,9 +123,12 @@ pub fn matches(webhook: &Webhook, event: &Event) -> bool {
 /// tests what is being typed).
 pub fn passes<'a>(kind: EventKind, filter: impl Fn(Subject) -> &'a Filter, event: &Event) -> bool {
     kind == event.kind()
-        && Subject::ALL
-            .into_iter()
-            .all(|s| event.subject(s).is_none_or(|v| filter(s).is_match(v)))
+        && event.subjects().is_none_or(|values| {
+            Subject::ALL
+                .into_iter()
+                .zip(values)
+                .all(|(s, v)| filter(s).is_match(v))
+        })
 }
 
 fn test(s: Subject, filter: &Filter, value: &str) -> Test {

@@ -151,17 +151,25 @@ impl Event {
         }
     }
 
+    /// Every value the filters test, in [`Subject::ALL`]'s order, or `None` when this kind
+    /// of event is not filtered: one look at the event for all four (routing's hot path).
+    pub fn subjects(&self) -> Option<[&str; 4]> {
+        self.run().map(|a| {
+            [
+                a.workspace.as_str(),
+                a.pull.base_branch.as_str(),
+                a.project_name.as_str(),
+                a.directory.as_str(),
+            ]
+        })
+    }
+
     /// The value filter `s` is tested against, or `None` when this kind of event is not
     /// filtered (a drift report goes to every drift webhook, as in Atlantis). Routing, the
     /// filter editor and `herald match` ask this, never the event's variant, so a new event
     /// kind is filtered by saying which values it has.
     pub fn subject(&self, s: Subject) -> Option<&str> {
-        match s {
-            Subject::Workspace => self.run().map(|a| a.workspace.as_str()),
-            Subject::BaseBranch => self.run().map(|a| a.pull.base_branch.as_str()),
-            Subject::Project => self.run().map(|a| a.project_name.as_str()),
-            Subject::Directory => self.run().map(|a| a.directory.as_str()),
-        }
+        self.subjects().map(|v| v[s.index()])
     }
 }
 
