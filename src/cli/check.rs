@@ -37,6 +37,11 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &CheckArgs) -> Res
     {
         report.push(d);
     }
+    if let Some(config) = &config {
+        for d in render_templates(config) {
+            report.push(d);
+        }
+    }
     say_part!("{report}");
     let summary = match &config {
         Some(c) if report.errors() == 0 => format!("{}: {}", report.file, describe(c)),
@@ -49,6 +54,31 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &CheckArgs) -> Res
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Renders every webhook's template against every bundled payload of its event, as it
+/// would be sent (the destination's own checks included): a template that fails on a
+/// real shape of event is an error here, not a failed delivery later.
+fn render_templates(config: &Config) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for w in config.webhooks.iter().filter(|w| w.template.is_some()) {
+        for (name, json) in super::fixtures::of_kind(w.event) {
+            let Ok(herald::intake::Inbound::Event(r)) = herald::intake::read(json.as_bytes(), None)
+            else {
+                continue;
+            };
+            if let Err(e) = notify::prepare(config, w, &r.event, "check", 0) {
+                out.push(Diagnostic::error(
+                    Location::File(config::yaml_pos::Pos {
+                        line: w.line,
+                        col: 1,
+                    }),
+                    format!("webhook {} on {name}: {e}", w.label()),
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// Calls `auth.test` once for the token, when a webhook needs it. Atlantis calls it once

@@ -38,3 +38,41 @@ pub const ALL: [(&str, &str); 9] = [
         include_str!("../../examples/payloads/env0-test.json"),
     ),
 ];
+
+/// The bundled payloads a webhook of `kind` may get, for `herald check` to render its
+/// template against: (file name, JSON).
+pub fn of_kind(kind: herald::config::EventKind) -> Vec<(&'static str, &'static str)> {
+    use herald::config::EventKind;
+    match kind {
+        EventKind::Apply => vec![
+            ("apply-success.json", APPLY_SUCCESS),
+            (
+                "apply-failure.json",
+                include_str!("../../examples/payloads/apply-failure.json"),
+            ),
+            (
+                "env0-deploy-failed.json",
+                include_str!("../../examples/payloads/env0-deploy-failed.json"),
+            ),
+        ],
+        EventKind::Plan => vec![
+            (
+                "plan-success.json",
+                include_str!("../../examples/payloads/plan-success.json"),
+            ),
+            ("plan-failure.json", PLAN_FAILURE),
+        ],
+        EventKind::Drift => vec![
+            ("drift-detected.json", DRIFT),
+            (
+                "drift-clean.json",
+                include_str!("../../examples/payloads/drift-clean.json"),
+            ),
+            (
+                "drift-errored.json",
+                include_str!("../../examples/payloads/drift-errored.json"),
+            ),
+            ("env0-drift-detected.json", ENV0_DRIFT),
+        ],
+    }
+}

@@ -36,6 +36,7 @@ mod fire;
 mod fixtures;
 mod log;
 mod matching;
+mod render;
 mod replay;
 mod serve;
 
@@ -142,6 +143,8 @@ pub enum Command {
     Match(matching::MatchArgs),
     /// Send a payload (a bundled fixture by default) through the dispatcher
     Fire(fire::FireArgs),
+    /// Print the exact body a webhook sends for a payload (its template rendered)
+    Render(render::RenderArgs),
     /// Run the engine and the ingest API without the console
     Serve(serve::ServeArgs),
     /// Send a journaled event or delivery again (or every failed delivery)
@@ -181,6 +184,7 @@ pub async fn run(cli: Cli, matches: &ArgMatches) -> Result<ExitCode> {
         Command::Check(args) => check::run(&cli.global, matches, args).await,
         Command::Match(args) => matching::run(&cli.global, matches, args),
         Command::Fire(args) => fire::run(&cli.global, matches, args).await,
+        Command::Render(args) => render::run(&cli.global, matches, args),
         Command::Serve(args) => serve::run(&cli.global, matches, args).await,
         Command::Replay(args) => replay::run(&cli.global, matches, args).await,
         Command::Log(args) => log::run(&cli.global, args).await,

@@ -24,6 +24,8 @@ pub enum Location {
     Flag(String),
     /// An environment variable, such as `ATLANTIS_SLACK_TOKEN`.
     Env(String),
+    /// A line and column of another file the config names (a `template-file:`).
+    Other(String, Pos),
 }
 
 /// One problem, with extra lines (such as a caret under a regex) in `notes`.
@@ -128,6 +130,7 @@ impl fmt::Display for Report {
                 Location::File(p) => write!(f, "{}:{}:{}: ", self.file, p.line, p.col)?,
                 Location::Flag(name) => write!(f, "{name}: ")?,
                 Location::Env(name) => write!(f, "${name}: ")?,
+                Location::Other(file, p) => write!(f, "{file}:{}:{}: ", p.line, p.col)?,
             }
             writeln!(f, "{sev}: {}", d.message)?;
             for note in &d.notes {

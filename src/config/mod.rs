@@ -140,6 +140,8 @@ pub struct Webhook {
     pub directory_regex: Filter,
     /// `drift-errors:` which drift reports with errored projects it takes.
     pub drift_errors: DriftErrors,
+    /// `template:` or `template-file:`: what renders the body it sends.
+    pub template: Option<crate::notify::template::Template>,
     /// herald's per-webhook `headers:`, sent after the global ones.
     pub headers: Headers,
     /// herald's `secret:`; when set, requests carry a Standard Webhooks signature.

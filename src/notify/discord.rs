@@ -92,7 +92,23 @@ impl Destination for Discord {
         Ok(Built {
             url: self.0.expose().to_string(),
             headers: vec![("Content-Type".into(), "application/json".into())],
-            body: serde_json::to_vec(&body(cx.event)).unwrap_or_default(),
+            body: serde_json::to_vec(&match cx.templated.clone() {
+                Some(mut b) => {
+                    let content = b["content"].as_str().map_or(0, |c| c.chars().count());
+                    if content > CONTENT {
+                        return Err(PrepareError::Template(format!(
+                            "\"content\" is {content} characters; Discord takes {CONTENT}"
+                        )));
+                    }
+                    if let Some(o) = b.as_object_mut() {
+                        o.entry("allowed_mentions")
+                            .or_insert_with(|| json!({"parse": []}));
+                    }
+                    b
+                }
+                None => body(cx.event),
+            })
+            .unwrap_or_default(),
             secrets: vec![self.0.expose().to_string()],
         })
     }

@@ -98,7 +98,17 @@ impl Destination for GoogleChat {
                 "Content-Type".into(),
                 "application/json; charset=UTF-8".into(),
             )],
-            body: serde_json::to_vec(&body(cx.event)).unwrap_or_default(),
+            body: serde_json::to_vec(&match cx.templated.clone() {
+                Some(mut b) => {
+                    if let Some(o) = b.as_object_mut() {
+                        o.entry("thread")
+                            .or_insert_with(|| json!({"threadKey": thread_key(cx.event)}));
+                    }
+                    b
+                }
+                None => body(cx.event),
+            })
+            .unwrap_or_default(),
             secrets: vec![url.to_string()],
         })
     }

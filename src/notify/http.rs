@@ -61,7 +61,8 @@ impl Destination for Http {
             }
         }
         super::default_header(&mut headers, "Content-Type", "application/json".into());
-        let body = serde_json::to_vec(&cx.event.to_json()).unwrap_or_default();
+        let body = serde_json::to_vec(cx.templated.as_ref().unwrap_or(&cx.event.to_json()))
+            .unwrap_or_default();
         headers.push(("X-Herald-Event".into(), cx.event.kind().as_str().into()));
         headers.push(("X-Herald-Delivery".into(), cx.delivery_id.into()));
         if let Some(secret) = &cx.webhook.secret {

@@ -109,6 +109,9 @@ pub struct Build<'a> {
     pub delivery_id: &'a str,
     /// Unix seconds, for signatures.
     pub timestamp: i64,
+    /// The webhook template's output, when it has one: the body to send instead of the
+    /// kind's own (the kind adds what it must and checks its limits).
+    pub templated: Option<Value>,
 }
 
 /// An answer as it came, for [`Destination::judge`].

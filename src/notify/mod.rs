@@ -14,6 +14,7 @@ pub mod msteams;
 pub mod pagerduty;
 pub mod sign;
 pub mod slack;
+pub mod template;
 
 use std::time::{Duration, Instant};
 
@@ -96,11 +97,15 @@ impl Request {
                 (k.clone(), v)
             })
             .collect();
+        // A body may carry a credential of its own (PagerDuty's routing key): masked as
+        // everywhere else, so neither the journal nor a preview holds it.
+        let mut body = serde_json::from_slice(&self.body).unwrap_or(Value::Null);
+        mask_strings(&mut body, &self.secrets);
         ShownRequest {
             method: "POST".into(),
             url: self.target.shown_url(&self.url),
             headers,
-            body: serde_json::from_slice(&self.body).unwrap_or(Value::Null),
+            body,
         }
     }
 
@@ -129,6 +134,9 @@ pub enum PrepareError {
     /// A Slack channel webhook without a token.
     #[error("no Slack token: set --slack-token, ATLANTIS_SLACK_TOKEN or slack-token in the config")]
     NoSlackToken,
+    /// The webhook's template did not render, or rendered what the destination refuses.
+    #[error("the webhook's template: {0}")]
+    Template(String),
 }
 
 /// Builds the request that delivers `event` to `webhook`. `delivery_id` is sent as
@@ -143,6 +151,15 @@ pub fn prepare(
     delivery_id: &str,
     timestamp: i64,
 ) -> Result<Request, PrepareError> {
+    // A template renders the body; the kind still adds what it must (a channel, a key)
+    // and checks its limits, so a template cannot post what the destination refuses.
+    let templated = match &webhook.template {
+        Some(t) => Some(
+            t.render_json(&template::context(event, webhook, delivery_id))
+                .map_err(|e| PrepareError::Template(e.to_string()))?,
+        ),
+        None => None,
+    };
     let kind::Built {
         url,
         mut headers,
@@ -154,6 +171,7 @@ pub fn prepare(
         event,
         delivery_id,
         timestamp,
+        templated,
     })?;
     default_header(
         &mut headers,
@@ -184,6 +202,22 @@ pub fn prepare(
         secrets,
         config_secrets: std::sync::Arc::from(Vec::new()),
     })
+}
+
+/// Replaces every secret inside the strings of `v` with `<redacted>`.
+fn mask_strings(v: &mut Value, secrets: &[String]) {
+    match v {
+        Value::String(s) => {
+            for secret in secrets {
+                if s.contains(secret.as_str()) {
+                    *s = s.replace(secret.as_str(), redact::REDACTED);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| mask_strings(i, secrets)),
+        Value::Object(map) => map.values_mut().for_each(|i| mask_strings(i, secrets)),
+        _ => {}
+    }
 }
 
 /// Adds one of herald's headers unless a configured header of that name replaces it.

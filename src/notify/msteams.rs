@@ -100,13 +100,31 @@ impl Destination for Teams {
         vec![self.0.expose().to_string()]
     }
     fn build(&self, cx: &Build<'_>) -> Result<Built, PrepareError> {
+        let body = match cx.templated.clone() {
+            // A template may render the card alone; it is sent in its envelope.
+            Some(card) if card["type"] == "AdaptiveCard" => envelope(card),
+            Some(message) if message["type"] == "message" => message,
+            Some(_) => {
+                return Err(PrepareError::Template(
+                    "a Teams body is an Adaptive Card ({\"type\": \"AdaptiveCard\", ...}) or a message holding one ({\"type\": \"message\", \"attachments\": [...]})".into(),
+                ));
+            }
+            None => envelope(card(cx.event)),
+        };
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        if bytes.len() > MAX_BYTES {
+            return Err(PrepareError::Template(format!(
+                "the card is {} bytes; Teams refuses cards near 28 KB, herald sends at most {MAX_BYTES}",
+                bytes.len()
+            )));
+        }
         Ok(Built {
             url: self.0.expose().to_string(),
             headers: vec![(
                 "Content-Type".into(),
                 "application/json; charset=utf-8".into(),
             )],
-            body: serde_json::to_vec(&envelope(card(cx.event))).unwrap_or_default(),
+            body: bytes,
             secrets: vec![self.0.expose().to_string()],
         })
     }

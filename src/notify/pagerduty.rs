@@ -165,8 +165,22 @@ impl Destination for PagerDuty {
         Ok(Built {
             url: self.url.clone(),
             headers: vec![("Content-Type".into(), "application/json".into())],
-            body: serde_json::to_vec(&body(self.routing_key.expose(), cx.event))
-                .unwrap_or_default(),
+            body: serde_json::to_vec(&match cx.templated.clone() {
+                // The key is herald's to add: a template never sees a secret.
+                Some(mut b) => match b.as_object_mut() {
+                    Some(o) => {
+                        o.insert("routing_key".into(), json!(self.routing_key.expose()));
+                        b
+                    }
+                    None => {
+                        return Err(PrepareError::Template(
+                            "a PagerDuty body is an Events v2 object ({\"event_action\": ..., ...})".into(),
+                        ));
+                    }
+                },
+                None => body(self.routing_key.expose(), cx.event),
+            })
+            .unwrap_or_default(),
             secrets: vec![self.routing_key.expose().to_string()],
         })
     }

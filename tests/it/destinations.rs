@@ -62,6 +62,10 @@ fn each_kind_says_what_it_needs() {
     // Secrets are masked wherever a webhook is shown.
     let c = config("pagerduty", "drift", &format!("routing-key: {ROUTING_KEY}"));
     assert!(!c.webhooks[0].target.display().contains(ROUTING_KEY));
+    // The key travels in PagerDuty's body: what is shown and journaled of it is masked.
+    let (shown, _) =
+        herald::notify::preview(&c, &c.webhooks[0], &drift_fixture(1, 2), 80).expect("preview");
+    assert_eq!(shown.body["routing_key"], "<redacted>");
     let c = config(
         "googlechat",
         "drift",

@@ -27,4 +27,5 @@ mod serve;
 mod slack;
 mod support;
 mod teams;
+mod templates;
 mod tmux;

@@ -112,7 +112,17 @@ impl Destination for Channel {
                 ),
                 ("Authorization".into(), format!("Bearer {}", token.expose())),
             ],
-            body: json_bytes(&api_body(&self.0, &message(cx.event, Style::of(cx.config)))),
+            body: json_bytes(&match cx.templated.clone() {
+                // A template's message goes to the webhook's channel unless it names one.
+                Some(mut m) => {
+                    if let Some(o) = m.as_object_mut() {
+                        o.entry("channel")
+                            .or_insert_with(|| Value::String(self.0.clone()));
+                    }
+                    m
+                }
+                None => api_body(&self.0, &message(cx.event, Style::of(cx.config))),
+            }),
             secrets: vec![token.expose().to_string()],
         })
     }
@@ -153,7 +163,11 @@ impl Destination for Incoming {
         Ok(Built {
             url: self.0.expose().to_string(),
             headers: vec![("Content-Type".into(), "application/json".into())],
-            body: json_bytes(&incoming_body(&message(cx.event, Style::of(cx.config)))),
+            body: json_bytes(
+                &cx.templated
+                    .clone()
+                    .unwrap_or_else(|| incoming_body(&message(cx.event, Style::of(cx.config)))),
+            ),
             secrets: vec![self.0.expose().to_string()],
         })
     }
