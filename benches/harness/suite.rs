@@ -22,6 +22,8 @@ mod replicas;
 mod routing;
 #[path = "soak.rs"]
 mod soak;
+#[path = "templates.rs"]
+mod templates;
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -98,7 +100,7 @@ pub struct Report {
 
 /// Groups in the order they run; the console's journal fill is the slowest part but the
 /// soak is the longest, so it runs last.
-pub const GROUPS: [&str; 10] = [
+pub const GROUPS: [&str; 11] = [
     "ingest",
     "delivery",
     "latency",
@@ -108,6 +110,7 @@ pub const GROUPS: [&str; 10] = [
     "console",
     "api",
     "check",
+    "templates",
     "soak",
 ];
 
@@ -131,6 +134,7 @@ pub async fn run(o: &Options) -> Report {
             "console" => console::rows(o).await,
             "api" => api::rows(o).await,
             "check" => check::rows(o),
+            "templates" => templates::rows(o),
             _ => {
                 let (rows, table) = soak::rows(o).await;
                 report.details.push(("Memory over time".into(), table));

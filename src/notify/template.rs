@@ -45,7 +45,7 @@ impl std::fmt::Debug for Template {
 
 /// What went wrong, and where in the template (1-based line and column).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
+#[error("{message}{}", line.map(|l| format!(" (template line {l})")).unwrap_or_default())]
 pub struct TemplateError {
     /// In a sentence.
     pub message: String,
@@ -272,8 +272,37 @@ pub struct Drift<'a> {
     pub with_drift: u64,
     /// Projects that errored.
     pub with_errors: usize,
-    /// Every project, as Atlantis sends it.
-    pub projects: &'a [crate::event::DriftProject],
+    /// Every project, with every field (an empty `error` too, which Atlantis leaves out).
+    pub projects: Vec<Project<'a>>,
+}
+
+/// One project of a drift report, every field present so a template may test any.
+#[derive(Debug, Serialize)]
+pub struct Project<'a> {
+    /// Atlantis project name.
+    pub project_name: &'a str,
+    /// Repo-relative directory.
+    pub path: &'a str,
+    /// Terraform workspace.
+    pub workspace: &'a str,
+    /// Whether anything would change.
+    pub has_drift: bool,
+    /// Resources to add.
+    pub to_add: u64,
+    /// Resources to change.
+    pub to_change: u64,
+    /// Resources to destroy.
+    pub to_destroy: u64,
+    /// Resources to import.
+    pub to_import: u64,
+    /// Resources to forget.
+    pub to_forget: u64,
+    /// The plan's summary line.
+    pub summary: &'a str,
+    /// Why the project errored; empty when it did not.
+    pub error: &'a str,
+    /// The name to show (the project name, else its path and workspace).
+    pub label: String,
 }
 
 impl<'a> Normalised<'a> {
@@ -315,7 +344,24 @@ impl<'a> Normalised<'a> {
                         total: r.total_projects,
                         with_drift: r.projects_with_drift,
                         with_errors: r.errored(),
-                        projects: &r.projects,
+                        projects: r
+                            .projects
+                            .iter()
+                            .map(|p| Project {
+                                project_name: &p.project_name,
+                                path: &p.path,
+                                workspace: &p.workspace,
+                                has_drift: p.has_drift,
+                                to_add: p.to_add,
+                                to_change: p.to_change,
+                                to_destroy: p.to_destroy,
+                                to_import: p.to_import,
+                                to_forget: p.to_forget,
+                                summary: &p.summary,
+                                error: &p.error,
+                                label: p.label(),
+                            })
+                            .collect(),
                     }),
                     ..Self::default()
                 }

@@ -22,6 +22,7 @@ async fn check_passes_on_every_example_config() {
             "https://hooks.slack.com/services/T0/B0/XYZ",
         ),
         ("ATLANTIS_API_SECRET", "atlantis-api-secret"),
+        ("TEAMS_SIG", "teams-signature-0123456789"),
     ];
     let dir = repo_file("examples/configs");
     let mut checked = 0;
