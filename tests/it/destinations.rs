@@ -225,3 +225,30 @@ async fn mattermost_takes_slacks_incoming_webhook_body() {
     assert_eq!(p.body["attachments"][0]["color"], "danger");
     assert!(p.uri.starts_with("/hooks/"));
 }
+
+#[tokio::test]
+async fn the_demo_sends_to_teams_and_pagerduty_too() {
+    let demo = herald::demo::Demo::start().await.expect("demo");
+    let (c, report) = herald::config::load_str(
+        &demo.config,
+        "demo.yaml",
+        &herald::config::LoadOptions::default(),
+    )
+    .expect("the demo config loads");
+    assert_eq!(report.errors(), 0, "{report}");
+    let kinds: Vec<&str> = c.webhooks.iter().map(|w| w.target.kind()).collect();
+    assert!(
+        kinds.contains(&"msteams") && kinds.contains(&"pagerduty"),
+        "{kinds:?}"
+    );
+    let reports = fire(c.clone(), &drift_fixture(1, 2)).await;
+    assert!(
+        demo.pagerduty.posts().iter().any(|p| p.status == 202),
+        "{reports:?}"
+    );
+    let reports = fire(c, &apply_fixture()).await;
+    assert!(
+        demo.teams.posts().iter().any(|p| p.status == 202),
+        "{reports:?}"
+    );
+}
