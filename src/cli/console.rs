@@ -165,9 +165,8 @@ pub async fn demo(args: &TuiArgs) -> Result<ExitCode> {
 }
 
 async fn run(target: Target, theme: Theme, readonly: bool) -> Result<ExitCode> {
-    let mut fx: Vec<(String, String)> = fixtures::ALL
-        .iter()
-        .map(|(n, b)| ((*n).to_string(), (*b).to_string()))
+    let mut fx: Vec<(String, String)> = fixtures::all()
+        .map(|(n, b)| (n.to_string(), b.to_string()))
         .collect();
     fx.sort();
     let options = Options {

@@ -19,20 +19,7 @@ fn payload(name: &str) -> Vec<u8> {
 }
 
 async fn post(url: &str, body: Vec<u8>) -> (u16, Value) {
-    let resp = herald::notify::client()
-        .expect("client")
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("request");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
+    crate::support::post(url, body, &[("content-type", "application/json")]).await
 }
 
 /// The keys of a JSON object in their order.

@@ -4,27 +4,11 @@
 use std::time::Duration;
 
 use herald::store::{DeliveryFilter, DeliveryStatus};
-use serde_json::Value;
 
-use crate::support::{Receiver, Reply, Server, eventually, load_ok, repo_file};
+use crate::support::{Receiver, Reply, Server, eventually, load_ok, post, repo_file};
 
 fn payload(name: &str) -> Vec<u8> {
     std::fs::read(repo_file(&format!("examples/payloads/{name}"))).expect("fixture")
-}
-
-async fn post(url: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> (u16, Value) {
-    let client = herald::notify::client().expect("client");
-    let mut req = client.post(url).body(body);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
 }
 
 const JSON: (&str, &str) = ("content-type", "application/json");
