@@ -5,8 +5,9 @@
 use serde_json::json;
 
 use super::digest::{Digest, Verdict, cut};
-use super::kind::{Answer, Build, Built, Destination, Entry, Finding, Pace, Spec, Target};
-use super::{Attempt, Outcome, PrepareError};
+use super::kind::{Answer, Build, Built, Destination, Entry, Finding, Pace, Preview, Spec, Target};
+use super::slack::render::{Bar, Rendered, wrap};
+use super::{Attempt, Outcome, PrepareError, ShownRequest};
 use crate::config::Config;
 use crate::secret::Secret;
 
@@ -159,5 +160,27 @@ impl Destination for Discord {
     }
     fn shown_url(&self, url: &str) -> String {
         crate::redact::secret_path_url(url)
+    }
+    /// The embed as Discord shows it: its title over a bar of its colour, then the text.
+    fn preview(&self, shown: &ShownRequest, width: usize) -> Preview {
+        let e = &shown.body["embeds"][0];
+        let bar = match e["color"].as_u64() {
+            Some(0x2E_CC71) => Bar::Good,
+            Some(0x99_2D22) => Bar::Danger,
+            Some(_) => Bar::Other,
+            None => Bar::None,
+        };
+        let mut lines = vec![e["title"].as_str().unwrap_or_default().to_string()];
+        for l in e["description"].as_str().unwrap_or_default().lines() {
+            lines.extend(wrap(&l.replace("**", ""), width.saturating_sub(2)));
+        }
+        Preview::Message(Rendered {
+            summary: shown.body["content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            bar,
+            lines,
+        })
     }
 }

@@ -6,8 +6,9 @@
 use serde_json::json;
 
 use super::digest::{Digest, Verdict};
-use super::kind::{Answer, Build, Built, Destination, Entry, Finding, Pace, Spec, Target};
-use super::{Attempt, Outcome, PrepareError};
+use super::kind::{Answer, Build, Built, Destination, Entry, Finding, Pace, Preview, Spec, Target};
+use super::slack::render::{Bar, Rendered, wrap};
+use super::{Attempt, Outcome, PrepareError, ShownRequest};
 use crate::config::Config;
 use crate::event::Event;
 use crate::secret::Secret;
@@ -143,6 +144,23 @@ impl Destination for GoogleChat {
     }
     fn failure_verb(&self) -> &'static str {
         "posting to Google Chat at"
+    }
+    /// The message as the space shows it, its thread named.
+    fn preview(&self, shown: &ShownRequest, width: usize) -> Preview {
+        let text = shown.body["text"].as_str().unwrap_or_default();
+        let mut lines = text.lines();
+        let summary = lines.next().unwrap_or_default().replace('*', "");
+        let mut out: Vec<String> = lines
+            .flat_map(|l| wrap(&l.replace('*', ""), width.saturating_sub(2)))
+            .collect();
+        if let Some(key) = shown.body["thread"]["threadKey"].as_str() {
+            out.push(format!("(in thread {key})"));
+        }
+        Preview::Message(Rendered {
+            summary,
+            bar: Bar::None,
+            lines: out,
+        })
     }
     fn pace(&self, _config: &Config) -> Option<Pace> {
         // Google Chat takes one message a second per space.

@@ -6,8 +6,9 @@
 use serde_json::{Value, json};
 
 use super::digest::{Digest, Verdict, cut};
-use super::kind::{Answer, Build, Built, Destination, Entry, Finding, Spec, Target};
-use super::{Attempt, Outcome, PrepareError};
+use super::kind::{Answer, Build, Built, Destination, Entry, Finding, Preview, Spec, Target};
+use super::slack::render::{Bar, Rendered};
+use super::{Attempt, Outcome, PrepareError, ShownRequest};
 use crate::event::{Event, NoticeKind};
 use crate::secret::Secret;
 
@@ -223,5 +224,39 @@ impl Destination for PagerDuty {
     }
     fn failure_verb(&self) -> &'static str {
         "sending to PagerDuty at"
+    }
+    /// What PagerDuty will do: trigger (with severity and summary) or resolve, and the
+    /// alert's key.
+    fn preview(&self, shown: &ShownRequest, _width: usize) -> Preview {
+        let b = &shown.body;
+        let action = b["event_action"].as_str().unwrap_or_default();
+        let summary = match action {
+            "trigger" => format!(
+                "trigger ({}): {}",
+                b["payload"]["severity"].as_str().unwrap_or_default(),
+                b["payload"]["summary"].as_str().unwrap_or_default()
+            ),
+            other => format!("{other} the alert"),
+        };
+        let mut lines = vec![format!(
+            "dedup_key {}",
+            b["dedup_key"].as_str().unwrap_or_default()
+        )];
+        if let Some(details) = b["payload"]["custom_details"].as_object() {
+            for (k, v) in details {
+                if let Some(s) = v.as_str() {
+                    lines.push(format!("{k}: {s}"));
+                }
+            }
+        }
+        Preview::Message(Rendered {
+            summary,
+            bar: if action == "resolve" {
+                Bar::Good
+            } else {
+                Bar::Danger
+            },
+            lines,
+        })
     }
 }

@@ -252,3 +252,52 @@ async fn the_demo_sends_to_teams_and_pagerduty_too() {
         "{reports:?}"
     );
 }
+
+#[test]
+fn every_kind_previews_as_its_destination_shows_it() {
+    use herald::notify::kind::Preview;
+    use herald::notify::slack::render::Bar;
+    let preview = |kind: &str, keys: &str, event: &herald::event::Event| {
+        let c = config(kind, "drift", keys);
+        match herald::notify::preview(&c, &c.webhooks[0], event, 60).expect("preview") {
+            (_, Preview::Message(r)) => r,
+            (_, Preview::Json(j)) => panic!("{kind} previews as JSON: {j}"),
+        }
+    };
+    let drift = drift_fixture(1, 2);
+    let d = preview(
+        "discord",
+        "url: 'https://discord.com/api/webhooks/1/t0k3n'",
+        &drift,
+    );
+    assert_eq!(
+        (d.bar, d.lines[0].as_str()),
+        (Bar::Danger, "Drift detected in owner/repo@main")
+    );
+    assert!(d.lines.iter().any(|l| l == "project1: +1 ~2 −0"), "{d:?}");
+    let g = preview(
+        "googlechat",
+        "url: 'https://chat.googleapis.com/v1/spaces/A/messages?key=k&token=t'",
+        &drift,
+    );
+    assert_eq!(g.summary, "🔴 Drift detected in owner/repo@main");
+    assert_eq!(
+        g.lines.last().map(String::as_str),
+        Some("(in thread owner/repo@main)")
+    );
+    let p = preview("pagerduty", &format!("routing-key: {ROUTING_KEY}"), &drift);
+    assert_eq!(
+        p.summary,
+        "trigger (error): Drift detected in owner/repo@main"
+    );
+    assert_eq!(p.lines[0], "dedup_key owner/repo@main");
+    let p = preview(
+        "pagerduty",
+        &format!("routing-key: {ROUTING_KEY}"),
+        &drift_fixture(0, 2),
+    );
+    assert_eq!(
+        (p.summary.as_str(), p.bar),
+        ("resolve the alert", Bar::Good)
+    );
+}
