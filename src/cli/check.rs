@@ -67,7 +67,7 @@ fn render_templates(config: &Config) -> Vec<Diagnostic> {
             else {
                 continue;
             };
-            if let Err(e) = notify::prepare(config, w, &r.event, "check", 0) {
+            if let Err(e) = notify::prepare(config, w, &r.event, notify::Ids::SHOWN, 0) {
                 out.push(Diagnostic::error(
                     Location::File(config::yaml_pos::Pos {
                         line: w.line,

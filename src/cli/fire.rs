@@ -77,8 +77,17 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &FireArgs) -> Resu
         let shown: Vec<_> = targets
             .iter()
             .map(|w| {
-                notify::prepare(&config, w, &event, &dispatch::new_delivery_id(), 0)
-                    .map(|r| (w.label(), r.shown()))
+                notify::prepare(
+                    &config,
+                    w,
+                    &event,
+                    notify::Ids {
+                        event: "",
+                        delivery: &dispatch::new_delivery_id(),
+                    },
+                    0,
+                )
+                .map(|r| (w.label(), r.shown()))
             })
             .collect::<Result<_, _>>()?;
         if args.json {

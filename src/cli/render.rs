@@ -47,7 +47,13 @@ pub fn run(global: &Global, matches: &ArgMatches, args: &RenderArgs) -> Result<E
         Inbound::Event(r) => r.event,
         other => bail!("this payload sends nothing: {:?}", other.into_event().err()),
     };
-    match notify::prepare(&config, w, &event, "render", herald::clock::now_secs()) {
+    match notify::prepare(
+        &config,
+        w,
+        &event,
+        notify::Ids::SHOWN,
+        herald::clock::now_secs(),
+    ) {
         Ok(request) => {
             let shown = request.shown();
             say!("{}", serde_json::to_string_pretty(&shown.body)?);

@@ -812,7 +812,11 @@ impl Engine {
                 (attempt, None, DeliveryStatus::Failed, None, None)
             }
             Some(w) => {
-                let (attempt, request) = dispatcher.attempt(w, &c.event, &c.id).await;
+                let ids = crate::notify::Ids {
+                    event: &c.event_id,
+                    delivery: &c.id,
+                };
+                let (attempt, request) = dispatcher.attempt(w, &c.event, ids).await;
                 let mut policy = w.retry.clone();
                 if let Some(n) = max_attempts {
                     policy.max_attempts = n.max(1);

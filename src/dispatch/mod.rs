@@ -108,29 +108,24 @@ impl Dispatcher {
         &self,
         webhook: &Webhook,
         event: &Event,
-        delivery_id: &str,
+        ids: notify::Ids<'_>,
     ) -> (Attempt, Option<notify::ShownRequest>) {
-        let mut request = match notify::prepare(
-            &self.config,
-            webhook,
-            event,
-            delivery_id,
-            crate::clock::now_secs(),
-        ) {
-            Ok(r) => r,
-            Err(e) => {
-                let attempt = Attempt {
-                    outcome: Outcome::Failed,
-                    status: None,
-                    error: Some(e.to_string()),
-                    hint: None,
-                    retry_after: None,
-                    response: String::new(),
-                    latency: Duration::ZERO,
-                };
-                return (attempt, None);
-            }
-        };
+        let mut request =
+            match notify::prepare(&self.config, webhook, event, ids, crate::clock::now_secs()) {
+                Ok(r) => r,
+                Err(e) => {
+                    let attempt = Attempt {
+                        outcome: Outcome::Failed,
+                        status: None,
+                        error: Some(e.to_string()),
+                        hint: None,
+                        retry_after: None,
+                        response: String::new(),
+                        latency: Duration::ZERO,
+                    };
+                    return (attempt, None);
+                }
+            };
         if let Some(pace) = webhook.target.pace(&self.config) {
             self.pacer.wait(&pace.key, pace.every).await;
         }

@@ -139,8 +139,27 @@ pub enum PrepareError {
     Template(String),
 }
 
-/// Builds the request that delivers `event` to `webhook`. `delivery_id` is sent as
-/// `X-Herald-Delivery` (the same on every retry) and as the signature's message id.
+/// The journal's ids of what a request delivers: the delivery's is sent as
+/// `X-Herald-Delivery` (the same on every retry) and as the signature's message id; both are
+/// a template's `herald.event_id` and `herald.delivery_id`. A request built to be shown, not
+/// sent (a dry run, a preview), has made-up ones.
+#[derive(Debug, Clone, Copy)]
+pub struct Ids<'a> {
+    /// The event's id (empty when there is no journaled event).
+    pub event: &'a str,
+    /// The delivery's id.
+    pub delivery: &'a str,
+}
+
+impl Ids<'static> {
+    /// Ids for a request that is only shown.
+    pub const SHOWN: Ids<'static> = Ids {
+        event: "",
+        delivery: "preview",
+    };
+}
+
+/// Builds the request that delivers `event` to `webhook`.
 ///
 /// # Errors
 /// [`PrepareError`] when the config lacks what the webhook needs.
@@ -148,14 +167,15 @@ pub fn prepare(
     config: &Config,
     webhook: &Webhook,
     event: &Event,
-    delivery_id: &str,
+    ids: Ids<'_>,
     timestamp: i64,
 ) -> Result<Request, PrepareError> {
+    let delivery_id = ids.delivery;
     // A template renders the body; the kind still adds what it must (a channel, a key)
     // and checks its limits, so a template cannot post what the destination refuses.
     let templated = match &webhook.template {
         Some(t) => Some(
-            t.render_json(&template::context(event, webhook, delivery_id))
+            t.render_json(&template::context(event, webhook, ids))
                 .map_err(|e| PrepareError::Template(e.to_string()))?,
         ),
         None => None,
@@ -485,7 +505,7 @@ pub fn preview(
     event: &Event,
     width: usize,
 ) -> Result<(ShownRequest, Preview), PrepareError> {
-    let shown = prepare(config, webhook, event, "preview", 0)?.shown();
+    let shown = prepare(config, webhook, event, Ids::SHOWN, 0)?.shown();
     let look = webhook.target.preview(&shown, width);
     Ok((shown, look))
 }

@@ -9,7 +9,7 @@
 //!   `result_message`, `summary`, `drift` {`total`, `with_drift`, `with_errors`, `projects`}
 //!   and, for herald's notices, `notice`);
 //! - `raw`: the payload as received (credentials redacted);
-//! - `webhook` {`name`, `kind`}; `herald` {`version`, `delivery_id`}.
+//! - `webhook` {`name`, `kind`}; `herald` {`version`, `event_id`, `delivery_id`}.
 
 use std::sync::{Arc, LazyLock};
 
@@ -210,6 +210,8 @@ pub struct WebhookInfo {
 pub struct HeraldInfo {
     /// herald's version.
     pub version: &'static str,
+    /// The event's id in the journal.
+    pub event_id: String,
     /// The delivery's id (the same on every retry).
     pub delivery_id: String,
 }
@@ -383,7 +385,7 @@ impl<'a> Normalised<'a> {
 pub fn context<'a>(
     event: &'a Event,
     webhook: &crate::config::Webhook,
-    delivery_id: &str,
+    ids: super::Ids<'_>,
 ) -> Context<'a> {
     Context {
         event: Normalised::of(event),
@@ -394,7 +396,8 @@ pub fn context<'a>(
         },
         herald: HeraldInfo {
             version: crate::VERSION,
-            delivery_id: delivery_id.to_string(),
+            event_id: ids.event.to_string(),
+            delivery_id: ids.delivery.to_string(),
         },
     }
 }

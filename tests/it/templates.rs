@@ -37,6 +37,18 @@ async fn a_template_renders_the_body_and_the_kind_adds_what_it_must() {
         "*runatlantis/atlantis* Apply succeeded for runatlantis/atlantis: dir /, workspace production, PR #1"
     );
 
+    // herald's ids are the journal's: the event's and the delivery's.
+    let rx = crate::support::Receiver::start(crate::support::Reply::Status(200, "")).await;
+    let c = with_template(
+        &format!("kind: http\n    url: '{}'", rx.url("/t")),
+        "apply",
+        r#"{"event": {{ herald.event_id | json }}, "delivery": {{ herald.delivery_id | json }}}"#,
+    );
+    let reports = fire(c, &apply_fixture()).await;
+    let got = rx.requests()[0].json();
+    assert_eq!(got["delivery"], reports[0].delivery_id.as_str());
+    assert_eq!(got["event"].as_str().map(str::len), Some(36), "{got}");
+
     // A Teams template may render the card alone: it is sent in its envelope.
     let teams = FakeTeams::start().await.expect("fake teams");
     let card = r#"{"type": "AdaptiveCard", "version": "1.4", "body": [
@@ -176,9 +188,20 @@ fn the_context_holds_no_secret() {
     )
     .expect("loads");
     let w = &c.webhooks[0];
-    let request = herald::notify::prepare(&c, w, &drift_fixture(1, 2), "d1", 0).expect("renders");
+    let request = herald::notify::prepare(
+        &c,
+        w,
+        &drift_fixture(1, 2),
+        herald::notify::Ids {
+            event: "e1",
+            delivery: "d1",
+        },
+        0,
+    )
+    .expect("renders");
     let body = String::from_utf8(request.shown().body.to_string().into_bytes()).expect("utf-8");
     assert!(!body.contains("xoxb-secret"), "{body}");
+    assert!(body.contains(r#""event_id":"e1""#), "{body}");
     // herald adds the routing key itself (masked when shown).
     assert!(body.contains("\"routing_key\""), "{body}");
     assert!(!body.contains("R0UT1NGKEY0123456789abcdefABCDEF"), "{body}");
@@ -215,7 +238,7 @@ proptest! {
             a.result_message = Some("\u{1b}[31mError\u{1b}[0m\nline 2\nline 3\nline 4".into());
             herald::event::Event::Apply(herald::event::Relayed::new(a))
         };
-        match herald::notify::prepare(&c, &c.webhooks[0], &event, "p", 0) {
+        match herald::notify::prepare(&c, &c.webhooks[0], &event, herald::notify::Ids::SHOWN, 0) {
             Ok(r) => prop_assert!(r.shown().body.is_object() || r.shown().body.is_array() || r.shown().body.is_string()),
             Err(e) => prop_assert!(e.to_string().starts_with("the webhook's template: ")),
         }
@@ -231,7 +254,7 @@ fn rendering_is_the_same_every_time() {
     );
     let t = c.webhooks[0].template.clone().expect("template");
     let event = apply_fixture();
-    let cx = herald::notify::template::context(&event, &c.webhooks[0], "d");
+    let cx = herald::notify::template::context(&event, &c.webhooks[0], herald::notify::Ids::SHOWN);
     // The same event renders to the same bytes: check, render and sending agree.
     let first = t.render(&cx).expect("renders");
     for _ in 0..100 {
