@@ -84,6 +84,7 @@ pub async fn run(global: &Global, matches: &ArgMatches, args: &FireArgs) -> Resu
                     notify::Ids {
                         event: "",
                         delivery: &dispatch::new_delivery_id(),
+                        thread: None,
                     },
                     0,
                 )

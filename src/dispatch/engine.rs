@@ -294,6 +294,40 @@ impl Engine {
             .await
     }
 
+    /// Remembers what a webhook keeping one message per thing posted: a new message (the
+    /// first, or one after the old was gone), or the state an edit or a reply left; forgets
+    /// a message the chat says is gone.
+    async fn keep_thread(
+        &self,
+        key: &str,
+        had: Option<&crate::store::PostedMessage>,
+        attempt: &Attempt,
+        problem: bool,
+    ) {
+        let keep = if attempt.forget_thread {
+            None
+        } else if attempt.outcome == crate::notify::Outcome::Delivered {
+            match (had, &attempt.posted) {
+                // A reply: the thread's parent stays; its state moves on.
+                (Some(m), _) => Some(crate::store::PostedMessage {
+                    problem,
+                    ..m.clone()
+                }),
+                (None, Some((channel, ts))) => Some(crate::store::PostedMessage {
+                    channel: channel.clone(),
+                    ts: ts.clone(),
+                    problem,
+                }),
+                (None, None) => return,
+            }
+        } else {
+            return;
+        };
+        if let Err(e) = self.inner.journal.set_posted(key, keep).await {
+            tracing::warn!("cannot remember the message kept for {key}: {e}");
+        }
+    }
+
     /// Whether the journal takes a write now (for `/healthz`).
     ///
     /// # Errors
@@ -808,15 +842,34 @@ impl Engine {
                     retry_after: None,
                     response: String::new(),
                     latency: Duration::ZERO,
+                    posted: None,
+                    forget_thread: false,
                 };
                 (attempt, None, DeliveryStatus::Failed, None, None)
             }
             Some(w) => {
+                // A webhook keeping one message per thing edits or replies under it.
+                let thread_key = w
+                    .target
+                    .correlation(&c.event)
+                    .map(|k| format!("{}|{k}", w.key));
+                let thread = match &thread_key {
+                    Some(k) => self.reader().posted(k).await.unwrap_or_else(|e| {
+                        tracing::warn!("cannot read the message kept for {k}: {e}");
+                        None
+                    }),
+                    None => None,
+                };
                 let ids = crate::notify::Ids {
                     event: &c.event_id,
                     delivery: &c.id,
+                    thread: thread.as_ref(),
                 };
                 let (attempt, request) = dispatcher.attempt(w, &c.event, ids).await;
+                if let Some(k) = &thread_key {
+                    self.keep_thread(k, thread.as_ref(), &attempt, c.event.is_problem())
+                        .await;
+                }
                 let mut policy = w.retry.clone();
                 if let Some(n) = max_attempts {
                     policy.max_attempts = n.max(1);

@@ -122,6 +122,8 @@ impl Dispatcher {
                         retry_after: None,
                         response: String::new(),
                         latency: Duration::ZERO,
+                        posted: None,
+                        forget_thread: false,
                     };
                     return (attempt, None);
                 }

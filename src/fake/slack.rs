@@ -71,6 +71,8 @@ impl FromStr for Scenario {
 /// A message the fake received.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// `chat.postMessage` or `chat.update`; `incoming` for an incoming webhook.
+    pub method: &'static str,
     /// `chat.postMessage` channel, or the `/services/...` path for an incoming webhook.
     pub channel: String,
     /// The JSON body.
@@ -91,6 +93,8 @@ struct Inner {
     print: Option<bool>,
     channels: Vec<(String, Scenario)>,
     seq: u64,
+    /// Messages that exist, as (channel, ts): what `chat.update` can edit.
+    messages: Vec<(String, String)>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -156,10 +160,12 @@ impl FakeSlack {
             print: options.print,
             channels: options.channels,
             seq: 0,
+            messages: Vec::new(),
         }));
         let app = Router::new()
             .route("/api/auth.test", post(auth_test))
             .route("/api/chat.postMessage", post(post_message))
+            .route("/api/chat.update", post(update_message))
             .route("/api/conversations.info", any(conversations_info))
             .route("/services/{*path}", post(incoming))
             .route("/_fake/next", post(control_next))
@@ -199,6 +205,14 @@ impl FakeSlack {
     /// Every message received so far.
     pub fn received(&self) -> Vec<Received> {
         lock(&self.state).received.clone()
+    }
+
+    /// Deletes a message, as a person in the channel may: `chat.update` of it then answers
+    /// `message_not_found`, and a reply in its thread `thread_not_found`.
+    pub fn delete(&self, channel: &str, ts: &str) {
+        lock(&self.state)
+            .messages
+            .retain(|(c, t)| !(c == channel && t == ts));
     }
 
     /// How many `auth.test` calls arrived.
@@ -263,6 +277,15 @@ async fn conversations_info(State(state): State<Shared>, headers: HeaderMap) -> 
 
 /// Takes the next answer and records the message.
 fn next_answer(state: &Shared, channel: String, body: Value) -> (Scenario, u64) {
+    next_answer_to(state, "chat.postMessage", channel, body)
+}
+
+fn next_answer_to(
+    state: &Shared,
+    method: &'static str,
+    channel: String,
+    body: Value,
+) -> (Scenario, u64) {
     let mut inner = lock(state);
     let fixed = inner
         .channels
@@ -283,6 +306,7 @@ fn next_answer(state: &Shared, channel: String, body: Value) -> (Scenario, u64) 
         println!("── {channel} ── answered {answer:?}\n{shown}");
     }
     inner.received.push(Received {
+        method,
         channel,
         body,
         at: Instant::now(),
@@ -350,6 +374,21 @@ async fn post_message(State(state): State<Shared>, headers: HeaderMap, body: Byt
     }
     let (scenario, seq) = next_answer(&state, channel.clone(), body.clone());
     let ts = format!("1503435956.{seq:06}");
+    if body
+        .get("thread_ts")
+        .and_then(Value::as_str)
+        .is_some_and(|t| {
+            !lock(&state)
+                .messages
+                .iter()
+                .any(|(c, m)| *c == channel && m == t)
+        })
+    {
+        return slack_error("thread_not_found");
+    }
+    if scenario == Scenario::Ok {
+        lock(&state).messages.push((channel.clone(), ts.clone()));
+    }
     let ok = (
         StatusCode::OK,
         [(
@@ -357,6 +396,46 @@ async fn post_message(State(state): State<Shared>, headers: HeaderMap, body: Byt
             HeaderValue::from_static("application/json; charset=utf-8"),
         )],
         slack_json(&posted_answer(&channel, &ts, &body)),
+    )
+        .into_response();
+    answer(scenario, ok).await
+}
+
+/// `chat.update`: edits a message that exists (`message_not_found` otherwise), answering
+/// as Slack does: `ok`, the channel, the same `ts`, the new text.
+async fn update_message(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(code) = check_token(&state, &headers) {
+        return slack_error(code);
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return slack_error("invalid_json");
+    };
+    let channel = body["channel"].as_str().unwrap_or_default().to_string();
+    let ts = body["ts"].as_str().unwrap_or_default().to_string();
+    let (scenario, _) = next_answer_to(&state, "chat.update", channel.clone(), body.clone());
+    if ts.is_empty() || channel.is_empty() {
+        return slack_error("cant_update_message");
+    }
+    if !lock(&state)
+        .messages
+        .iter()
+        .any(|(c, t)| *c == channel && *t == ts)
+    {
+        return slack_error("message_not_found");
+    }
+    let ok = (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        )],
+        slack_json(&json!({
+            "ok": true,
+            "channel": channel,
+            "ts": ts,
+            "text": body.get("text").cloned().unwrap_or(json!("")),
+            "message": posted_answer(&channel, &ts, &body)["message"].clone(),
+        })),
     )
         .into_response();
     answer(scenario, ok).await
@@ -449,7 +528,7 @@ async fn incoming(
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
     };
-    let (scenario, _) = next_answer(&state, format!("/services/{path}"), body);
+    let (scenario, _) = next_answer_to(&state, "incoming", format!("/services/{path}"), body);
     match scenario {
         Scenario::Error(code) => {
             let status = match code.as_str() {

@@ -112,6 +112,8 @@ pub struct Build<'a> {
     /// The webhook template's output, when it has one: the body to send instead of the
     /// kind's own (the kind adds what it must and checks its limits).
     pub templated: Option<Value>,
+    /// The message this webhook keeps for the event's thing, when it keeps one.
+    pub thread: Option<&'a crate::store::PostedMessage>,
 }
 
 /// An answer as it came, for [`Destination::judge`].
@@ -154,6 +156,11 @@ pub trait Destination: Send + Sync + fmt::Debug {
     /// Config values it holds that are secrets (an incoming-webhook URL is one).
     fn secrets(&self) -> Vec<String> {
         Vec::new()
+    }
+    /// What the message it keeps for `event` is known by, when it keeps one message per
+    /// thing (Slack's `update: edit|thread`); `None` posts anew each time.
+    fn correlation(&self, _event: &Event) -> Option<String> {
+        None
     }
     /// Whether it posts with the Slack bot token (so `auth.test` is worth calling).
     fn uses_slack_token(&self) -> bool {

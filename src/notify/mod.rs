@@ -149,6 +149,8 @@ pub struct Ids<'a> {
     pub event: &'a str,
     /// The delivery's id.
     pub delivery: &'a str,
+    /// The message the webhook keeps for the event's thing (`update: edit|thread`).
+    pub thread: Option<&'a crate::store::PostedMessage>,
 }
 
 impl Ids<'static> {
@@ -156,6 +158,7 @@ impl Ids<'static> {
     pub const SHOWN: Ids<'static> = Ids {
         event: "",
         delivery: "preview",
+        thread: None,
     };
 }
 
@@ -192,6 +195,7 @@ pub fn prepare(
         delivery_id,
         timestamp,
         templated,
+        thread: ids.thread,
     })?;
     default_header(
         &mut headers,
@@ -304,6 +308,14 @@ pub struct Attempt {
     /// Time from sending to the answer (or the failure).
     #[serde(with = "millis")]
     pub latency: Duration,
+    /// The message a chat answered it posted or edited, as (channel, ts), for a webhook
+    /// that edits or threads (Slack's `update:`).
+    #[serde(skip)]
+    pub posted: Option<(String, String)>,
+    /// The chat said the remembered message is gone or cannot be edited: forget it, so the
+    /// next attempt posts a new one.
+    #[serde(skip)]
+    pub forget_thread: bool,
 }
 
 mod millis {
@@ -394,6 +406,8 @@ pub async fn send(client: &reqwest::Client, req: &Request) -> Attempt {
         retry_after: None,
         response: String::new(),
         latency,
+        posted: None,
+        forget_thread: false,
     };
     // Judged on the answer as it came (scrubbing first once turned `"ok":true` into
     // `"ok":<redacted>`); what is kept and shown is scrubbed, whole, and only then cut, so
@@ -481,6 +495,8 @@ fn transport_failure(req: &Request, e: &reqwest::Error, latency: Duration) -> At
         retry_after: None,
         response: String::new(),
         latency,
+        posted: None,
+        forget_thread: false,
     }
 }
 

@@ -12,7 +12,8 @@ use futures::future::BoxFuture;
 use super::{
     AttemptRecord, AttemptRow, Changes, ClaimLimits, Claimed, DeliveryFilter, DeliveryRow,
     DeliveryTally, DriftSeen, EventRow, EventSummary, FeedPosition, KnownWebhook, NewDelivery,
-    NewEvent, NextState, Recorded, Reschedule, RunRow, StatusCounts, StoreError, Term,
+    NewEvent, NextState, PostedMessage, Recorded, Reschedule, RunRow, StatusCounts, StoreError,
+    Term,
 };
 
 /// What a backend call gives back.
@@ -71,6 +72,8 @@ pub trait Backend: Send + Sync {
     fn claim_run(&self, key: String, occurrence: i64, lease_until: i64) -> Fut<'_, bool>;
     /// Ends the run of `occurrence` of `key`, keeping what it came to.
     fn finish_run(&self, key: String, occurrence: i64, outcome: String) -> Fut<'_, ()>;
+    /// Remembers (or, with `None`, forgets) the message posted for `key`.
+    fn set_posted(&self, key: String, message: Option<PostedMessage>) -> Fut<'_, ()>;
     /// Word from other processes on this journal that shared state (the pause) changed or
     /// unleased work (replays) was added, so the engine looks now rather than at its next
     /// poll. `None`: nobody else tells.
@@ -122,6 +125,8 @@ pub trait Backend: Send + Sync {
     fn state(&self, key: &'static str) -> Fut<'_, Option<String>>;
     /// Every job's last run.
     fn runs(&self) -> Fut<'_, Vec<RunRow>>;
+    /// The message posted for `key`.
+    fn posted(&self, key: String) -> Fut<'_, Option<PostedMessage>>;
     /// The newest drift report (not a notice) of each `repository@ref` received since
     /// `since` (Unix ms).
     fn drift_seen(&self, since: i64) -> Fut<'_, Vec<DriftSeen>>;

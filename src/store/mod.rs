@@ -19,7 +19,7 @@ use serde::Serialize;
 
 pub use rows::{
     AttemptRow, Attempted, Changes, DeliveryFilter, DeliveryRow, DeliveryTally, DriftSeen,
-    EventRow, EventSummary, FeedPosition, Field, RunRow, StatusCounts, Term,
+    EventRow, EventSummary, FeedPosition, Field, PostedMessage, RunRow, StatusCounts, Term,
 };
 pub use sqlite::FILE_NAME;
 
@@ -526,6 +526,19 @@ impl Journal {
             .await
     }
 
+    /// Remembers the message posted for `key` (or forgets it, with `None`), so the next
+    /// event of the same thing edits it or replies under it.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn set_posted(
+        &self,
+        key: &str,
+        message: Option<PostedMessage>,
+    ) -> Result<(), StoreError> {
+        self.backend.set_posted(key.to_string(), message).await
+    }
+
     /// Checks the journal can take a write (for `/healthz`).
     ///
     /// # Errors
@@ -731,6 +744,14 @@ impl Reader {
     /// Storage errors.
     pub async fn head(&self) -> Result<(FeedPosition, i64), StoreError> {
         self.backend.head().await
+    }
+
+    /// The message posted for `key`, if one is remembered.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn posted(&self, key: &str) -> Result<Option<PostedMessage>, StoreError> {
+        self.backend.posted(key.to_string()).await
     }
 
     /// Every job's last run (drift schedules, staleness notices).

@@ -293,3 +293,15 @@ pub struct DriftSeen {
     /// When its newest report was received (Unix ms).
     pub last_at: i64,
 }
+
+/// A chat message herald posted and may edit or reply under (Slack's `update: edit|thread`),
+/// kept per webhook and correlation key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostedMessage {
+    /// The channel id Slack answered with.
+    pub channel: String,
+    /// The message's `ts`.
+    pub ts: String,
+    /// Whether the last event it said was a problem (a reply broadcasts when it gets worse).
+    pub problem: bool,
+}

@@ -138,7 +138,7 @@ fn t10_t11_valid_slack_configs() {
     assert_eq!(c.webhooks.len(), 1);
     assert_eq!(
         c.webhooks[0].target,
-        Target::new(herald::notify::slack::Channel("validchannel".into()))
+        Target::new(herald::notify::slack::Channel::new("validchannel"))
     );
     let body: String = VALID_SLACK
         .lines()
@@ -201,7 +201,7 @@ fn t36_to_t42_drift_entries() {
     );
     assert_eq!(
         c.webhooks[0].target,
-        Target::new(herald::notify::slack::Channel("drift-alerts".into()))
+        Target::new(herald::notify::slack::Channel::new("drift-alerts"))
     );
     assert_eq!(
         load_errors(&one("drift", "slack", "    channel: drift-alerts\n"), None),

@@ -512,7 +512,7 @@ async fn text_search_uses_the_trigram_index_exactly_after_an_upgrade_and_a_prune
     let conn = rusqlite::Connection::open(&file).expect("open");
     conn.execute_batch(
         "DROP TRIGGER events_text_delete;
-         DROP TABLE events_text; DROP TABLE runs; PRAGMA user_version = 4;",
+         DROP TABLE events_text; DROP TABLE runs; DROP TABLE posted; PRAGMA user_version = 4;",
     )
     .expect("downgrade");
     drop(conn);

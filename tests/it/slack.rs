@@ -420,3 +420,112 @@ async fn a_harmless_header_value_does_not_break_slack_answers() {
     assert_eq!(report[0].outcome, Outcome::Delivered, "{report:?}");
     assert!(report[0].attempts[0].response.contains(r#""ok":true"#));
 }
+
+/// A drift payload for `owner/repo@main` with `drifted` of 2 projects drifted.
+fn drift_body(drifted: u64) -> Vec<u8> {
+    crate::support::drift_fixture(drifted, 2)
+        .to_json()
+        .to_string()
+        .into_bytes()
+}
+
+async fn post_drift(url: &str, drifted: u64) {
+    crate::support::post_event(url, "/events/drift", drift_body(drifted)).await;
+}
+
+#[tokio::test]
+async fn update_edit_keeps_one_message_per_repository_and_posts_anew_when_it_is_gone() {
+    let fake = fake().await;
+    let mut c = slack_config(&fake, "drift", "    update: edit\n");
+    c.webhooks[0].retry.schedule = vec![std::time::Duration::from_millis(50)];
+    let s = crate::support::Server::start(c).await;
+    let arrived = async |n: usize| {
+        crate::support::eventually(std::time::Duration::from_secs(5), async || {
+            fake.received().len() == n
+        })
+        .await
+    };
+    post_drift(&s.url, 1).await;
+    assert!(arrived(1).await);
+    post_drift(&s.url, 0).await;
+    assert!(arrived(2).await);
+    let got = fake.received();
+    assert_eq!(got[0].method, "chat.postMessage");
+    assert_eq!(
+        got[1].method, "chat.update",
+        "the second report edits the first"
+    );
+    let ts = got[1].body["ts"].as_str().expect("ts").to_string();
+    assert_eq!(ts, "1503435956.000001");
+    assert_eq!(got[1].body["attachments"][0]["color"], "good");
+    // Someone deletes the message: the next report's edit is refused, and it is posted anew.
+    fake.delete(&got[0].channel, &ts);
+    post_drift(&s.url, 1).await;
+    assert!(
+        arrived(4).await,
+        "{:?}",
+        fake.received().iter().map(|r| r.method).collect::<Vec<_>>()
+    );
+    let got = fake.received();
+    assert_eq!(
+        got.iter().map(|r| r.method).collect::<Vec<_>>(),
+        [
+            "chat.postMessage",
+            "chat.update",
+            "chat.update",
+            "chat.postMessage"
+        ]
+    );
+    assert!(got[3].body.get("ts").is_none());
+}
+
+#[tokio::test]
+async fn update_thread_replies_under_the_first_and_broadcasts_when_worse() {
+    let fake = fake().await;
+    let s =
+        crate::support::Server::start(slack_config(&fake, "drift", "    update: thread\n")).await;
+    let arrived = async |n: usize| {
+        crate::support::eventually(std::time::Duration::from_secs(5), async || {
+            fake.received().len() == n
+        })
+        .await
+    };
+    post_drift(&s.url, 0).await;
+    assert!(arrived(1).await);
+    post_drift(&s.url, 0).await;
+    assert!(arrived(2).await);
+    post_drift(&s.url, 1).await;
+    assert!(arrived(3).await);
+    let got = fake.received();
+    assert!(got[0].body.get("thread_ts").is_none());
+    assert_eq!(got[1].body["thread_ts"], "1503435956.000001");
+    assert!(
+        got[1].body.get("reply_broadcast").is_none(),
+        "no worse: not broadcast"
+    );
+    assert_eq!(got[2].body["thread_ts"], "1503435956.000001");
+    assert_eq!(
+        got[2].body["reply_broadcast"], true,
+        "drift appeared: the channel sees it"
+    );
+}
+
+#[test]
+fn update_needs_a_channel_and_says_its_modes() {
+    assert_eq!(
+        crate::support::load_errors(
+            "webhooks:\n  - {event: drift, kind: slack, url: 'https://hooks.slack.com/services/T/B/X', update: edit}\n",
+            None
+        ),
+        [
+            "\"update\" needs a bot token and a \"channel\": an incoming webhook's posts cannot be edited or replied to"
+        ]
+    );
+    assert_eq!(
+        crate::support::load_errors(
+            "slack-token: xoxb-t\nwebhooks:\n  - {event: drift, kind: slack, channel: C1, update: sometimes}\n",
+            None
+        ),
+        ["\"update: sometimes\" is not one of edit, thread"]
+    );
+}

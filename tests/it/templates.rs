@@ -195,6 +195,7 @@ fn the_context_holds_no_secret() {
         herald::notify::Ids {
             event: "e1",
             delivery: "d1",
+            thread: None,
         },
         0,
     )

@@ -21,14 +21,42 @@ use crate::secret::Secret;
 /// `kind: slack` for the config reader.
 pub const SPEC: Spec = Spec {
     name: "slack",
-    keys: &["channel", "url"],
+    keys: &["channel", "url", "update"],
     parse,
 };
+
+/// `update:`: one message per thing (opt-in; Atlantis posts a new message each time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Update {
+    /// The thing's message is edited with each event (`chat.update`).
+    Edit,
+    /// Each event is a reply in the thing's thread, sent to the channel too when it got
+    /// worse.
+    Thread,
+}
 
 fn parse(e: &Entry<'_>, out: &mut Vec<Finding>) -> Option<Target> {
     let channel = (e.field)("channel");
     let url = (e.field)("url");
     let drift = e.event == EventKind::Drift;
+    let update = match (e.field)("update").as_str() {
+        "" => None,
+        "edit" => Some(Update::Edit),
+        "thread" => Some(Update::Thread),
+        other => {
+            out.push(Finding::Error(
+                "update",
+                format!("\"update: {other}\" is not one of edit, thread"),
+            ));
+            None
+        }
+    };
+    if update.is_some() && channel.is_empty() && !url.is_empty() {
+        out.push(Finding::Error(
+            "update",
+            "\"update\" needs a bot token and a \"channel\": an incoming webhook's posts cannot be edited or replied to".into(),
+        ));
+    }
     if channel.is_empty() && !url.is_empty() {
         // herald: a Slack incoming webhook (Atlantis issue #2661).
         if let Err(msg) = super::kind::check_url(&url) {
@@ -66,12 +94,60 @@ fn parse(e: &Entry<'_>, out: &mut Vec<Finding>) -> Option<Target> {
             ),
         ));
     }
-    Some(Target::new(Channel(channel)))
+    Some(Target::new(Channel {
+        name: channel,
+        update,
+    }))
 }
 
 /// A channel, posted to with `chat.postMessage` and the bot token.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Channel(pub String);
+pub struct Channel {
+    /// The channel (an id is safest).
+    pub name: String,
+    /// Whether one message per thing is edited or threaded.
+    pub update: Option<Update>,
+}
+
+impl Channel {
+    /// A channel posted to anew with each event, as Atlantis does.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            update: None,
+        }
+    }
+}
+
+/// What one message per thing is kept for: a drift report's `repository@ref`; a run's
+/// repository, PR, project and workspace (its plan and apply share it); herald's notices
+/// join their repository's drift.
+pub fn correlation(event: &crate::event::Event) -> String {
+    use crate::event::Event;
+    match event {
+        Event::Apply(a) | Event::Plan(a) => format!(
+            "run:{}#{}:{}@{}",
+            a.repo.full_name,
+            a.pull.num,
+            if a.project_name.is_empty() {
+                &a.directory
+            } else {
+                &a.project_name
+            },
+            a.workspace
+        ),
+        Event::Drift(d) => format!("drift:{}@{}", d.result.repository, d.result.git_ref),
+        Event::Notice(n) => format!("drift:{}@{}", n.repository, n.git_ref),
+    }
+}
+
+/// Slack's answers that say the remembered message is no longer there to edit or reply to.
+fn thread_gone(code: &str) -> bool {
+    matches!(
+        code,
+        "message_not_found" | "cant_update_message" | "edit_window_closed" | "thread_not_found"
+    )
+}
 
 /// An incoming webhook; the URL is the credential.
 #[derive(Debug, Clone)]
@@ -86,13 +162,23 @@ impl Destination for Channel {
         "slack"
     }
     fn display(&self) -> String {
-        self.0.clone()
+        self.name.clone()
     }
     fn describe(&self) -> String {
-        format!("Slack channel {}", self.0)
+        match self.update {
+            None => format!("Slack channel {}", self.name),
+            Some(Update::Edit) => format!(
+                "Slack channel {} (one message per thing, edited)",
+                self.name
+            ),
+            Some(Update::Thread) => format!("Slack channel {} (one thread per thing)", self.name),
+        }
     }
     fn fingerprint(&self) -> String {
-        format!("slack-channel {}", self.0)
+        format!("slack-channel {}", self.name)
+    }
+    fn correlation(&self, event: &crate::event::Event) -> Option<String> {
+        self.update.map(|_| correlation(event))
     }
     fn uses_slack_token(&self) -> bool {
         true
@@ -103,8 +189,35 @@ impl Destination for Channel {
             .slack_token
             .as_ref()
             .ok_or(PrepareError::NoSlackToken)?;
+        let mut body = match cx.templated.clone() {
+            // A template's message goes to the webhook's channel unless it names one.
+            Some(mut m) => {
+                if let Some(o) = m.as_object_mut() {
+                    o.entry("channel")
+                        .or_insert_with(|| Value::String(self.name.clone()));
+                }
+                m
+            }
+            None => api_body(&self.name, &message(cx.event, Style::of(cx.config))),
+        };
+        let method = match (self.update, cx.thread) {
+            (Some(Update::Edit), Some(m)) => {
+                body["channel"] = Value::String(m.channel.clone());
+                body["ts"] = Value::String(m.ts.clone());
+                "chat.update"
+            }
+            (Some(Update::Thread), Some(m)) => {
+                body["thread_ts"] = Value::String(m.ts.clone());
+                // A reply is seen in the channel too when the state got worse.
+                if cx.event.is_problem() && !m.problem {
+                    body["reply_broadcast"] = Value::Bool(true);
+                }
+                "chat.postMessage"
+            }
+            _ => "chat.postMessage",
+        };
         Ok(Built {
-            url: format!("{}/chat.postMessage", cx.config.slack_api_url),
+            url: format!("{}/{method}", cx.config.slack_api_url),
             headers: vec![
                 (
                     "Content-Type".into(),
@@ -112,17 +225,7 @@ impl Destination for Channel {
                 ),
                 ("Authorization".into(), format!("Bearer {}", token.expose())),
             ],
-            body: json_bytes(&match cx.templated.clone() {
-                // A template's message goes to the webhook's channel unless it names one.
-                Some(mut m) => {
-                    if let Some(o) = m.as_object_mut() {
-                        o.entry("channel")
-                            .or_insert_with(|| Value::String(self.0.clone()));
-                    }
-                    m
-                }
-                None => api_body(&self.0, &message(cx.event, Style::of(cx.config))),
-            }),
+            body: json_bytes(&body),
             secrets: vec![token.expose().to_string()],
         })
     }
@@ -134,7 +237,7 @@ impl Destination for Channel {
     }
     fn pace(&self, config: &Config) -> Option<Pace> {
         Some(Pace {
-            key: format!("{}#{}", config.slack_api_url, self.0),
+            key: format!("{}#{}", config.slack_api_url, self.name),
             every: SLACK_PACE,
         })
     }
@@ -230,6 +333,9 @@ fn judge_api(answer: &Answer<'_>, a: &mut Attempt) {
     };
     if json.get("ok").and_then(Value::as_bool) == Some(true) {
         a.outcome = Outcome::Delivered;
+        if let (Some(c), Some(ts)) = (json["channel"].as_str(), json["ts"].as_str()) {
+            a.posted = Some((c.to_string(), ts.to_string()));
+        }
         return;
     }
     let code = json
@@ -243,6 +349,13 @@ fn judge_api(answer: &Answer<'_>, a: &mut Attempt) {
         Outcome::Failed
     };
     a.hint = hint(&code, &json);
+    if thread_gone(&code) {
+        // The message was deleted or is too old to edit: the next attempt posts anew.
+        a.forget_thread = true;
+        a.outcome = Outcome::Retryable;
+        a.retry_after = Some(Duration::ZERO);
+        a.hint = Some("the message this webhook keeps is gone or can no longer be edited: the next attempt posts a new one".into());
+    }
     a.error = Some(code);
 }
 

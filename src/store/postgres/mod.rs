@@ -257,6 +257,10 @@ impl Backend for Postgres {
         write::finish_run(self, key, occurrence, outcome).boxed()
     }
 
+    fn set_posted(&self, key: String, message: Option<crate::store::PostedMessage>) -> Fut<'_, ()> {
+        write::set_posted(self, key, message).boxed()
+    }
+
     fn heartbeat(&self, replica: String) -> Fut<'_, usize> {
         write::heartbeat(self, replica).boxed()
     }
@@ -319,6 +323,10 @@ impl Backend for Postgres {
 
     fn state(&self, key: &'static str) -> Fut<'_, Option<String>> {
         read::state(self, key).boxed()
+    }
+
+    fn posted(&self, key: String) -> Fut<'_, Option<crate::store::PostedMessage>> {
+        read::posted(self, key).boxed()
     }
 
     fn runs(&self) -> Fut<'_, Vec<crate::store::RunRow>> {

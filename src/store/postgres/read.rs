@@ -491,3 +491,21 @@ pub(super) async fn drift_seen(
     })
     .collect())
 }
+
+pub(super) async fn posted(
+    pg: &Postgres,
+    key: String,
+) -> Result<Option<crate::store::PostedMessage>, StoreError> {
+    Ok(query(
+        pg,
+        "SELECT channel, ts, problem FROM posted WHERE key = $1",
+        &[&key],
+    )
+    .await?
+    .first()
+    .map(|r| crate::store::PostedMessage {
+        channel: r.get(0),
+        ts: r.get(1),
+        problem: r.get(2),
+    }))
+}

@@ -89,6 +89,16 @@ CREATE TABLE runs (
     outcome     TEXT
 );
 ",
+    // Chat messages herald may edit or reply under, per webhook and correlation key.
+    r"
+CREATE TABLE posted (
+    key        TEXT PRIMARY KEY,
+    channel    TEXT NOT NULL,
+    ts         TEXT NOT NULL,
+    problem    BOOLEAN NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+",
 ];
 
 /// The schema version this herald writes.

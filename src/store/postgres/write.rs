@@ -580,3 +580,32 @@ pub(super) async fn finish_run(
         .map_err(|e| pg.error(&e))?;
     Ok(())
 }
+
+pub(super) async fn set_posted(
+    pg: &Postgres,
+    key: String,
+    message: Option<crate::store::PostedMessage>,
+) -> Result<(), StoreError> {
+    let client = pg.client().await?;
+    let done = match message {
+        Some(m) => {
+            client
+                .execute(
+                    "INSERT INTO posted (key, channel, ts, problem, updated_at)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (key) DO UPDATE SET channel = excluded.channel,
+                         ts = excluded.ts, problem = excluded.problem,
+                         updated_at = excluded.updated_at",
+                    &[&key, &m.channel, &m.ts, &m.problem, &now_ms()],
+                )
+                .await
+        }
+        None => {
+            client
+                .execute("DELETE FROM posted WHERE key = $1", &[&key])
+                .await
+        }
+    };
+    done.map_err(|e| pg.error(&e))?;
+    Ok(())
+}

@@ -173,6 +173,11 @@ impl Backend for Sqlite {
             .boxed()
     }
 
+    fn set_posted(&self, key: String, message: Option<super::PostedMessage>) -> Fut<'_, ()> {
+        self.call(move |reply| Op::SetPosted(key, message, reply))
+            .boxed()
+    }
+
     fn deliveries(&self, filter: DeliveryFilter) -> Fut<'_, Vec<DeliveryRow>> {
         self.read(move |c| query::deliveries(c, &filter))
     }
@@ -251,6 +256,23 @@ impl Backend for Sqlite {
                 })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn posted(&self, key: String) -> Fut<'_, Option<super::PostedMessage>> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT channel, ts, problem FROM posted WHERE key = ?1",
+                [key],
+                |r| {
+                    Ok(super::PostedMessage {
+                        channel: r.get(0)?,
+                        ts: r.get(1)?,
+                        problem: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
         })
     }
 

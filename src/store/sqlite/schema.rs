@@ -101,6 +101,17 @@ CREATE TABLE runs (
     outcome     TEXT
 );
 ",
+    // Chat messages herald may edit or reply under (Slack's update: edit|thread), per
+    // webhook and correlation key.
+    r"
+CREATE TABLE posted (
+    key        TEXT PRIMARY KEY,
+    channel    TEXT NOT NULL,
+    ts         TEXT NOT NULL,
+    problem    INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+",
 ];
 
 /// The schema version this herald writes.

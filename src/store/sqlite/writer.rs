@@ -47,6 +47,7 @@ pub enum Op {
     SetState(String, String, Reply<()>),
     ClaimRun(String, i64, i64, Reply<usize>),
     FinishRun(String, i64, String, Reply<()>),
+    SetPosted(String, Option<super::super::PostedMessage>, Reply<()>),
 }
 
 /// A result waiting for the commit before it is sent.
@@ -172,7 +173,8 @@ fn fail_op(op: Op, error: &impl Fn() -> StoreError) {
         | Op::GiveUp(_, _, r)
         | Op::Ping(r)
         | Op::SetState(_, _, r)
-        | Op::FinishRun(_, _, _, r) => r.send(Err(error())).is_ok(),
+        | Op::FinishRun(_, _, _, r)
+        | Op::SetPosted(_, _, r) => r.send(Err(error())).is_ok(),
         Op::ClaimRun(_, _, _, r) => r.send(Err(error())).is_ok(),
         Op::Claim { reply, .. } => reply.send(Err(error())).is_ok(),
         Op::Prune { reply, .. } | Op::Reschedule(_, reply) | Op::Settle(_, reply) => {
@@ -265,6 +267,23 @@ fn apply(tx: &mut Transaction<'_>, op: Op) -> Done {
                      WHERE key = ?1 AND occurrence = ?2",
                     params![key, occurrence, now_ms(), outcome],
                 )?;
+                Ok(())
+            }),
+        ),
+        Op::SetPosted(key, message, reply) => Done::Unit(
+            reply,
+            savepoint(tx, |t| {
+                match message {
+                    Some(m) => t.execute(
+                        "INSERT INTO posted (key, channel, ts, problem, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT (key) DO UPDATE SET channel = excluded.channel,
+                             ts = excluded.ts, problem = excluded.problem,
+                             updated_at = excluded.updated_at",
+                        params![key, m.channel, m.ts, m.problem, now_ms()],
+                    )?,
+                    None => t.execute("DELETE FROM posted WHERE key = ?1", params![key])?,
+                };
                 Ok(())
             }),
         ),
