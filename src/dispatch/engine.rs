@@ -107,6 +107,9 @@ struct Inner {
     /// How many processes share the journal (replicas on PostgreSQL; 1 on SQLite); each
     /// keeps to its share of every webhook's in-flight cap (see `share`).
     replicas: std::sync::atomic::AtomicUsize,
+    /// One lock per kept message being posted to (`update: edit|thread`), so two events of
+    /// one thing attempted at once do not both post a first message.
+    threads: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// The engine; cheap to clone.
@@ -143,6 +146,7 @@ impl Engine {
                 replica: uuid::Uuid::new_v4().to_string(),
                 replicas: std::sync::atomic::AtomicUsize::new(1),
                 in_flight: Mutex::new(HashMap::new()),
+                threads: Mutex::new(HashMap::new()),
                 events,
                 metrics: Arc::new(Metrics::default()),
                 turn: std::sync::atomic::AtomicUsize::new(0),
@@ -853,6 +857,19 @@ impl Engine {
                     .target
                     .correlation(&c.event)
                     .map(|k| format!("{}|{k}", w.key));
+                let lock = thread_key.as_ref().map(|k| {
+                    self.inner
+                        .threads
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .entry(k.clone())
+                        .or_default()
+                        .clone()
+                });
+                let held = match &lock {
+                    Some(l) => Some(l.lock().await),
+                    None => None,
+                };
                 let thread = match &thread_key {
                     Some(k) => self.reader().posted(k).await.unwrap_or_else(|e| {
                         tracing::warn!("cannot read the message kept for {k}: {e}");
@@ -869,6 +886,16 @@ impl Engine {
                 if let Some(k) = &thread_key {
                     self.keep_thread(k, thread.as_ref(), &attempt, c.event.is_problem())
                         .await;
+                    drop(held);
+                    // Nobody else waits on this thing's lock: it goes.
+                    let mut locks = self
+                        .inner
+                        .threads
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    if locks.get(k).is_some_and(|l| Arc::strong_count(l) <= 2) {
+                        locks.remove(k);
+                    }
                 }
                 let mut policy = w.retry.clone();
                 if let Some(n) = max_attempts {

@@ -529,3 +529,21 @@ fn update_needs_a_channel_and_says_its_modes() {
         ["\"update: sometimes\" is not one of edit, thread"]
     );
 }
+
+#[tokio::test]
+async fn two_events_of_one_thing_at_once_make_one_message() {
+    let fake = fake().await;
+    let c = slack_config(&fake, "drift", "    update: edit\n");
+    let events = [
+        crate::support::drift_fixture(1, 2),
+        crate::support::drift_fixture(0, 2),
+    ];
+    let reports =
+        crate::support::deliver_all(c, &events, herald::dispatch::Selection::Route, Some(1)).await;
+    assert!(
+        reports.iter().all(|r| r.outcome == Outcome::Delivered),
+        "{reports:?}"
+    );
+    let methods: Vec<&str> = fake.received().iter().map(|r| r.method).collect();
+    assert_eq!(methods, ["chat.postMessage", "chat.update"]);
+}
