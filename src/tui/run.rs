@@ -199,7 +199,8 @@ pub async fn run(target: Target, options: Options) -> Result<(), TuiError> {
                 ticks += 1;
                 tokio::spawn(async move {
                     if drift && let Ok(watch) = c.drift().await {
-                        let now = herald_now();
+                        // The clock is read here, on the loop; views only read `now_ms`.
+                        let now = crate::clock::now_ms();
                         let _ = tx.send(Message::Drift { watch, now });
                     }
                     if let Ok(s) = c.status().await {
@@ -222,11 +223,6 @@ pub async fn run(target: Target, options: Options) -> Result<(), TuiError> {
         let _ = task.await;
     }
     result
-}
-
-/// The wall clock for the console's "3 h ago" (read here, on the loop, never in a view).
-fn herald_now() -> i64 {
-    crate::clock::now_ms()
 }
 
 /// Follows the live stream, and reconnects with a growing pause (0.5 s to 5 s) when it
