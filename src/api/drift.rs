@@ -27,9 +27,16 @@ pub(super) async fn get(State(api): State<Api>) -> Response {
     let stale_after = config.herald.drift_stale_after;
     let stale_ms = stale_after.map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let window = stale_ms.map_or(SEEN_WINDOW_MS, |s| s.saturating_mul(3).max(SEEN_WINDOW_MS));
-    let mut seen = match reader.drift_seen(now.saturating_sub(window)).await {
-        Ok(s) => s,
-        Err(e) => return unavailable(&e),
+    // Consoles ask every few seconds: the journal is read for last reports only where
+    // staleness or a schedule makes them worth showing.
+    let watched = stale_after.is_some() || !config.herald.drift_schedule.is_empty();
+    let mut seen = if watched {
+        match reader.drift_seen(now.saturating_sub(window)).await {
+            Ok(s) => s,
+            Err(e) => return unavailable(&e),
+        }
+    } else {
+        Vec::new()
     };
     seen.sort_by_key(|s| std::cmp::Reverse(s.last_at));
     let schedules = config

@@ -31,6 +31,18 @@ pub struct DriftReport {
     pub env0: Option<Env0Context>,
 }
 
+impl DriftReport {
+    /// What the report is about, the same for every report of it: `repository@ref` for
+    /// Atlantis, the environment for env0 (one repository and ref may back several env0
+    /// environments). Alerts are deduplicated, messages edited and threads kept by it.
+    pub fn key(&self) -> String {
+        match self.env0.as_ref().filter(|e| !e.environment_id.is_empty()) {
+            Some(e) => format!("env0:{}", e.environment_id),
+            None => format!("{}@{}", self.result.repository, self.result.git_ref),
+        }
+    }
+}
+
 /// An event ready to route and deliver. In the journal it is stored as
 /// `{"kind": "apply"|"plan"|"drift", "data": ...}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

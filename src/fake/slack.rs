@@ -207,12 +207,14 @@ impl FakeSlack {
         lock(&self.state).received.clone()
     }
 
-    /// Deletes a message, as a person in the channel may: `chat.update` of it then answers
-    /// `message_not_found`, and a reply in its thread `thread_not_found`.
+    /// Deletes a message (in the channel named or numbered `channel`), as a person in the
+    /// channel may: `chat.update` of it then answers `message_not_found`, and a reply in its
+    /// thread `thread_not_found`.
     pub fn delete(&self, channel: &str, ts: &str) {
+        let id = channel_id(channel);
         lock(&self.state)
             .messages
-            .retain(|(c, t)| !(c == channel && t == ts));
+            .retain(|(c, t)| !(*c == id && t == ts));
     }
 
     /// How many `auth.test` calls arrived.
@@ -374,20 +376,23 @@ async fn post_message(State(state): State<Shared>, headers: HeaderMap, body: Byt
     }
     let (scenario, seq) = next_answer(&state, channel.clone(), body.clone());
     let ts = format!("1503435956.{seq:06}");
-    if body
+    // Slack answers with the channel's id whatever the post named it by; chat.update
+    // takes only the id.
+    let id = channel_id(&channel);
+    let parent_gone = body
         .get("thread_ts")
         .and_then(Value::as_str)
         .is_some_and(|t| {
             !lock(&state)
                 .messages
                 .iter()
-                .any(|(c, m)| *c == channel && m == t)
-        })
-    {
+                .any(|(c, m)| *c == id && m == t)
+        });
+    if parent_gone {
         return slack_error("thread_not_found");
     }
     if scenario == Scenario::Ok {
-        lock(&state).messages.push((channel.clone(), ts.clone()));
+        lock(&state).messages.push((id.clone(), ts.clone()));
     }
     let ok = (
         StatusCode::OK,
@@ -395,10 +400,27 @@ async fn post_message(State(state): State<Shared>, headers: HeaderMap, body: Byt
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
         )],
-        slack_json(&posted_answer(&channel, &ts, &body)),
+        slack_json(&posted_answer(&id, &ts, &body)),
     )
         .into_response();
     answer(scenario, ok).await
+}
+
+/// The id Slack knows a channel by: an id as given, a name turned into a stable made-up id
+/// (real Slack looks the name up; `chat.update` then needs that id, not the name).
+pub fn channel_id(channel: &str) -> String {
+    let is_id = channel.len() >= 9
+        && channel.starts_with(['C', 'G', 'D'])
+        && channel
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if is_id {
+        return channel.to_string();
+    }
+    let hash = channel.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("C{:010X}", hash >> 24)
 }
 
 /// `chat.update`: edits a message that exists (`message_not_found` otherwise), answering
@@ -415,6 +437,10 @@ async fn update_message(State(state): State<Shared>, headers: HeaderMap, body: B
     let (scenario, _) = next_answer_to(&state, "chat.update", channel.clone(), body.clone());
     if ts.is_empty() || channel.is_empty() {
         return slack_error("cant_update_message");
+    }
+    if channel_id(&channel) != channel {
+        // chat.update does not look names up.
+        return slack_error("channel_not_found");
     }
     if !lock(&state)
         .messages

@@ -49,7 +49,7 @@ pub struct GoogleChat(Secret);
 pub fn thread_key(event: &Event) -> String {
     match event {
         Event::Apply(a) | Event::Plan(a) => format!("{}#{}", a.repo.full_name, a.pull.num),
-        Event::Drift(d) => format!("{}@{}", d.result.repository, d.result.git_ref),
+        Event::Drift(d) => d.key(),
         Event::Notice(n) => format!("{}@{}", n.repository, n.git_ref),
     }
 }

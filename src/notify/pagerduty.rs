@@ -78,7 +78,7 @@ pub fn dedup_key(event: &Event) -> String {
             },
             a.workspace
         ),
-        Event::Drift(d) => format!("{}@{}", d.result.repository, d.result.git_ref),
+        Event::Drift(d) => d.key(),
         Event::Notice(n) => format!("{}@{}:{}", n.repository, n.git_ref, n.event.as_str()),
     }
 }

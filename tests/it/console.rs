@@ -38,7 +38,7 @@ webhooks:
 ";
 
 fn payload(name: &str) -> Event {
-    let body = std::fs::read(repo_file(&format!("examples/payloads/{name}"))).expect("fixture");
+    let body = crate::support::payload(name);
     match intake::read(&body, None).expect("parses") {
         Inbound::Event(r) => r.event,
         other => panic!("{name}: {other:?}"),

@@ -301,3 +301,39 @@ fn every_kind_previews_as_its_destination_shows_it() {
         ("resolve the alert", Bar::Good)
     );
 }
+
+#[test]
+fn env0_environments_of_one_repository_are_alerted_and_threaded_apart() {
+    let read = |body: &[u8]| {
+        herald::intake::read(body, None)
+            .expect("reads")
+            .into_event()
+            .expect("event")
+            .event
+    };
+    let prod = crate::support::payload("env0-drift-detected.json");
+    let mut staging: serde_json::Value = serde_json::from_slice(&prod).expect("json");
+    staging["data"]["environment"]["id"] = serde_json::json!("0f9e8d7c-staging");
+    staging["data"]["deploymentLog"]["environmentId"] = serde_json::json!("0f9e8d7c-staging");
+    staging["data"]["deploymentLog"]["customEnv0EnvironmentVariables"]["environmentId"] =
+        serde_json::json!("0f9e8d7c-staging");
+    let (a, b) = (read(&prod), read(staging.to_string().as_bytes()));
+    // Same repository and ref, two environments: two alerts, two threads.
+    assert_ne!(
+        herald::notify::pagerduty::dedup_key(&a),
+        herald::notify::pagerduty::dedup_key(&b)
+    );
+    assert_ne!(
+        herald::notify::slack::correlation(&a),
+        herald::notify::slack::correlation(&b)
+    );
+    assert_ne!(
+        herald::notify::googlechat::thread_key(&a),
+        herald::notify::googlechat::thread_key(&b)
+    );
+    // Atlantis' reports are known by repository@ref.
+    assert_eq!(
+        herald::notify::pagerduty::dedup_key(&drift_fixture(1, 2)),
+        "owner/repo@main"
+    );
+}

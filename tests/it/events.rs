@@ -3,11 +3,7 @@
 use herald::event::{self, Event, Shape};
 use herald::intake::{self, Inbound, Received};
 
-use crate::support::repo_file;
-
-fn payload(name: &str) -> Vec<u8> {
-    std::fs::read(repo_file(&format!("examples/payloads/{name}"))).expect("fixture")
-}
+use crate::support::payload;
 
 #[test]
 fn every_fixture_is_detected_by_shape() {

@@ -10,13 +10,9 @@ use serde_json::Value;
 use unicode_segmentation::UnicodeSegmentation;
 
 use crate::support::{
-    Receiver, Reply, Server, TOKEN, eventually, fake_slack, load_errors, load_ok, received,
-    repo_file,
+    Receiver, Reply, Server, TOKEN, eventually, fake_slack, load_errors, load_ok, payload,
+    received, repo_file,
 };
-
-fn payload(name: &str) -> Vec<u8> {
-    std::fs::read(repo_file(&format!("examples/payloads/{name}"))).expect("fixture")
-}
 
 async fn post(url: &str, body: Vec<u8>) -> (u16, Value) {
     crate::support::post(url, body, &[("content-type", "application/json")]).await

@@ -5,11 +5,7 @@ use std::time::Duration;
 
 use herald::store::{DeliveryFilter, DeliveryStatus};
 
-use crate::support::{Receiver, Reply, Server, eventually, load_ok, post, repo_file};
-
-fn payload(name: &str) -> Vec<u8> {
-    std::fs::read(repo_file(&format!("examples/payloads/{name}"))).expect("fixture")
-}
+use crate::support::{Receiver, Reply, Server, eventually, load_ok, payload, post};
 
 const JSON: (&str, &str) = ("content-type", "application/json");
 

@@ -12,7 +12,7 @@ use herald::schedule::{self, When};
 use herald::store::{Commit, Journal};
 use serde_json::Value;
 
-use crate::support::{Receiver, Reply, eventually, load, load_errors, load_ok, repo_file};
+use crate::support::{Receiver, Reply, eventually, load, load_errors, load_ok};
 
 const SECRET: &str = crate::support::ATLANTIS_API_SECRET;
 const HOUR: i64 = 3_600_000;
@@ -47,7 +47,7 @@ async fn engine(config: herald::config::Config) -> (Engine, tempfile::TempDir) {
 
 /// Posts a bundled drift fixture to the engine as Atlantis would.
 async fn report(engine: &Engine, name: &str) {
-    let body = std::fs::read(repo_file(&format!("examples/payloads/{name}"))).expect("fixture");
+    let body = crate::support::payload(name);
     let r = herald::intake::read(&body, None)
         .expect("reads")
         .into_event()

@@ -455,6 +455,12 @@ async fn update_edit_keeps_one_message_per_repository_and_posts_anew_when_it_is_
         got[1].method, "chat.update",
         "the second report edits the first"
     );
+    // chat.update takes the channel's id from Slack's answer, not the configured name.
+    assert_eq!(
+        got[1].body["channel"],
+        herald::fake::slack::channel_id("somechannel").as_str()
+    );
+    assert_ne!(got[1].body["channel"], "somechannel");
     let ts = got[1].body["ts"].as_str().expect("ts").to_string();
     assert_eq!(ts, "1503435956.000001");
     assert_eq!(got[1].body["attachments"][0]["color"], "good");

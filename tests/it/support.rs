@@ -189,6 +189,11 @@ pub fn load_errors(text: &str, token: Option<&str>) -> Vec<String> {
     }
 }
 
+/// A bundled payload of `examples/payloads/`, as bytes.
+pub fn payload(name: &str) -> Vec<u8> {
+    std::fs::read(repo_file(&format!("examples/payloads/{name}"))).expect("fixture")
+}
+
 /// Runs the real `herald` binary with a clean environment.
 pub async fn herald(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"));

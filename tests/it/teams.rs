@@ -413,4 +413,33 @@ async fn drift_and_notices_preview_as_cards() {
     };
     assert_eq!(r.summary, "Drift detected in owner/repo@main");
     assert_eq!(r.bar, herald::notify::slack::render::Bar::Danger);
+    // A drift-stale notice: its own card, amber.
+    let notice = herald::intake::notice(&herald::event::DriftNotice {
+        event: herald::event::NoticeKind::DriftStale,
+        repository: "owner/repo".into(),
+        git_ref: "main".into(),
+        error: String::new(),
+        status: None,
+        atlantis: String::new(),
+        last_report_at: Some("2026-12-05T08:00:00Z".into()),
+        stale_after: Some("1day 2h".into()),
+        silent_hours: Some(31),
+    })
+    .expect("a notice")
+    .event;
+    let (_, preview) = herald::notify::preview(&config, w, &notice, 60).expect("preview");
+    let herald::notify::kind::Preview::Message(r) = preview else {
+        panic!("a card laid out")
+    };
+    assert_eq!(
+        r.summary,
+        "No drift report for owner/repo@main for 31 h (expected within 1day 2h)"
+    );
+    assert_eq!(r.bar, herald::notify::slack::render::Bar::Other);
+    assert!(
+        r.lines
+            .iter()
+            .any(|l| l == "Last report: 2026-12-05T08:00:00Z"),
+        "{r:?}"
+    );
 }

@@ -119,7 +119,8 @@ impl Channel {
     }
 }
 
-/// What one message per thing is kept for: a drift report's `repository@ref`; a run's
+/// What one message per thing is kept for: a drift report's `repository@ref` (an env0
+/// report's environment, see [`crate::event::DriftReport::key`]); a run's
 /// repository, PR, project and workspace (its plan and apply share it); herald's notices
 /// join their repository's drift.
 pub fn correlation(event: &crate::event::Event) -> String {
@@ -136,7 +137,7 @@ pub fn correlation(event: &crate::event::Event) -> String {
             },
             a.workspace
         ),
-        Event::Drift(d) => format!("drift:{}@{}", d.result.repository, d.result.git_ref),
+        Event::Drift(d) => format!("drift:{}", d.key()),
         Event::Notice(n) => format!("drift:{}@{}", n.repository, n.git_ref),
     }
 }
